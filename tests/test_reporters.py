@@ -1,0 +1,200 @@
+"""The sarif, github and markdown reporters, on Reports built in memory."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from linters.findings import Finding, Severity
+from linters.report import github, markdown, sarif
+from linters.report.model import Report, RevisionEntry
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
+REV_PATH = "alembic/versions/1a2b3c4d5e6f_add_email_index.py"
+
+
+def index_finding(line: int = 14, **kw) -> Finding:
+    data = dict(
+        rule="require-concurrent-index-creation", severity=Severity.ERROR,
+        message="CREATE INDEX on existing table `users` blocks writes until the index is built",
+        path=REV_PATH, line=line, end_line=line, revision="1a2b3c4d5e6f",
+        statement="CREATE INDEX ix_users_email ON users (email)", table="users", lock="SHARE",
+        hint="Build it with postgresql_concurrently=True inside op.get_context().autocommit_block().",
+        suggestion="    with op.get_context().autocommit_block():\n"
+                   "        op.create_index('ix_users_email', 'users', ['email'], postgresql_concurrently=True)",
+    )
+    data.update(kw)
+    return Finding(**data)
+
+
+def sample_report() -> Report:
+    return Report(
+        base="0123456789abcdef0123456789abcdef01234567", pg_version=15,
+        revisions=[
+            RevisionEntry("1a2b3c4d5e6f", REV_PATH, "added", ["ffff00001111"],
+                          "BEGIN;\nCREATE INDEX ix_users_email ON users (email);\nCOMMIT;\n"),
+            RevisionEntry("ffff00001111", "alembic/versions/ffff00001111_init.py", "unchanged", []),
+        ],
+        findings=[
+            index_finding(),
+            Finding("ban-drop-column", Severity.WARNING, "Dropping `users.legacy` breaks running code\nthat still reads it",
+                    path=REV_PATH, line=20, end_line=22, revision="1a2b3c4d5e6f", table="users",
+                    lock="ACCESS EXCLUSIVE", hint="Stop reading the column in a release first."),
+            # a history finding without a file: must still get a location (its revision file)
+            Finding("multiple-heads", Severity.ERROR, "Two heads: 1a2b3c4d5e6f, 99aa", revision="1a2b3c4d5e6f"),
+            Finding("prefer-text-field", Severity.INFO, "varchar(255) could be text", path=REV_PATH, line=30),
+        ],
+    )
+
+
+# --- SARIF ------------------------------------------------------------------------------------
+
+def test_sarif_validates_against_the_2_1_0_schema():
+    log = json.loads(sarif.render(sample_report()))
+    jsonschema.Draft7Validator.check_schema(SCHEMA)
+    errors = sorted(jsonschema.Draft7Validator(SCHEMA).iter_errors(log), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+
+
+def test_sarif_has_what_github_code_scanning_requires():
+    log = json.loads(sarif.render(sample_report()))
+    run = log["runs"][0]
+    rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert sorted(rule_ids) == ["ban-drop-column", "multiple-heads", "prefer-text-field",
+                                "require-concurrent-index-creation"]
+    assert len(run["results"]) == 4
+    for result in run["results"]:
+        assert result["ruleId"] == rule_ids[result["ruleIndex"]]
+        assert result["level"] in ("error", "warning", "note")
+        loc = result["locations"][0]["physicalLocation"]
+        assert not loc["artifactLocation"]["uri"].startswith("/")
+        assert loc["artifactLocation"]["uri"] == REV_PATH
+        assert loc["region"]["startLine"] >= 1
+        assert result["partialFingerprints"]
+    levels = {r["ruleId"]: r["level"] for r in run["results"]}
+    assert levels["prefer-text-field"] == "note"
+    index = next(r for r in run["results"] if r["ruleId"] == "require-concurrent-index-creation")
+    assert index["locations"][0]["physicalLocation"]["region"]["startLine"] == 14
+    assert index["fixes"][0]["artifactChanges"][0]["replacements"][0]["deletedRegion"]["startLine"] == 14
+    drop = next(r for r in run["results"] if r["ruleId"] == "ban-drop-column")
+    assert drop["locations"][0]["physicalLocation"]["region"]["endLine"] == 22
+
+
+def test_sarif_fingerprints_do_not_depend_on_line_numbers():
+    moved = sample_report()
+    moved.findings[0].line = moved.findings[0].end_line = 40
+    fp = lambda rep: [r["partialFingerprints"] for r in json.loads(sarif.render(rep))["runs"][0]["results"]]
+    assert fp(sample_report()) == fp(moved)
+    twice = Report(base=None, pg_version=15, findings=[index_finding(14), index_finding(30)])
+    a, b = fp(twice)
+    assert a != b  # identical findings in one file stay two alerts
+
+
+def test_sarif_of_an_empty_report_is_valid():
+    log = json.loads(sarif.render(Report(base=None, pg_version=16)))
+    assert not list(jsonschema.Draft7Validator(SCHEMA).iter_errors(log))
+    assert log["runs"][0]["results"] == []
+
+
+# --- workflow commands ------------------------------------------------------------------------
+
+def test_github_commands_escape_newlines_and_properties():
+    report = Report(base=None, pg_version=15, findings=[
+        Finding("ban-drop-column", Severity.WARNING, "line one\nline two\r\n100% sure",
+                path="alembic/versions/a,b:c.py", line=3, end_line=4, hint="do\nthat"),
+        Finding("multiple-heads", Severity.INFO, "no file at all"),
+    ])
+    out = github.render(report).splitlines()
+    assert len(out) == 2  # every finding is exactly one line
+    assert out[0] == ("::warning file=alembic/versions/a%2Cb%3Ac.py,line=3,endLine=4,"
+                      "title=alembic-review%3A ban-drop-column::"
+                      "line one%0Aline two%0D%0A100%25 sure%0ASafe way: do%0Athat")
+    assert out[1] == "::notice title=alembic-review%3A multiple-heads::no file at all"
+
+
+def test_github_commands_levels():
+    out = github.render(sample_report())
+    assert out.count("::error ") == 2 and out.count("::warning ") == 1 and out.count("::notice ") == 1
+    assert f"::error file={REV_PATH},line=14,endLine=14," in out
+    # the history finding points at its revision's file
+    assert re.search(rf"::error file={re.escape(REV_PATH)},line=1,endLine=1,title=alembic-review%3A multiple-heads", out)
+
+
+# --- markdown ---------------------------------------------------------------------------------
+
+def test_markdown_summary_contents():
+    md = markdown.render(sample_report())
+    assert md.startswith("### alembic-review: ❌ 2 errors · ⚠️ 1 warning")
+    assert "| ❌ | `1a2b3c4d5e6f` | `alembic/versions/1a2b3c4d5e6f_add_email_index.py` | added |" in md
+    # locks derived from the findings (RevisionEntry.locks is empty here)
+    assert "`SHARE on users`, `ACCESS EXCLUSIVE on users`" in md
+    assert "ffff00001111" not in md.split("#### Findings")[0]  # unchanged revisions are not listed
+    assert "> **Safe way:** Build it with postgresql_concurrently=True" in md
+    assert "<details><summary>Rendered SQL of <code>1a2b3c4d5e6f</code>" in md
+    assert "```sql\nBEGIN;\nCREATE INDEX ix_users_email ON users (email);\nCOMMIT;\n```" in md
+
+
+def test_markdown_uses_revision_locks_when_present():
+    report = sample_report()
+    report.revisions[0].locks = ["SHARE on users", "SHARE on users", "ACCESS EXCLUSIVE on orders"]
+    md = markdown.render(report)
+    assert "`SHARE on users`, `ACCESS EXCLUSIVE on orders`" in md
+
+
+def test_markdown_all_clear():
+    report = sample_report()
+    report.findings = []
+    md = markdown.render(report)
+    assert md.startswith("### alembic-review: ✅ all clear")
+    assert "#### Findings" not in md
+
+
+def test_markdown_defuses_untrusted_text():
+    report = Report(base=None, pg_version=15, findings=[Finding(
+        "render-error", Severity.ERROR, "boom <!-- alembic-review:sticky --> <img src=x> @admin",
+        path="a|b.py", line=1)])
+    md = markdown.render(report)
+    assert "<!--" not in md and "<img" not in md
+    assert "@admin" not in md  # no notification
+    report.revisions = [RevisionEntry("r1", "x.py", "added", [], "SELECT '```';\n")]
+    md = markdown.render(report)
+    assert "````sql\nSELECT '```';\n````" in md
+
+
+@pytest.mark.parametrize("limit", [65536, 20000, 3000])
+def test_markdown_stays_under_the_limit_however_big(limit):
+    revisions = [RevisionEntry(f"rev{i:04d}", f"alembic/versions/rev{i:04d}_x.py", "added", [],
+                               "\n".join(f"ALTER TABLE t{i} ADD COLUMN c{j} integer;" for j in range(3000)))
+                 for i in range(20)]
+    findings = [index_finding(line=i % 500 + 1, revision=f"rev{i % 20:04d}",
+                              path=f"alembic/versions/rev{i % 20:04d}_x.py",
+                              rule=f"rule-{i % 13}", message="x" * 300 + f" #{i}")
+                for i in range(2000)]
+    report = Report(base=None, pg_version=15, revisions=revisions, findings=findings)
+    md = markdown.render(report, max_chars=limit)
+    assert len(md) <= limit
+    assert md.startswith("### alembic-review: ❌ 2,000 errors")
+    assert "not shown here" in md  # what was left out is counted
+    assert md.count("<details>") == md.count("</details>")
+
+
+def test_markdown_trims_sql_before_dropping_findings():
+    revisions = [RevisionEntry("big", "alembic/versions/big.py", "added", [],
+                               "\n".join(f"INSERT INTO t VALUES ({j});" for j in range(20000)))]
+    report = Report(base=None, pg_version=15, revisions=revisions,
+                    findings=[index_finding(revision="big", path="alembic/versions/big.py")])
+    md = markdown.render(report)
+    assert len(md) <= 65536
+    assert "(trimmed)" in md and "more lines cut to fit" in md
+    assert "> **Safe way:**" in md  # the finding keeps its recipe
+
+
+def test_markdown_many_revisions_table_is_capped():
+    revisions = [RevisionEntry(f"r{i:05d}", f"alembic/versions/r{i:05d}.py", "added", []) for i in range(5000)]
+    md = markdown.render(Report(base=None, pg_version=15, revisions=revisions))
+    assert len(md) <= 65536
+    assert "more revisions not listed" in md
