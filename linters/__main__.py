@@ -1,0 +1,5 @@
+import sys
+
+from linters.cli import main
+
+sys.exit(main())

@@ -1,0 +1,108 @@
+"""`python -m linters` / `alembic-review`: argument parsing, exit codes, output."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from linters import __version__
+from linters.errors import UsageError
+
+FORMATS = {"text": "text", "json": "jsonreport", "sarif": "sarif", "github": "github", "markdown": "markdown"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line, exit 2 (argparse prints the whole usage otherwise)
+        raise UsageError(message)
+
+
+def _rule_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def review_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="alembic-review", description="Review the new Alembic revisions of a branch for PostgreSQL.",
+                epilog="Other commands: `rules` lists the rules, `explain RULE` explains one, `demo` reviews the bundled example.")
+    p.add_argument("path", nargs="?", default=".", help="the repository, the directory of alembic.ini, or the script directory")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--base", help="git ref to compare with (default: merge-base with the remote default branch)")
+    which.add_argument("--all", action="store_true", help="review every revision, not only the new ones")
+    p.add_argument("--format", choices=list(FORMATS), default="text")
+    p.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
+    p.add_argument("--pg-version", type=int, help="PostgreSQL major version of production (default 15)")
+    p.add_argument("--config", type=Path, help="settings file (default: .alembic-review.toml or pyproject.toml)")
+    p.add_argument("--select", type=_rule_list, help="only these rules (comma separated)")
+    p.add_argument("--ignore", type=_rule_list, help="skip these rules (comma separated)")
+    p.add_argument("--fail-on", choices=["error", "warning", "never"], help="exit 1 at this severity (default error)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--version", action="version", version=f"alembic-review {__version__}")
+    return p
+
+
+def render_report(report, fmt: str, color: bool) -> str:
+    module = importlib.import_module(f"linters.report.{FORMATS[fmt]}")
+    return module.render(report, color=color) if fmt == "text" else module.render(report)
+
+
+def cmd_review(argv: list[str]) -> int:
+    from linters.engine import Options, review
+    from linters.progress import progress_for
+
+    args = review_parser().parse_args(argv)
+    options = Options(path=Path(args.path), base=args.base, all=args.all, config_file=args.config,
+                      pg_version=args.pg_version, fail_on=args.fail_on, select=args.select, ignore=args.ignore)
+    show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
+    with progress_for(show_progress) as on_progress:
+        report, config = review(options, on_progress=on_progress)
+    color = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    text = render_report(report, args.format, color)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 1 if report.reaches(config.fail_on) else 0
+
+
+def cmd_rules(argv: list[str]) -> int:
+    from linters.explain import list_rules
+    sys.stdout.write(list_rules())
+    return 0
+
+
+def cmd_explain(argv: list[str]) -> int:
+    from linters.explain import explain
+    if len(argv) != 1:
+        raise UsageError("usage: python -m linters explain RULE")
+    sys.stdout.write(explain(argv[0]))
+    return 0
+
+
+def cmd_demo(argv: list[str]) -> int:
+    from linters.demo import run_demo
+    return run_demo(argv)
+
+
+COMMANDS = {"rules": cmd_rules, "explain": cmd_explain, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] in COMMANDS and not Path(argv[0]).is_dir():
+            return COMMANDS[argv[0]](argv[1:])
+        return cmd_review(argv)
+    except UsageError as exc:
+        print(f"alembic-review: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # never a traceback for the user; one line, and how to get more
+        if os.environ.get("ALEMBIC_REVIEW_DEBUG"):
+            raise
+        print(f"alembic-review: internal error: {type(exc).__name__}: {exc} "
+              "(rerun with ALEMBIC_REVIEW_DEBUG=1 for details)", file=sys.stderr)
+        return 2

@@ -1,0 +1,83 @@
+"""Settings from [tool.alembic-review] (pyproject.toml or .alembic-review.toml), then the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from linters.errors import UsageError
+from linters.findings import Severity
+from linters.tomlread import load_toml
+
+FAIL_ON = ("error", "warning", "never")
+
+
+@dataclass
+class Config:
+    pg_version: int = 15
+    fail_on: str = "error"
+    select: list[str] | None = None       # only these rules (None: all)
+    ignore: list[str] = field(default_factory=list)
+    severity: dict[str, str] = field(default_factory=dict)
+    start_after: str | None = None        # this revision and its ancestors are history, never linted
+    assume_lock_timeout: bool = False     # env.py sets lock_timeout itself
+    render_timeout: float = 30.0          # seconds per revision
+    source: str | None = None             # where the settings came from
+
+    def validate(self, known_rules) -> "Config":
+        if self.fail_on not in FAIL_ON:
+            raise UsageError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {self.fail_on!r}")
+        if not isinstance(self.pg_version, int) or not 9 <= self.pg_version <= 19:
+            raise UsageError(f"pg_version must be a PostgreSQL major version from 9 to 19, not {self.pg_version!r}")
+        for name in (self.select or []) + list(self.ignore) + list(self.severity):
+            if name not in known_rules:
+                raise UsageError(f"unknown rule {name!r} (see `python -m linters rules`)")
+        for name, level in self.severity.items():
+            if level not in {s.value for s in Severity}:
+                raise UsageError(f"severity of {name} must be error, warning or info, not {level!r}")
+        return self
+
+    def enabled(self, rule_id: str) -> bool:
+        return (self.select is None or rule_id in self.select) and rule_id not in self.ignore
+
+
+def _as_list(value, key: str) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise UsageError(f"{key} must be a list of rule ids")
+
+
+def _from_table(table: dict, source: str) -> Config:
+    config = Config(source=source)
+    names = {f.name for f in fields(Config)} - {"source"}
+    for key, value in table.items():
+        attr = key.replace("-", "_")
+        if attr not in names:
+            raise UsageError(f"{source}: unknown setting {key!r} in [tool.alembic-review]")
+        if attr in ("select", "ignore"):
+            value = _as_list(value, key)
+        setattr(config, attr, value)
+    return config
+
+
+def load_config(search_dirs: list[Path], explicit: Path | None = None) -> Config:
+    """The first of: --config FILE, .alembic-review.toml, pyproject.toml [tool.alembic-review]."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise UsageError(f"config file not found: {explicit}")
+        data = load_toml(explicit)
+        table = data.get("tool", {}).get("alembic-review", data)
+        return _from_table(table, str(explicit))
+    for directory in search_dirs:
+        dedicated = directory / ".alembic-review.toml"
+        if dedicated.is_file():
+            data = load_toml(dedicated)
+            return _from_table(data.get("tool", {}).get("alembic-review", data), str(dedicated))
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            table = load_toml(pyproject).get("tool", {}).get("alembic-review")
+            if table is not None:
+                return _from_table(table, str(pyproject))
+    return Config()

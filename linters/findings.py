@@ -1,0 +1,42 @@
+"""What a rule reports: one Finding per risky operation, located at the op.* call."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 3, "warning": 2, "info": 1}[self.value]
+
+
+@dataclass
+class Finding:
+    rule: str
+    severity: Severity
+    message: str
+    path: str | None = None  # relative to the repository root
+    line: int | None = None  # line of the op.* call in the revision file
+    end_line: int | None = None
+    revision: str | None = None
+    statement: str | None = None
+    table: str | None = None
+    lock: str | None = None
+    hint: str | None = None
+    suggestion: str | None = None
+    direction: str = "upgrade"  # "upgrade" or "downgrade"
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["severity"] = self.severity.value
+        if data["end_line"] is None:
+            data["end_line"] = data["line"]
+        data.pop("extra")
+        return data

@@ -1,0 +1,201 @@
+"""Render revisions to SQL in sandboxed child processes, in parallel, with a timeout each.
+
+The child (linters/render_child.py) imports revision code, which is not ours to trust: it runs
+with an emptied environment, a temporary working directory, rlimits on CPU, memory, file size,
+and, where the kernel lets us, in a network namespace of its own with no interfaces up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import queue
+import resource
+import select
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import linters
+
+CLONE_NEWNET = 0x40000000
+CHILD_MEMORY = 2 * 1024 ** 3
+CHILD_FILE_SIZE = 16 * 1024 ** 2
+CHILD_CPU_SECONDS = 600
+MAX_REPLY_BYTES = 8 * 1024 ** 2  # a revision emitting more SQL than this is cut off
+
+
+@dataclass
+class Chunk:
+    direction: str
+    line: int | None
+    sql: str
+
+
+@dataclass
+class RenderResult:
+    path: str                      # absolute path of the revision file
+    chunks: list[Chunk] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)   # {"stage", "message", "line"}
+    missing: list[str] = field(default_factory=list)   # directions with no function
+
+    def error(self, stage: str, message: str, line: int | None = None) -> None:
+        self.errors.append({"stage": stage, "message": message, "line": line})
+
+
+def _isolate() -> None:
+    """preexec_fn: limits first, then drop the network where the kernel allows it."""
+    os.setsid()
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (CHILD_FILE_SIZE, CHILD_FILE_SIZE))
+    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
+    except OSError:
+        pass
+
+
+def network_isolation_available() -> bool:
+    """Whether a child can be put in its own network namespace on this machine."""
+    probe = subprocess.run(
+        [sys.executable, "-I", "-c", "import socket; s=socket.socket(); s.settimeout(1); s.connect(('127.0.0.1', 9))"],
+        preexec_fn=_isolate, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
+    )
+    return b"Network is unreachable" in probe.stderr or b"Errno 101" in probe.stderr
+
+
+class _Child:
+    """One sandboxed render process and a line reader over its replies."""
+
+    def __init__(self, sys_path: list[str], workdir: str):
+        package_parent = str(Path(linters.__file__).resolve().parent.parent)
+        bootstrap = (
+            f"import sys; sys.path.append({package_parent!r}); "
+            "from linters.render_child import main; main()"
+        )
+        env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", bootstrap], cwd=workdir, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            preexec_fn=_isolate, close_fds=True,
+        )
+        self.buffer = b""
+        self.send({"sys_path": sys_path})
+
+    def send(self, message: dict) -> None:
+        self.proc.stdin.write((json.dumps(message) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def read(self, deadline: float) -> dict | None:
+        """The next message, or None on timeout or when the child died."""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None
+            data = os.read(fd, 65536)
+            if not data:
+                return None
+            self.buffer += data
+            if len(self.buffer) > MAX_REPLY_BYTES:
+                return {"type": "error", "stage": "render", "message": "output too large", "line": None}
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, 9)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+
+
+class Renderer:
+    """A pool of sandboxed children sharing a queue of revisions."""
+
+    def __init__(self, sys_path: list[Path], *, workers: int | None = None, timeout: float = 30.0,
+                 pg_version: int = 15, directions: tuple[str, ...] = ("upgrade", "downgrade")):
+        self.sys_path = [str(p) for p in sys_path]
+        self.workers = workers or max(1, min(os.cpu_count() or 1, 8))
+        self.timeout = timeout
+        self.pg_version = pg_version
+        self.directions = directions
+
+    def render(self, paths: list[Path], on_done=None) -> dict[str, RenderResult]:
+        jobs: queue.Queue = queue.Queue()
+        for i, path in enumerate(paths):
+            jobs.put((i, str(path)))
+        results: dict[str, RenderResult] = {}
+        with tempfile.TemporaryDirectory(prefix="alembic-review-") as workdir:
+            threads = [threading.Thread(target=self._work, args=(jobs, results, workdir, on_done), daemon=True)
+                       for _ in range(min(self.workers, max(1, len(paths))))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        return results
+
+    def _work(self, jobs: queue.Queue, results: dict, workdir: str, on_done) -> None:
+        child: _Child | None = None
+        try:
+            while True:
+                try:
+                    index, path = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                if child is None:
+                    child = self._start(workdir)
+                result, healthy = self._render_one(child, index, path)
+                results[path] = result
+                if not healthy:
+                    child.kill()
+                    child = None
+                if on_done:
+                    on_done(path)
+        finally:
+            if child is not None:
+                child.kill()
+
+    def _start(self, workdir: str) -> _Child:
+        child = _Child(self.sys_path, workdir)
+        ready = child.read(time.monotonic() + max(self.timeout, 60))
+        if not ready or ready.get("type") != "ready":
+            child.kill()
+            raise RuntimeError("the render process did not start (is alembic installed?)")
+        return child
+
+    def _render_one(self, child: _Child, index: int, path: str) -> tuple[RenderResult, bool]:
+        result = RenderResult(path=path)
+        child.send({"path": path, "module": f"_alembic_review_rev_{index}",
+                    "directions": list(self.directions), "pg_version": self.pg_version})
+        deadline = time.monotonic() + self.timeout
+        while True:
+            message = child.read(deadline)
+            if message is None:
+                if child.proc.poll() is None and time.monotonic() >= deadline:
+                    result.error("timeout", f"rendering took longer than {self.timeout:g}s (an endless loop, or waiting on something)")
+                else:
+                    child.proc.wait()
+                    result.error("crash", f"the revision ended the render process (exit code {child.proc.returncode})")
+                return result, False
+            kind = message.get("type")
+            if kind == "done":
+                return result, True
+            if kind == "sql":
+                result.chunks.append(Chunk(message["direction"], message.get("line"), message["sql"]))
+            elif kind == "error":
+                result.error(message.get("stage", "render"), message.get("message", ""), message.get("line"))
+                if message.get("message") == "output too large":
+                    return result, False
+            elif kind == "missing":
+                result.missing.append(message["direction"])

@@ -1,0 +1,176 @@
+"""Runs inside the sandboxed child: import one revision file, run upgrade()/downgrade() offline
+against a PostgreSQL MigrationContext in --sql mode, and stream each emitted SQL chunk tagged
+with the line of the op.* call that produced it.
+
+Protocol: one JSON request per line on a private copy of stdin; JSON messages per line on a
+private copy of stdout: {"type": "sql", ...}, {"type": "error", ...}, {"type": "done"}.
+The revision's own stdin/stdout/stderr are /dev/null so it cannot disturb the protocol.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import io
+import json
+import os
+import sys
+import traceback
+
+
+class Tracker:
+    """Knows which revision file is running, and which line of it emitted the current SQL."""
+
+    def __init__(self):
+        self.path: str | None = None
+        self.forced_line: int | None = None  # set while a batch_alter_table block flushes
+        self.bind_used = False
+
+    def line(self) -> int | None:
+        if self.forced_line is not None:
+            return self.forced_line
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename == self.path:
+                return frame.f_lineno
+            frame = frame.f_back
+        return None
+
+
+TRACKER = Tracker()
+
+
+class ChunkWriter(io.StringIO):
+    """The MigrationContext's output buffer: every write is one rendered statement."""
+
+    def __init__(self, send, direction: str):
+        super().__init__()
+        self.send = send
+        self.direction = direction
+
+    def write(self, text: str) -> int:
+        sql = text.strip()
+        if sql:
+            self.send({"type": "sql", "direction": self.direction, "line": TRACKER.line(), "sql": sql})
+        return len(text)
+
+
+def _patch_alembic():
+    """Tag batch operations with the line of their batch_op.* call, not of the `with` block's end,
+    and note when the revision asks for a connection (offline there is none)."""
+    from alembic.operations import base as ops_base
+    from alembic.operations.batch import BatchOperationsImpl
+
+    original_invoke = ops_base.AbstractOperations.invoke
+    original_flush = BatchOperationsImpl.flush
+    original_get_bind = ops_base.AbstractOperations.get_bind
+
+    def invoke(self, operation):
+        impl = getattr(self, "impl", None)
+        if not isinstance(impl, BatchOperationsImpl):
+            return original_invoke(self, operation)
+        before = len(impl.batch)
+        line = TRACKER.line()
+        result = original_invoke(self, operation)
+        impl.__dict__.setdefault("_ar_lines", []).extend([line] * (len(impl.batch) - before))
+        return result
+
+    def flush(self):
+        lines = self.__dict__.get("_ar_lines", [])
+        if self._should_recreate() or len(lines) != len(self.batch):
+            return original_flush(self)
+        batch = self.batch
+        try:
+            for entry, line in zip(batch, lines):
+                self.batch = [entry]
+                TRACKER.forced_line = line
+                original_flush(self)
+        finally:
+            self.batch = batch
+            TRACKER.forced_line = None
+
+    def get_bind(self):
+        TRACKER.bind_used = True
+        return original_get_bind(self)
+
+    ops_base.AbstractOperations.invoke = invoke
+    BatchOperationsImpl.flush = flush
+    ops_base.AbstractOperations.get_bind = get_bind
+
+
+def _error_line(exc: BaseException, path: str) -> int | None:
+    lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
+    if isinstance(exc, SyntaxError) and exc.filename == path:
+        return exc.lineno
+    return lines[-1] if lines else None
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    if TRACKER.bind_used and isinstance(exc, AttributeError) and "NoneType" in str(exc):
+        text += " (op.get_bind() has no live connection when rendering offline; results of .execute() are None)"
+    return text[:2000]
+
+
+def render(request: dict, send) -> None:
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+
+    path = request["path"]
+    TRACKER.path = path
+    try:
+        spec = importlib.util.spec_from_file_location(request["module"], path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    except BaseException as exc:  # anything the revision raises, SystemExit included
+        send({"type": "error", "stage": "import", "message": _describe(exc), "line": _error_line(exc, path)})
+        return
+    for direction in request.get("directions", ["upgrade"]):
+        fn = getattr(module, direction, None)
+        if not callable(fn):
+            send({"type": "missing", "direction": direction})
+            continue
+        TRACKER.bind_used = False
+        writer = ChunkWriter(send, direction)
+        context = MigrationContext.configure(
+            dialect_name="postgresql",
+            opts={"as_sql": True, "output_buffer": writer, "literal_binds": True},
+        )
+        context.dialect.server_version_info = (int(request.get("pg_version", 15)), 0)
+        ops = Operations(context)
+        ops._install_proxy()
+        try:
+            params = [p for p in inspect.signature(fn).parameters.values()
+                      if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            fn(*([ops] * min(len(params), 1)))  # some projects write upgrade(op)
+        except BaseException as exc:
+            send({"type": "error", "stage": direction, "message": _describe(exc), "line": _error_line(exc, path)})
+        finally:
+            ops._remove_proxy()
+
+
+def main() -> None:
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    replies = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    sys.stdin = open(os.devnull)
+    sys.stdout = sys.stderr = open(os.devnull, "w")
+
+    def send(message: dict) -> None:
+        replies.write(json.dumps(message) + "\n")
+
+    request = json.loads(requests.readline() or "{}")
+    sys.path[:0] = request.get("sys_path", [])
+    _patch_alembic()
+    send({"type": "ready"})
+    for line in requests:
+        try:
+            render(json.loads(line), send)
+        finally:
+            send({"type": "done"})
+
+
+if __name__ == "__main__":
+    main()

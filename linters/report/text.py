@@ -1,0 +1,64 @@
+"""`--format text`: findings grouped by file, with the source line, the lock and the safe way."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from linters import __version__
+from linters.report.model import Report
+
+STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
+
+
+def _source_line(report: Report, path: str | None, line: int | None) -> str | None:
+    if not (report.root and path and line):
+        return None
+    try:
+        lines = (Path(report.root) / path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    return lines[line - 1].rstrip() if 0 < line <= len(lines) else None
+
+
+def write(report: Report, console: Console) -> None:
+    new = sum(1 for r in report.revisions if r.status == "added")
+    base = report.base[:10] if report.base else "none (every revision is new)"
+    console.print(Text(f"alembic-review {__version__} · base {base} · PostgreSQL {report.pg_version} · "
+                       f"{new} new revision{'s' * (new != 1)}", style="dim"))
+    current = None
+    for f in report.findings:
+        if f.path != current:
+            current = f.path
+            console.print()
+            console.print(Text(f.path or "(history)", style="bold underline"))
+        head = Text(f"  {f.line or '':>4} ")
+        head.append(f"{f.severity.value:<7}", style=STYLE[f.severity.value])
+        head.append(f" {f.rule}", style="bold")
+        if f.direction == "downgrade":
+            head.append(" (downgrade)", style="dim")
+        console.print(head)
+        console.print(Text(f"       {f.message}"))
+        if (src := _source_line(report, f.path, f.line)) is not None:
+            console.print(Text(f"       │ {src.strip()}", style="dim"))
+        if f.lock:
+            console.print(Text(f"       lock: {f.lock}" + (f" on {f.table}" if f.table else ""), style="magenta"))
+        if f.hint:
+            console.print(Text(f"       fix: {f.hint}", style="green"))
+        if f.suggestion:
+            console.print(Text("       suggested:", style="green"))
+            for line in f.suggestion.splitlines():
+                console.print(Text(f"       + {line}", style="green"))
+    s = report.summary
+    console.print()
+    mark, style = ("✖", "bold red") if s["errors"] else (("!", "bold yellow") if s["warnings"] else ("✔", "bold green"))
+    console.print(Text(f"{mark} {s['errors']} errors, {s['warnings']} warnings, {s['infos']} infos", style=style))
+
+
+def render(report: Report, color: bool = False, width: int = 110) -> str:
+    buffer = io.StringIO()
+    write(report, Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=True))
+    return buffer.getvalue()

@@ -1,0 +1,125 @@
+"""History mistakes that break deploys: edited or deleted revisions, two heads, broken links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from linters.changes import Change
+from linters.findings import Finding, Severity
+from linters.history import Graph, RevisionFile
+from linters.rules import RULES, rule
+
+
+@dataclass
+class History:
+    head: Graph
+    base: Graph | None     # None when every revision counts as new (--all, or no git base)
+    changes: list[Change]
+
+    @property
+    def added(self) -> set[str]:
+        return {c.head.key for c in self.changes if c.status == "added"}
+
+
+def _finding(rule_id: str, f: RevisionFile, line: int | None, message: str, **extra) -> Finding:
+    r = RULES[rule_id]
+    return Finding(rule=rule_id, severity=r.severity, message=message, path=f.path,
+                   line=line or 1, revision=f.revision, hint=extra.pop("hint", r.recipe), **extra)
+
+
+@rule(
+    "edited-revision", "error", "history",
+    summary="A revision that already exists on the base branch was changed.",
+    why="Databases that already ran this revision never run it again: the change silently never "
+        "reaches production, and fresh databases now differ from old ones.",
+    recipe="Leave applied revisions as they are and put the change in a new revision "
+           "(`alembic revision -m \"...\"`). Comments, formatting and docstrings may change freely.",
+)
+def edited_revision(history: History):
+    for change in history.changes:
+        if change.status == "modified":
+            head = change.head
+            if change.identity_changed:
+                fields = ", ".join(change.identity_changed)
+                message = f"{fields} of an existing revision changed: the revision graph of deployed databases no longer matches"
+            else:
+                message = f"revision {head.revision} already exists on the base branch and its code changed: databases that ran it will never run the change"
+            yield _finding("edited-revision", head, change.first_changed_line, message)
+        elif change.status == "unchanged" and change.cosmetic:
+            yield Finding(rule="edited-revision", severity=Severity.INFO,
+                          message="only comments, formatting or docstrings changed in an existing revision (harmless)",
+                          path=change.head.path, line=1, revision=change.head.revision,
+                          hint="Nothing to do: the code Alembic runs is the same.")
+
+
+@rule(
+    "deleted-revision", "error", "history",
+    summary="A revision that exists on the base branch was deleted.",
+    why="Databases stamped with this revision can no longer find it: `alembic upgrade` fails with "
+        "\"Can't locate revision\", and revisions that depend on it are orphaned.",
+    recipe="Restore the file. To undo what it did, add a new revision that reverses it.",
+)
+def deleted_revision(history: History):
+    for change in history.changes:
+        if change.status == "deleted":
+            yield _finding("deleted-revision", change.base, change.base.lines.get("revision"),
+                           f"revision {change.base.revision or change.base.path} was deleted: databases already at it cannot upgrade")
+
+
+@rule(
+    "duplicate-revision", "error", "history",
+    summary="Two revision files declare the same revision id.",
+    why="Alembic refuses to load a history where two files share an id, so no migration can run.",
+    recipe="Give the newer file a fresh id (`alembic revision` generates one) and point its children at it.",
+)
+def duplicate_revision(history: History):
+    for rid, files in sorted(history.head.duplicates.items()):
+        paths = ", ".join(f.path for f in files)
+        for f in files[1:]:
+            yield _finding("duplicate-revision", f, f.lines.get("revision"),
+                           f"revision id {rid} is declared by {len(files)} files: {paths}")
+
+
+@rule(
+    "missing-down-revision", "error", "history",
+    summary="A revision's down_revision or depends_on names a revision that does not exist.",
+    why="Alembic cannot build the graph: every command fails with \"Revision ... referenced from ... is not present\".",
+    recipe="Point down_revision at an existing revision (`alembic heads` shows the current head).",
+)
+def missing_down_revision(history: History):
+    for f in history.head.by_id.values():
+        for missing in history.head.missing_parents(f):
+            field = "down_revision" if missing in f.down_revisions else "depends_on"
+            yield _finding("missing-down-revision", f, f.lines.get(field),
+                           f"{field} {missing!r} of revision {f.revision} is not a revision in this history")
+
+
+@rule(
+    "multiple-heads", "error", "history",
+    summary="The branch leaves the history with more heads than the base had.",
+    why="`alembic upgrade head` fails with \"Multiple head revisions are present\": usually two pull "
+        "requests each added a revision on the same parent.",
+    recipe="Rebase the new revision onto the current head (set its down_revision to it), or add a merge "
+           "revision with `alembic merge heads -m \"merge\"`.",
+)
+def multiple_heads(history: History):
+    heads = history.head.heads
+    allowed = len(history.base.heads) if history.base else len(history.head.bases)
+    if len(heads) <= max(allowed, 1):
+        return
+    old_heads = set(history.base.heads) if history.base else set()
+    new_heads = [h for h in heads if h not in old_heads] or heads
+    listing = ", ".join(f"{h} ({history.head.by_id[h].path})" for h in heads)
+    others = [h for h in heads if h in old_heads]
+    for rid in new_heads:
+        f = history.head.by_id[rid]
+        suggestion = None
+        if rid in history.added and len(others) == 1 and len(f.down_revisions) == 1 and "down_revision" in f.lines:
+            line = f.source.splitlines()[f.lines["down_revision"] - 1]
+            old = f.down_revisions[0]
+            if line.count(old) == 1:
+                suggestion = line.replace(old, others[0])
+        yield _finding("multiple-heads", f, f.lines.get("down_revision"),
+                       f"{len(heads)} heads after this change: {listing}",
+                       suggestion=suggestion,
+                       hint=RULES["multiple-heads"].recipe + (f" The current head is {others[0]}." if len(others) == 1 else ""))

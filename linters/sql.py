@@ -1,0 +1,109 @@
+"""Rendered SQL chunks -> parsed statements, each keeping the op.* line that produced it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from pglast import parser as pg_parser
+
+from linters.render import Chunk
+
+
+@dataclass
+class Statement:
+    sql: str                      # the statement's own text
+    node: dict                    # pglast JSON node: {"IndexStmt": {...}}
+    line: int | None              # line of the op.* call in the revision file
+    direction: str                # upgrade | downgrade
+    in_transaction: bool          # runs inside the migration's transaction block
+    comments: str = ""            # comments written just before it (raw SQL), for ignores
+    revision: str | None = None
+    path: str | None = None       # repo-relative revision file
+
+    @property
+    def kind(self) -> str:
+        return next(iter(self.node))
+
+    @property
+    def body(self) -> dict:
+        return self.node[self.kind]
+
+
+@dataclass
+class ParseFailure:
+    line: int | None
+    direction: str
+    sql: str
+    message: str
+
+
+@dataclass
+class ParsedRevision:
+    statements: list[Statement] = field(default_factory=list)
+    failures: list[ParseFailure] = field(default_factory=list)
+
+
+TRANSACTION_ENDS = {"TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_PREPARE"}
+TRANSACTION_STARTS = {"TRANS_STMT_BEGIN", "TRANS_STMT_START"}
+
+
+def split_statements(sql: str) -> list[tuple[dict, str, str]]:
+    """(node, statement text, comments before it) for each statement; raises pglast's ParseError."""
+    parsed = json.loads(pg_parser.parse_sql_json(sql))
+    raw = sql.encode("utf-8")  # pglast locations are byte offsets
+    out = []
+    previous_end = 0
+    for item in parsed.get("stmts", []):
+        start = item.get("stmt_location", 0)
+        end = start + item["stmt_len"] if item.get("stmt_len") else len(raw)
+        text = raw[start:end].decode("utf-8", "replace")
+        leading = raw[previous_end:start].decode("utf-8", "replace")
+        # pglast starts a statement after the previous ';', so comments may sit inside `text`.
+        stripped = text.lstrip()
+        while stripped.startswith(("--", "/*")):
+            cut = stripped.find("\n") + 1 if stripped.startswith("--") else stripped.find("*/") + 2
+            if cut <= 0:
+                break
+            leading += stripped[:cut]
+            stripped = stripped[cut:].lstrip()
+        out.append((item["stmt"], stripped.strip(), leading))
+        previous_end = end
+    return out
+
+
+def parse_chunks(chunks: list[Chunk]) -> ParsedRevision:
+    """Parse each direction's chunks in order, tracking the transaction state Alembic leaves them in."""
+    result = ParsedRevision()
+    in_transaction = {"upgrade": True, "downgrade": True}  # Alembic runs each migration in a transaction
+    for chunk in chunks:
+        try:
+            pieces = split_statements(chunk.sql)
+        except pg_parser.ParseError as exc:
+            result.failures.append(ParseFailure(chunk.line, chunk.direction, chunk.sql, str(exc)))
+            continue
+        for node, text, comments in pieces:
+            kind = next(iter(node))
+            if kind == "TransactionStmt":
+                state = node[kind].get("kind")
+                if state in TRANSACTION_ENDS:
+                    in_transaction[chunk.direction] = False
+                elif state in TRANSACTION_STARTS:
+                    in_transaction[chunk.direction] = True
+            result.statements.append(Statement(
+                sql=text, node=node, line=chunk.line, direction=chunk.direction,
+                in_transaction=in_transaction[chunk.direction] or kind == "TransactionStmt",
+                comments=comments,
+            ))
+    return result
+
+
+def relation_name(rangevar: dict | None) -> str | None:
+    """`schema.table` as written, without the default `public.` so names compare across statements."""
+    if not rangevar:
+        return None
+    rv = rangevar.get("RangeVar", rangevar)
+    name = rv.get("relname")
+    schema = rv.get("schemaname")
+    return f"{schema}.{name}" if schema and schema != "public" else name
+

@@ -1,0 +1,154 @@
+"""The command line as a user meets it: finding the project, the base, exit codes, output."""
+
+import json
+
+from tests.conftest import rules_of
+from tests.gitrepo import GitRepo, run_cli
+
+
+def test_risky_revision_is_reported_at_the_op_line_with_exit_1(repo, review):
+    rel = repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])')
+    code, report, _ = review()
+    assert code == 1
+    [finding] = report["findings"]
+    assert finding["rule"] == "require-concurrent-index-creation"
+    assert finding["path"] == rel
+    line = (repo.path / rel).read_text().splitlines()[finding["line"] - 1]
+    assert "op.create_index" in line
+    assert finding["lock"] == "SHARE" and finding["table"] == "users"
+    assert "autocommit_block" in finding["hint"]
+    assert report["revisions"] == [{"revision": "0002", "path": rel, "status": "added",
+                                    "down_revisions": ["0001"], "sql": "CREATE INDEX ix_users_email ON users (email);"}]
+    assert report["summary"] == {"errors": 1, "warnings": 0, "infos": 0}
+    assert report["version"] == 1 and report["tool"]["name"] == "alembic-review"
+
+
+def test_clean_branch_exits_0_and_old_history_is_not_linted(repo, review):
+    # 0001 created its index without CONCURRENTLY on a new table; it is history, not this branch.
+    repo.add_revision("0002", "0001", 'op.add_column("users", sa.Column("nickname", sa.Text))',
+                      'op.drop_column("users", "nickname")')
+    code, report, _ = review()
+    assert code == 0, report
+    assert [f for f in report["findings"] if f["direction"] == "upgrade"] == []
+    assert [r["revision"] for r in report["revisions"]] == ["0002"]
+
+
+def test_text_output_shows_source_line_lock_and_fix(repo):
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")')
+    proc = run_cli(str(repo.path), "--base", "main")
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert "ban-drop-column" in out and 'op.drop_column("users", "legacy_name")' in out
+    assert "lock: ACCESS EXCLUSIVE on users" in out
+    assert "fix:" in out and "1 errors" in out
+
+
+def test_default_base_is_merge_base_with_remote_default_branch(repo, tmp_path):
+    origin = tmp_path / "origin.git"
+    repo.git("init", "-q", "--bare", str(origin))
+    repo.git("remote", "add", "origin", str(origin))
+    repo.git("push", "-q", "origin", "main")
+    repo.git("remote", "set-head", "origin", "main")
+    repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])')
+    repo.commit("risky")
+    proc = run_cli(str(repo.path), "--format", "json")
+    report = json.loads(proc.stdout)
+    assert report["base"] == repo.git("rev-parse", "main").strip()
+    assert [r["revision"] for r in report["revisions"]] == ["0002"]
+
+
+def test_without_remote_every_revision_counts_as_new(repo):
+    proc = run_cli(str(repo.path), "--format", "json")
+    report = json.loads(proc.stdout)
+    assert report["base"] is None
+    assert {r["revision"] for r in report["revisions"]} == {"0001"}
+
+
+def test_all_lints_every_revision_as_its_own_deploy(repo):
+    repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])')
+    repo.commit("index")
+    proc = run_cli(str(repo.path), "--all", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert {r["revision"] for r in report["revisions"]} == {"0001", "0002"}
+    assert rules_of(report) == ["require-concurrent-index-creation"]
+
+
+def test_finds_project_from_a_subdirectory_and_from_the_script_directory(repo):
+    repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])')
+    for target in (repo.path / "alembic", repo.path / "alembic" / "versions"):
+        proc = run_cli(str(target), "--base", "main", "--format", "json")
+        assert proc.returncode == 1, proc.stderr
+        assert rules_of(json.loads(proc.stdout)) == ["require-concurrent-index-creation"]
+
+
+def test_project_in_a_subfolder_via_pyproject_tool_alembic(tmp_path):
+    repo = GitRepo(tmp_path / "mono")
+    repo.write("backend/pyproject.toml", '[tool.alembic]\nscript_location = "%(here)s/migrations"\n')
+    repo.write("backend/migrations/env.py", "")
+    repo.write("backend/migrations/versions/0001_x.py",
+               'revision = "0001"\ndown_revision = None\nfrom alembic import op\n'
+               'def upgrade():\n    op.drop_column("users", "a")\n')
+    proc = run_cli(str(repo.path), "--all", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert rules_of(report) == ["ban-drop-column"]
+    assert report["findings"][0]["path"] == "backend/migrations/versions/0001_x.py"
+
+
+def test_missing_project_is_exit_2_with_one_line(tmp_path):
+    proc = run_cli(str(tmp_path))
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "no Alembic project found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_base_is_exit_2_with_one_line(repo):
+    proc = run_cli(str(repo.path), "--base", "does-not-exist")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"alembic-review: error: git base not found: 'does-not-exist' is not a commit in {repo.path}"
+
+
+def test_bad_flag_is_exit_2_with_one_line(repo):
+    for args in (["--format", "yaml"], ["--fail-on", "sometimes"], ["--bogus"], ["--select", "no-such-rule"]):
+        proc = run_cli(str(repo.path), *args)
+        assert proc.returncode == 2, args
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_fail_on_and_ignore_and_select(repo, review):
+    repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])\n'
+                                      'op.drop_column("users", "legacy_name")')
+    assert review("--fail-on", "never")[0] == 0
+    code, report, _ = review("--ignore", "ban-drop-column")
+    assert code == 1 and rules_of(report) == ["require-concurrent-index-creation"]
+    code, report, _ = review("--select", "ban-drop-column")
+    assert rules_of(report) == ["ban-drop-column"]
+
+
+def test_config_from_pyproject_sets_severity_and_fail_on(repo, review):
+    repo.write("pyproject.toml", '[tool.alembic-review]\nfail_on = "error"\n'
+                                 '[tool.alembic-review.severity]\nban-drop-column = "warning"\n')
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")')
+    code, report, _ = review()
+    assert code == 0
+    assert report["findings"][0]["severity"] == "warning"
+    assert review("--fail-on", "warning")[0] == 1
+
+
+def test_bad_config_is_exit_2(repo):
+    repo.write("pyproject.toml", '[tool.alembic-review]\nfail_on = "sometimes"\n')
+    proc = run_cli(str(repo.path), "--base", "main")
+    assert proc.returncode == 2 and "fail_on must be one of" in proc.stderr
+
+
+def test_output_file_and_rules_and_explain(repo, tmp_path):
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")')
+    out = tmp_path / "out" / "report.json"
+    proc = run_cli(str(repo.path), "--base", "main", "--format", "json", "--output", str(out))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert rules_of(json.loads(out.read_text())) == ["ban-drop-column"]
+    listing = run_cli("rules").stdout
+    assert "require-concurrent-index-creation" in listing and "multiple-heads" in listing
+    explained = run_cli("explain", "require-concurrent-index-creation")
+    assert explained.returncode == 0 and "SHARE" in explained.stdout and "autocommit_block" in explained.stdout
+    assert run_cli("explain", "nope").returncode == 2
