@@ -1,0 +1,136 @@
+"""History rules on real git repositories: heads, broken links, duplicates, edits, deletions, renames."""
+
+import json
+
+from tests.conftest import rules_of
+from tests.gitrepo import run_cli
+
+
+def findings_of(report, rule):
+    return [f for f in report["findings"] if f["rule"] == rule]
+
+
+def test_two_prs_on_the_same_parent_leave_two_heads(repo, review):
+    repo.add_revision("0002", "0001", slug="merged_first")
+    repo.commit("first PR, merged")
+    repo.git("branch", "-f", "main", "HEAD")  # main now has 0002 as its head
+    repo.git("checkout", "-q", "-b", "second", "main~1")
+    rel = repo.add_revision("0003", "0001", slug="second_pr")
+    repo.git("checkout", "-q", "main", "--", "alembic/versions/0002_merged_first.py")  # rebased on main's files
+    code, report, _ = review()
+    [heads] = findings_of(report, "multiple-heads")
+    assert code == 1
+    assert heads["path"] == rel and heads["severity"] == "error"
+    assert "0002" in heads["message"] and "0003" in heads["message"]
+    line = (repo.path / rel).read_text().splitlines()[heads["line"] - 1]
+    assert line.startswith("down_revision")
+    # The mechanical fix: point the new revision at the current head.
+    assert heads["suggestion"] == "down_revision = '0002'"
+
+
+def test_merge_revision_and_branch_labels_are_one_head(repo, review):
+    repo.add_revision("0002", "0001", slug="a")
+    repo.add_revision("0003", "0001", slug="b")
+    repo.add_revision("0004", ("0002", "0003"), slug="merge")
+    code, report, _ = review()
+    assert findings_of(report, "multiple-heads") == []
+    assert code == 0
+
+
+def test_independent_labelled_branches_are_not_multiple_heads(repo):
+    repo.write("alembic/versions/b001_other.py",
+               'revision = "b001"\ndown_revision = None\nbranch_labels = ("analytics",)\n'
+               'depends_on = "0001"\nfrom alembic import op\ndef upgrade():\n    pass\n')
+    proc = run_cli(str(repo.path), "--all", "--format", "json")
+    report = json.loads(proc.stdout)
+    assert findings_of(report, "multiple-heads") == []
+    assert findings_of(report, "missing-down-revision") == []
+
+
+def test_depends_on_an_unknown_revision_and_missing_down_revision(repo, review):
+    rel = repo.add_revision("0002", "nope", slug="orphan")
+    repo.write("alembic/versions/0003_dep.py",
+               'revision = "0003"\ndown_revision = "0002"\ndepends_on = "ghost"\nfrom alembic import op\n'
+               'def upgrade():\n    pass\n')
+    code, report, _ = review()
+    missing = findings_of(report, "missing-down-revision")
+    assert {(f["path"], f["message"].split()[0]) for f in missing} == {
+        (rel, "down_revision"), ("alembic/versions/0003_dep.py", "depends_on")}
+    assert code == 1
+
+
+def test_depends_on_by_branch_label_is_understood(repo, review):
+    repo.write("alembic/versions/0001_init.py",
+               (repo.path / "alembic/versions/0001_init.py").read_text().replace("branch_labels = None", "branch_labels = ('core',)"))
+    repo.commit("label")
+    repo.write("alembic/versions/0002_dep.py",
+               'revision = "0002"\ndown_revision = "0001"\ndepends_on = "core"\nfrom alembic import op\n'
+               'def upgrade():\n    pass\n')
+    code, report, _ = review()
+    assert findings_of(report, "missing-down-revision") == []
+
+
+def test_duplicate_revision_ids(repo, review):
+    repo.add_revision("0002", "0001", slug="one")
+    dup = repo.add_revision("0002", "0001", slug="two")
+    code, report, _ = review()
+    [f] = findings_of(report, "duplicate-revision")
+    assert f["path"] == dup and code == 1
+
+
+def test_edited_revision_code_change_is_an_error_at_the_changed_line(repo, review):
+    path = repo.path / "alembic/versions/0001_init.py"
+    text = path.read_text()
+    path.write_text(text.replace('sa.Column("title", sa.Text),', 'sa.Column("title", sa.Text, nullable=False),'))
+    code, report, _ = review()
+    [f] = findings_of(report, "edited-revision")
+    assert f["severity"] == "error" and code == 1
+    assert f["path"] == "alembic/versions/0001_init.py"
+    assert path.read_text().splitlines()[f["line"] - 1].strip().startswith('op.create_table(')
+
+
+def test_cosmetic_edit_is_at_most_info(repo, review):
+    path = repo.path / "alembic/versions/0001_init.py"
+    text = path.read_text().replace('"""revision 0001"""', '"""Initial schema: users and exams."""')
+    text = text.replace("def upgrade():\n", "# reviewed in 2024\ndef upgrade():\n")
+    text = text.replace('op.drop_table("exams")', "op.drop_table( 'exams' )  # reformatted")
+    path.write_text(text)
+    code, report, _ = review()
+    assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["info"]
+    assert code == 0
+
+
+def test_changed_down_revision_is_an_error(repo, review):
+    repo.add_revision("0002", "0001", slug="two")
+    repo.add_revision("0003", "0002", slug="three")
+    repo.commit("two more")
+    repo.git("branch", "-f", "main", "HEAD")
+    path = repo.path / "alembic/versions/0003_three.py"
+    path.write_text(path.read_text().replace("down_revision = '0002'", "down_revision = '0001'"))
+    code, report, _ = review()
+    edited = findings_of(report, "edited-revision")
+    assert edited and "down_revision" in edited[0]["message"]
+    assert path.read_text().splitlines()[edited[0]["line"] - 1].startswith("down_revision")
+
+
+def test_deleted_revision_is_an_error(repo, review):
+    repo.add_revision("0002", "0001", slug="two")
+    repo.commit("two")
+    repo.git("branch", "-f", "main", "HEAD")
+    repo.remove("alembic/versions/0002_two.py")
+    code, report, _ = review()
+    [f] = findings_of(report, "deleted-revision")
+    assert f["path"] == "alembic/versions/0002_two.py" and code == 1
+    assert [r["status"] for r in report["revisions"]] == ["deleted"]
+
+
+def test_renamed_revision_file_is_not_an_edit(repo, review):
+    repo.git("mv", "alembic/versions/0001_init.py", "alembic/versions/0001_initial_schema.py")
+    code, report, _ = review()
+    assert rules_of(report) == [] and code == 0
+
+
+def test_uncommitted_work_counts_as_part_of_the_branch(repo, review):
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")')  # not committed
+    code, report, _ = review()
+    assert rules_of(report) == ["ban-drop-column"]

@@ -1,0 +1,179 @@
+"""Rendering revisions offline in the sandboxed child: line tagging, transactions, and bad input."""
+
+import json
+import time
+
+from tests.conftest import rules_of
+from tests.gitrepo import run_cli
+
+
+def line_of(repo, finding):
+    return (repo.path / finding["path"]).read_text().splitlines()[finding["line"] - 1].strip()
+
+
+def test_batch_ops_nested_helpers_and_raw_sql_point_at_their_own_lines(repo, review):
+    rel = repo.add_revision("0002", "0001", header='''
+        def _drop_legacy():
+            op.drop_column("users", "legacy_name")
+        ''', upgrade='''
+        with op.batch_alter_table("exams") as batch_op:
+            batch_op.add_column(sa.Column("due", sa.Text))
+            batch_op.drop_column("title")
+        _drop_legacy()
+        op.execute("UPDATE users SET email = lower(email) WHERE id > 0; ALTER TABLE users DROP COLUMN email")
+        ''')
+    code, report, _ = review()
+    lines = [line_of(repo, f) for f in report["findings"]]
+    assert rules_of(report) == ["ban-drop-column"] * 3
+    assert lines == ['op.drop_column("users", "legacy_name")', 'batch_op.drop_column("title")',
+                     'op.execute("UPDATE users SET email = lower(email) WHERE id > 0; ALTER TABLE users DROP COLUMN email")']
+    statements = [f["statement"] for f in report["findings"]]
+    assert statements[2] == "ALTER TABLE users DROP COLUMN email"
+
+
+def test_concurrent_index_inside_autocommit_block_is_clean(repo, review):
+    repo.add_revision("0002", "0001", '''
+        with op.get_context().autocommit_block():
+            op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)
+        ''')
+    code, report, _ = review()
+    assert code == 0 and rules_of(report) == []
+    assert "COMMIT;\nCREATE INDEX CONCURRENTLY ix_users_email ON users (email);\nBEGIN;" in report["revisions"][0]["sql"]
+
+
+def test_concurrent_index_inside_the_transaction_fails(repo, review):
+    repo.add_revision("0002", "0001",
+                      'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)')
+    code, report, _ = review()
+    assert rules_of(report) == ["ban-concurrent-index-creation-in-transaction"]
+    assert code == 1
+
+
+def test_index_on_a_table_created_earlier_in_the_same_revision_is_fine(repo, review):
+    repo.add_revision("0002", "0001", '''
+        op.create_table("grades", sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+                        sa.Column("score", sa.Integer))
+        op.create_index("ix_grades_score", "grades", ["score"])
+        op.drop_column("grades", "score")
+        ''')
+    code, report, _ = review()
+    assert "require-concurrent-index-creation" not in rules_of(report)
+    assert "ban-drop-column" not in rules_of(report)
+
+
+def test_index_on_a_table_created_by_an_earlier_revision_of_the_same_branch_is_fine(repo, review):
+    repo.add_revision("0002", "0001", 'op.create_table("grades", sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True))')
+    repo.add_revision("0003", "0002", 'op.create_index("ix_grades_id", "grades", ["id"])')
+    code, report, _ = review()
+    assert rules_of(report) == [] and code == 0
+
+
+def test_revision_that_imports_app_code_from_the_repo_root(repo, review):
+    repo.write("myapp/__init__.py", "")
+    repo.write("myapp/names.py", 'LEGACY = "legacy_name"\n')
+    repo.add_revision("0002", "0001", 'op.drop_column("users", LEGACY)', header="from myapp.names import LEGACY")
+    code, report, _ = review()
+    assert rules_of(report) == ["ban-drop-column"]
+
+
+def test_syntax_error_is_a_render_error_and_other_revisions_still_run(repo, review):
+    repo.write("alembic/versions/0002_broken.py", 'revision = "0002"\ndown_revision = "0001"\ndef upgrade(:\n    pass\n')
+    repo.add_revision("0003", "0002", 'op.drop_column("users", "legacy_name")')
+    code, report, _ = review()
+    errors = [f for f in report["findings"] if f["rule"] == "render-error"]
+    assert len(errors) == 1 and errors[0]["path"] == "alembic/versions/0002_broken.py"
+    assert errors[0]["line"] == 3 and "SyntaxError" in errors[0]["message"]
+    assert "ban-drop-column" in rules_of(report)
+    assert code == 1
+
+
+def test_import_error_is_a_render_error(repo, review):
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")', header="import not_a_module_anywhere")
+    code, report, _ = review()
+    [f] = report["findings"]
+    assert f["rule"] == "render-error" and "ModuleNotFoundError" in f["message"]
+    assert line_of(repo, f) == "import not_a_module_anywhere"
+
+
+def test_live_connection_use_is_a_render_error_with_the_reason(repo, review):
+    repo.add_revision("0002", "0001", '''
+        op.drop_column("users", "legacy_name")
+        count = op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()
+        ''')
+    code, report, _ = review()
+    assert rules_of(report) == ["ban-drop-column", "render-error"]  # what ran before the failure is still linted
+    error = report["findings"][1]
+    assert "live connection" in error["message"] and line_of(repo, error).startswith("count = op.get_bind()")
+
+
+def test_exception_in_upgrade_keeps_statements_before_it(repo, review):
+    repo.add_revision("0002", "0001", '''
+        op.create_index("ix_users_email", "users", ["email"])
+        raise ValueError("forgot something")
+        ''')
+    code, report, _ = review()
+    assert rules_of(report) == ["require-concurrent-index-creation", "render-error"]
+    assert "ValueError: forgot something" in report["findings"][1]["message"]
+
+
+def test_endless_loop_times_out_and_the_run_goes_on(repo, review):
+    repo.write("pyproject.toml", "[tool.alembic-review]\nrender_timeout = 2\n")
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")\nwhile True:\n    pass')
+    repo.add_revision("0003", "0002", 'op.create_index("ix_users_email", "users", ["email"])')
+    started = time.monotonic()
+    code, report, _ = review()
+    assert time.monotonic() - started < 30
+    rules = rules_of(report)
+    assert "require-concurrent-index-creation" in rules and "ban-drop-column" in rules
+    [timeout] = [f for f in report["findings"] if f["rule"] == "render-error"]
+    assert "longer than 2s" in timeout["message"] and timeout["path"].endswith("0002_change.py")
+
+
+def test_revision_that_kills_its_process_is_a_render_error(repo, review):
+    repo.add_revision("0002", "0001", 'import os\nos._exit(3)')
+    repo.add_revision("0003", "0002", 'op.drop_column("users", "legacy_name")')
+    code, report, _ = review()
+    assert sorted(rules_of(report)) == ["ban-drop-column", "render-error"]
+    crash = [f for f in report["findings"] if f["rule"] == "render-error"][0]
+    assert "exit code 3" in crash["message"]
+
+
+def test_revision_printing_to_stdout_does_not_corrupt_the_report(repo, review):
+    repo.add_revision("0002", "0001", 'print("noise"); import sys; sys.stdout.write("{bad json")\n'
+                                      'op.drop_column("users", "legacy_name")')
+    code, report, _ = review()
+    assert rules_of(report) == ["ban-drop-column"]
+
+
+def test_revision_sees_an_emptied_environment_and_no_network(repo, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret_token_value")
+    repo.add_revision("0002", "0001", """
+        import os, socket
+        try:
+            socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+            network = "reached"
+        except OSError:
+            network = "unreachable"
+        op.execute("SELECT '" + ",".join(sorted(os.environ)) + "|" + network + "'")
+        """)
+    proc = run_cli(str(repo.path), "--base", "main", "--format", "json")
+    sql = json.loads(proc.stdout)["revisions"][0]["sql"]
+    names, network = sql.removeprefix("SELECT '").removesuffix("';").split("|")
+    assert "GITHUB_TOKEN" not in names and "ghs_secret" not in sql
+    assert set(names.split(",")) <= {"PATH", "LANG", "HOME", "TMPDIR", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED", "LC_CTYPE"}
+    assert network == "unreachable"  # Postgres listens on 127.0.0.1:5432 on this machine, but not in the sandbox
+
+
+def test_env_py_is_never_run(repo, review):
+    # tests/gitrepo.py's env.py raises if imported; a review works without it.
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")')
+    code, report, _ = review()
+    assert rules_of(report) == ["ban-drop-column"]
+
+
+def test_nonstandard_upgrade_signature_gets_op(repo, review):
+    repo.write("alembic/versions/0002_sig.py",
+               'revision = "0002"\ndown_revision = "0001"\n'
+               'def upgrade(op):\n    op.drop_column("users", "legacy_name")\n')
+    code, report, _ = review()
+    assert rules_of(report) == ["ban-drop-column"]
