@@ -1,0 +1,1 @@
+"""GitHub side of alembic-review: the Action entry, publishers, and (later) the webhook app."""

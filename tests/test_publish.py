@@ -1,0 +1,298 @@
+"""bot.publish against the fake GitHub server, through PyGithub (base_url pointed at it)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.github_client import make_github
+from bot.publish import MARKER, parse_patch, publish
+from linters.findings import Finding, Severity
+from linters.report.model import Report, RevisionEntry
+from tests.fakegithub import fake_github, parse_hunks, unified_patch  # noqa: F401  (fixture)
+
+REPO = "octo/shop"
+PR = 7
+PATH = "alembic/versions/1a2b3c4d5e6f_add_email_index.py"
+RISKY = '''"""add email index
+
+Revision ID: 1a2b3c4d5e6f
+Revises: ffff00001111
+"""
+from alembic import op
+
+revision = "1a2b3c4d5e6f"
+down_revision = "ffff00001111"
+
+
+def upgrade():
+    op.create_index("ix_users_email", "users", ["email"])
+
+
+def downgrade():
+    op.drop_index("ix_users_email", table_name="users")
+'''
+FIXED = RISKY.replace(
+    '    op.create_index("ix_users_email", "users", ["email"])',
+    '    with op.get_context().autocommit_block():\n'
+    '        op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)')
+SUGGESTION = ('    with op.get_context().autocommit_block():\n'
+              '        op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)\n')
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, l in enumerate(text.splitlines(), 1) if needle in l)
+
+
+def index_finding(text: str = RISKY) -> Finding:
+    line = line_of(text, "op.create_index")
+    return Finding("require-concurrent-index-creation", Severity.ERROR,
+                   "CREATE INDEX on existing table users blocks writes while the index builds",
+                   path=PATH, line=line, end_line=line, revision="1a2b3c4d5e6f",
+                   statement="CREATE INDEX ix_users_email ON users (email)", table="users", lock="SHARE",
+                   hint="Use postgresql_concurrently=True inside op.get_context().autocommit_block().",
+                   suggestion=SUGGESTION)
+
+
+def report_with(*findings: Finding) -> Report:
+    return Report(base="b" * 40, pg_version=15,
+                  revisions=[RevisionEntry("1a2b3c4d5e6f", PATH, "added", ["ffff00001111"],
+                                           "CREATE INDEX ix_users_email ON users (email);\n")],
+                  findings=list(findings))
+
+
+@pytest.fixture
+def gh(fake_github):
+    return make_github("test-token", fake_github.base_url, backoff_factor=0.01,
+                       secondary_rate_wait=0.2, seconds_between_writes=0)
+
+
+@pytest.fixture
+def pull(fake_github):
+    return fake_github.add_pull(REPO, PR, files={PATH: (None, RISKY)}, head_sha="a" * 40)
+
+
+def writes(fake, path_regex: str | None = None):
+    return [r for r in fake.calls(path_regex=path_regex) if r.method in ("POST", "PATCH")]
+
+
+def test_fake_rejects_review_comments_outside_the_diff(fake_github, gh):
+    """The fake behaves like GitHub here, so the next tests prove something."""
+    old = "\n".join(f"line {i}" for i in range(1, 41)) + "\n"
+    new = old.replace("line 3\n", "line three\n")
+    fake_github.add_pull(REPO, 8, files={"a.py": (old, new)}, head_sha="c" * 40)
+    pr = gh.get_repo(REPO).get_pull(8)
+    from github import GithubException
+    with pytest.raises(GithubException) as err:
+        pr.create_review(commit=gh.get_repo(REPO).get_commit("c" * 40), body="x", event="COMMENT",
+                         comments=[{"path": "a.py", "line": 30, "side": "RIGHT", "body": "no"}])
+    assert err.value.status == 422 and "Line could not be resolved" in str(err.value.data)
+    assert parse_patch(unified_patch(old, new))[0].keys() == parse_hunks(unified_patch(old, new))[0]["right"]
+
+
+def test_first_run_creates_comment_review_and_check(fake_github, gh, pull):
+    result = publish(gh, REPO, PR, report_with(index_finding()))
+    assert result.ok, result.errors
+    assert (result.comment_action, result.check_action, result.conclusion) == ("created", "created", "failure")
+
+    [comment] = fake_github.comments_on(REPO, PR)
+    assert comment["body"].startswith(MARKER)
+    assert "❌ 1 error" in comment["body"] and "Safe way" in comment["body"]
+
+    [review] = fake_github.reviews_on(REPO, PR)
+    assert review["state"] == "COMMENTED" and review["commit_id"] == "a" * 40
+    [inline] = fake_github.review_comments_on(REPO, PR)
+    assert inline["path"] == PATH and inline["line"] == line_of(RISKY, "op.create_index")
+    assert "```suggestion\n" + SUGGESTION + "```" in inline["body"]
+    assert "alembic-review:finding fp=" in inline["body"]
+
+    [run] = fake_github.check_runs_for(REPO, "a" * 40)
+    assert run["name"] == "alembic-review" and run["status"] == "completed"
+    assert run["conclusion"] == "failure"
+    [annotation] = fake_github.repos[REPO].annotations[run["id"]]
+    assert annotation == {**annotation, "path": PATH, "start_line": inline["line"],
+                          "annotation_level": "failure", "title": "require-concurrent-index-creation"}
+
+
+def test_second_run_with_the_same_findings_creates_nothing(fake_github, gh, pull):
+    publish(gh, REPO, PR, report_with(index_finding()))
+    before = len(writes(fake_github))
+    result = publish(gh, REPO, PR, report_with(index_finding()))
+    assert result.ok, result.errors
+    assert writes(fake_github)[before:] == []
+    assert (result.comment_action, result.check_action, result.review_comments_created) == ("unchanged", "unchanged", 0)
+    assert len(fake_github.comments_on(REPO, PR)) == 1
+    assert len(fake_github.review_comments_on(REPO, PR)) == 1
+    assert len(fake_github.check_runs_for(REPO)) == 1
+
+
+def test_new_commit_with_the_same_finding_moves_nothing_but_the_check(fake_github, gh, pull):
+    publish(gh, REPO, PR, report_with(index_finding()))
+    moved = '"""a longer docstring\n\nthat shifts every line\n"""\n' + RISKY  # same finding, new line number
+    fake_github.push(REPO, PR, files={PATH: (None, moved)}, head_sha="d" * 40)
+    result = publish(gh, REPO, PR, report_with(index_finding(moved)))
+    assert result.ok, result.errors
+    assert result.review_comments_created == 0 and result.review_comments_resolved == 0
+    assert len(fake_github.review_comments_on(REPO, PR)) == 1  # fingerprint is the line text, not its number
+    assert len(fake_github.comments_on(REPO, PR)) == 1 and result.comment_action == "updated"
+    assert [r["conclusion"] for r in fake_github.check_runs_for(REPO, "d" * 40)] == ["failure"]
+
+
+def test_third_run_after_the_fix_is_all_clear(fake_github, gh, pull):
+    publish(gh, REPO, PR, report_with(index_finding()))
+    fake_github.push(REPO, PR, files={PATH: (None, FIXED)}, head_sha="e" * 40)
+    result = publish(gh, REPO, PR, report_with(), head_sha="e" * 40)
+    assert result.ok, result.errors
+    [comment] = fake_github.comments_on(REPO, PR)
+    assert result.comment_action == "updated"
+    assert comment["body"].startswith(MARKER + "\n### alembic-review: ✅ all clear")
+    [run] = fake_github.check_runs_for(REPO, "e" * 40)
+    assert run["conclusion"] == "success" and result.conclusion == "success"
+    [inline] = fake_github.review_comments_on(REPO, PR)
+    assert "✅ Resolved" in inline["body"] and "```suggestion" not in inline["body"]
+    assert result.review_comments_resolved == 1
+    assert inline["id"] in fake_github.resolved_threads  # thread resolved through GraphQL
+    assert len(fake_github.reviews_on(REPO, PR)) == 1
+
+    # running again changes nothing; the finding coming back re-opens the same comment
+    before = len(writes(fake_github))
+    publish(gh, REPO, PR, report_with(), head_sha="e" * 40)
+    assert writes(fake_github)[before:] == []
+    fake_github.push(REPO, PR, files={PATH: (None, RISKY)}, head_sha="f" * 40)
+    result = publish(gh, REPO, PR, report_with(index_finding()))
+    assert result.ok and result.review_comments_created == 0 and result.review_comments_updated == 1
+    [inline] = fake_github.review_comments_on(REPO, PR)
+    assert "Resolved" not in inline["body"] and inline["id"] not in fake_github.resolved_threads
+
+
+def test_first_clean_run_posts_no_comment(fake_github, gh, pull):
+    result = publish(gh, REPO, PR, report_with())
+    assert result.ok and result.comment_action == "skipped"
+    assert fake_github.comments_on(REPO, PR) == [] and fake_github.reviews_on(REPO, PR) == []
+    assert [r["conclusion"] for r in fake_github.check_runs_for(REPO)] == ["success"]
+
+
+def test_lines_outside_the_diff_never_produce_a_422(fake_github, gh):
+    old = "\n".join(f"x{i} = {i}" for i in range(1, 61)) + "\n"
+    new = old.replace("x5 = 5\n", "x5 = 55\n")
+    edited = "alembic/versions/0000_old.py"
+    fake_github.add_pull(REPO, PR, files={edited: (old, new), PATH: (None, RISKY)}, head_sha="a" * 40)
+    findings = [
+        Finding("edited-revision", Severity.ERROR, "an applied revision was edited", path=edited, line=50),
+        Finding("edited-revision", Severity.WARNING, "inside the hunk", path=edited, line=5),
+        Finding("ban-drop-column", Severity.WARNING, "multi-line", path=PATH, line=13, end_line=14),
+        Finding("multiple-heads", Severity.ERROR, "two heads", path="alembic/versions/other.py", line=3),
+        index_finding(),
+    ]
+    result = publish(gh, REPO, PR, report_with(*findings))
+    assert result.ok, result.errors
+    assert not [r for r in fake_github.requests if r.status == 422]
+    lines = sorted((c["path"], c["line"], c["start_line"]) for c in fake_github.review_comments_on(REPO, PR))
+    assert lines == sorted([(PATH, 13, None), (PATH, 14, 13), (edited, 5, None)])
+    assert result.findings_outside_diff == 2
+    # every finding still has an annotation on the check run
+    [run] = fake_github.check_runs_for(REPO)
+    assert len(fake_github.repos[REPO].annotations[run["id"]]) == 5
+
+
+def test_sticky_comment_found_among_120_others(fake_github, gh, pull):
+    for i in range(60):
+        fake_github.add_issue_comment(REPO, PR, f"comment {i}")
+    publish(gh, REPO, PR, report_with(index_finding()))
+    for i in range(60, 120):
+        fake_github.add_issue_comment(REPO, PR, f"comment {i} mentioning alembic-review")
+    assert len(fake_github.comments_on(REPO, PR)) == 121
+    gh_small_pages = make_github("test-token", fake_github.base_url, backoff_factor=0.01,
+                                 seconds_between_writes=0, per_page=30)
+    second = report_with(index_finding(), Finding("ban-drop-column", Severity.WARNING, "drop", path=PATH, line=16))
+    result = publish(gh_small_pages, REPO, PR, second)
+    assert result.ok, result.errors
+    assert result.comment_action == "updated"
+    assert len(fake_github.comments_on(REPO, PR)) == 121
+    pages = [r.query.get("page") for r in fake_github.calls("GET", rf"/issues/{PR}/comments$")]
+    assert "2" in pages  # it followed the Link header
+    sticky = [c for c in fake_github.comments_on(REPO, PR) if MARKER in c["body"]]
+    assert len(sticky) == 1 and "⚠️ 1 warning" in sticky[0]["body"]
+
+
+def test_502_then_200_is_retried(fake_github, gh, pull):
+    fake_github.fail("GET", rf"/repos/{REPO}/pulls/{PR}$", 502)
+    fake_github.fail("POST", rf"/issues/{PR}/comments$", 502)
+    fake_github.fail("POST", r"/pulls/\d+/reviews$", 503)
+    fake_github.fail("POST", r"/check-runs$", 500)
+    result = publish(gh, REPO, PR, report_with(index_finding()))
+    assert result.ok, result.errors
+    assert [r.status for r in fake_github.calls("POST", rf"/issues/{PR}/comments$")] == [502, 201]
+    assert [r.status for r in fake_github.calls("POST", r"/check-runs$")] == [500, 201]
+    assert len(fake_github.comments_on(REPO, PR)) == 1
+    assert len(fake_github.reviews_on(REPO, PR)) == 1
+
+
+def test_secondary_rate_limit_is_waited_out(fake_github, gh, pull):
+    fake_github.secondary_rate_limit("PATCH", r"/issues/comments/\d+$", retry_after=1)
+    publish(gh, REPO, PR, report_with(index_finding()))
+    result = publish(gh, REPO, PR, report_with())
+    assert result.ok, result.errors
+    assert [r.status for r in fake_github.calls("PATCH", r"/issues/comments/")] == [403, 200]
+
+
+def test_failure_to_publish_is_reported_not_raised(fake_github, pull, capsys):
+    gh = make_github("test-token", fake_github.base_url, backoff_factor=0, seconds_between_writes=0)
+    fake_github.fail("POST", r".*", 500, times=1000)
+    result = publish(gh, REPO, PR, report_with(index_finding()))
+    assert not result.ok and len(result.errors) == 3
+    assert result.comment_action == "failed" and result.check_action == "failed"
+    assert "could not publish the summary comment" in capsys.readouterr().err
+    fake_github.fail("GET", r".*", 404, times=1000)
+    result = publish(gh, REPO, PR, report_with(index_finding()))
+    assert not result.ok and "pull request not readable" in result.errors[0]
+
+
+def test_check_forbidden_falls_back_to_a_commit_status(fake_github, gh, pull):
+    fake_github.forbid_checks = True
+    result = publish(gh, REPO, PR, report_with(index_finding()), fail_on="error")
+    assert result.ok, result.errors
+    assert (result.check_action, result.conclusion) == ("status", "failure")
+    [status] = fake_github.repos[REPO].statuses
+    assert status["context"] == "alembic-review" and status["state"] == "failure"
+    assert status["description"] == "1 error"
+    publish(gh, REPO, PR, report_with(index_finding()), fail_on="error")
+    assert len(fake_github.repos[REPO].statuses) == 1  # unchanged, not posted again
+    result = publish(gh, REPO, PR, report_with(index_finding()), fail_on="never")
+    assert result.conclusion == "success" and fake_github.repos[REPO].statuses[-1]["state"] == "success"
+
+
+def test_annotations_are_sent_50_at_a_time(fake_github, gh, pull):
+    findings = [Finding("prefer-text-field", Severity.WARNING, f"column {i}", path=PATH, line=13)
+                for i in range(120)]
+    result = publish(gh, REPO, PR, report_with(*findings), fail_on="error", review=False, comment=False)
+    assert result.ok, result.errors
+    assert result.conclusion == "neutral"  # findings below fail-on: passes, but says so
+    sizes = [len(r.body["output"]["annotations"]) for r in fake_github.calls(path_regex=r"/check-runs")
+             if r.method in ("POST", "PATCH")]
+    assert sizes == [50, 50, 20]
+    [run] = fake_github.check_runs_for(REPO)
+    assert len(fake_github.repos[REPO].annotations[run["id"]]) == 120
+
+
+def test_warning_fail_on_and_stale_head(fake_github, gh, pull):
+    report = report_with(Finding("ban-drop-column", Severity.WARNING, "drop", path=PATH, line=16))
+    fake_github.add_commit(REPO, "9" * 40)
+    result = publish(gh, REPO, PR, report, fail_on="warning", head_sha="9" * 40)
+    assert result.conclusion == "failure"
+    # the PR moved on (head is aaaa...): no comment/review for the old commit, check on it only
+    assert result.comment_action == "skipped" and fake_github.reviews_on(REPO, PR) == []
+    assert [r["head_sha"] for r in fake_github.check_runs_for(REPO)] == ["9" * 40]
+
+
+def test_huge_report_fits_github_limits(fake_github, gh, pull):
+    findings = [Finding(f"rule-{i % 7}", Severity.ERROR, "m" * 500, path=PATH, line=13, hint="h" * 300)
+                for i in range(2000)]
+    report = report_with(*findings)
+    report.revisions[0].sql = "SELECT 1;\n" * 50000
+    result = publish(gh, REPO, PR, report)
+    assert result.ok, result.errors
+    [comment] = fake_github.comments_on(REPO, PR)
+    assert len(comment["body"]) <= 65536
+    assert result.review_comments_created == 50  # one review, capped; the rest are in the summary and the check
