@@ -1,0 +1,296 @@
+"""The GitHub Action entry point: `python -m bot action` (or `python -m bot.action`).
+
+Runs the lint once (`python -m linters --format json --output FILE`, a child process), then from
+that one JSON report: the markdown summary to $GITHUB_STEP_SUMMARY, SARIF if asked, the sticky
+comment / review / check run on the pull request (bot.publish), workflow-command annotations when
+no check run carries them, and the outputs (errors, warnings, report) to $GITHUB_OUTPUT.
+
+The exit code is the lint's (0 clean, 1 findings at or above fail-on, 2 the tool could not run);
+a failure to publish is reported and never changes it.
+
+Inputs come from arguments or, as in an Action, from INPUT_* variables (INPUT_PG_VERSION and
+INPUT_PG-VERSION both work). With --report (INPUT_REPORT) nothing is linted: a report written
+earlier, possibly by an untrusted fork's workflow, is loaded as data and published; this is the
+`workflow_run` half of the fork pattern in docs/github-action.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from linters.findings import Finding, Severity
+from linters.report import github as github_format
+from linters.report import markdown, sarif
+from linters.report.model import Report, RevisionEntry
+
+STEP_SUMMARY_LIMIT = 1_000_000  # GitHub's step summary cap is 1 MiB
+MAX_REPORT_BYTES = 50 * 1024 * 1024
+MAX_FINDINGS = 20_000
+
+
+def _env(env: dict, name: str, default: str = "") -> str:
+    """An Action input: INPUT_<NAME> with '-' as '-' or '_' (runners keep hyphens)."""
+    upper = name.upper()
+    for key in (f"INPUT_{upper}", f"INPUT_{upper.replace('-', '_')}"):
+        value = env.get(key)
+        if value is not None and value.strip() != "":
+            return value.strip()
+    return default
+
+
+def _bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    v = value.strip().lower()
+    if v in ("true", "yes", "1", "on"):
+        return True
+    if v in ("false", "no", "0", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"not a boolean: {value!r}")
+
+
+def _pr_number(value: str) -> int | None:
+    """A PR number, possibly read from an artifact written by untrusted code: digits only."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 9 or int(value) == 0:
+        raise argparse.ArgumentTypeError(f"not a pull request number: {value[:40]!r}")
+    return int(value)
+
+
+def build_parser(env: dict) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bot action",
+                                description="Run alembic-review as a GitHub Action and publish the result.")
+    e = lambda name, default="": _env(env, name, default)
+    p.add_argument("--path", default=e("path", "."), help="repository / alembic project path")
+    p.add_argument("--base", default=e("base"), help="git base ref (default: the pull request's base commit)")
+    p.add_argument("--pg-version", default=e("pg-version"))
+    p.add_argument("--fail-on", default=e("fail-on"), choices=["", "error", "warning", "never"])
+    p.add_argument("--config", default=e("config"))
+    p.add_argument("--github-token", default=e("github-token", env.get("GITHUB_TOKEN", "")))
+    p.add_argument("--comment", type=_bool, default=_bool(e("comment", "true")))
+    p.add_argument("--review", type=_bool, default=_bool(e("review", "true")))
+    p.add_argument("--check", type=_bool, default=_bool(e("check", "true")))
+    p.add_argument("--check-name", default=e("check-name", "alembic-review"))
+    p.add_argument("--sarif-file", default=e("sarif-file"), help="also write SARIF here")
+    p.add_argument("--report-file", default=e("report-file"), help="where the JSON report goes")
+    p.add_argument("--report", default=e("report"),
+                   help="publish this JSON report (treated as untrusted data) instead of linting")
+    p.add_argument("--pr", type=_pr_number, default=e("pr-number"),  # argparse converts it too
+                   help="pull request number (default: from the event)")
+    p.add_argument("--head-sha", default=e("head-sha"), help="commit the report is about (default: from the event)")
+    p.add_argument("--repo", default=env.get("GITHUB_REPOSITORY", ""), help="owner/name")
+    p.add_argument("--api-url", default=env.get("GITHUB_API_URL", "https://api.github.com"))
+    return p
+
+
+# --- reports read as data ---------------------------------------------------------------------
+
+def _s(value, limit: int = 20_000) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[:limit]
+
+
+def _i(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10_000_000 else None
+
+
+def report_from_untrusted_json(data) -> Report:
+    """A Report from JSON nobody vouches for: types checked, sizes capped, unknown keys dropped."""
+    if not isinstance(data, dict) or data.get("version") != 1:
+        raise ValueError("not an alembic-review report (version 1)")
+    findings = []
+    for item in (data.get("findings") or [])[:MAX_FINDINGS]:
+        if not isinstance(item, dict) or item.get("severity") not in ("error", "warning", "info"):
+            raise ValueError("a finding without a valid severity")
+        rule = _s(item.get("rule"), 100) or "unknown"
+        if not all(c.isalnum() or c in "-_." for c in rule):
+            raise ValueError(f"bad rule id {rule!r}")
+        path = _s(item.get("path"), 1000)
+        if path and (path.startswith("/") or ".." in Path(path).parts):
+            path = None
+        findings.append(Finding(
+            rule=rule, severity=Severity(item["severity"]), message=_s(item.get("message")) or "",
+            path=path, line=_i(item.get("line")), end_line=_i(item.get("end_line")),
+            revision=_s(item.get("revision"), 200), statement=_s(item.get("statement")),
+            table=_s(item.get("table"), 500), lock=_s(item.get("lock"), 100), hint=_s(item.get("hint")),
+            suggestion=_s(item.get("suggestion")),
+            direction="downgrade" if item.get("direction") == "downgrade" else "upgrade"))
+    revisions = []
+    for r in (data.get("revisions") or [])[:5000]:
+        if not isinstance(r, dict):
+            continue
+        downs = r.get("down_revisions") if isinstance(r.get("down_revisions"), list) else []
+        revisions.append(RevisionEntry(
+            revision=_s(r.get("revision"), 200) or "?", path=_s(r.get("path"), 1000) or "?",
+            status=r.get("status") if r.get("status") in ("added", "modified", "deleted", "unchanged") else "unchanged",
+            down_revisions=[_s(d, 200) for d in downs if d is not None][:20],
+            sql=_s(r.get("sql"), 2_000_000)))
+    pg = data.get("pg_version")
+    return Report(base=_s(data.get("base"), 100), pg_version=pg if _i(pg) else 15,
+                  revisions=revisions, findings=findings)
+
+
+def effective_fail_on(report: Report, lint_exit: int, requested: str) -> str:
+    """The fail-on the lint applied (it may come from the project's config): the check run
+    must agree with the exit code."""
+    if requested:
+        return requested
+    if lint_exit == 1:
+        return "error" if report.reaches("error") else "warning"
+    return "never" if report.reaches("error") else "error"
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+def _github_output(env: dict, values: dict[str, str]) -> None:
+    target = env.get("GITHUB_OUTPUT")
+    if not target:
+        return
+    with open(target, "a", encoding="utf-8") as out:
+        for key, value in values.items():
+            value = str(value)
+            if "\n" in value:
+                out.write(f"{key}<<__ALEMBIC_REVIEW_EOF__\n{value}\n__ALEMBIC_REVIEW_EOF__\n")
+            else:
+                out.write(f"{key}={value}\n")
+
+
+def _append(path: str | None, text: str) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(text)
+
+
+def run_lint(args, env: dict, workspace: Path, report_path: Path, base: str | None) -> int:
+    cmd = [sys.executable, "-m", "linters", args.path, "--format", "json", "--output", str(report_path),
+           "--no-progress"]
+    if base:
+        cmd += ["--base", base]
+    if args.pg_version:
+        cmd += ["--pg-version", str(args.pg_version)]
+    if args.fail_on:
+        cmd += ["--fail-on", args.fail_on]
+    if args.config:
+        cmd += ["--config", args.config]
+    child_env = {k: v for k, v in env.items() if not k.startswith("INPUT_") and k not in (
+        "GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")}
+    print("alembic-review: " + " ".join(cmd[1:]), flush=True)
+    return subprocess.run(cmd, cwd=workspace, env=child_env).returncode
+
+
+def main(argv: list[str] | None = None, env: dict | None = None) -> int:
+    env = dict(os.environ if env is None else env)
+    args = build_parser(env).parse_args(argv)
+    workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
+
+    event: dict = {}
+    if env.get("GITHUB_EVENT_PATH") and Path(env["GITHUB_EVENT_PATH"]).is_file():
+        try:
+            event = json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text(encoding="utf-8"))
+        except ValueError:
+            print("alembic-review: GITHUB_EVENT_PATH is not JSON; ignoring it", file=sys.stderr)
+    pull = event.get("pull_request") or {}
+    pr_number = args.pr or pull.get("number")
+    head_sha = args.head_sha or (pull.get("head") or {}).get("sha") \
+        or (event.get("workflow_run") or {}).get("head_sha") or None
+    repo_full_name = args.repo or (event.get("repository") or {}).get("full_name", "")
+
+    if args.report:
+        try:
+            raw = Path(args.report).read_bytes()
+            if len(raw) > MAX_REPORT_BYTES:
+                raise ValueError("report larger than 50 MB")
+            report = report_from_untrusted_json(json.loads(raw))
+        except (OSError, ValueError) as exc:
+            print(f"alembic-review: error: cannot read report {args.report}: {exc}", file=sys.stderr)
+            return 2
+        report_path = Path(args.report).resolve()
+        fail_on = args.fail_on or "error"
+        code = 1 if report.reaches(fail_on) else 0
+    else:
+        if args.report_file:
+            report_path = (workspace / args.report_file).resolve()
+        else:
+            tmp = Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "alembic-review"
+            tmp.mkdir(parents=True, exist_ok=True)
+            report_path = tmp / "report.json"
+        report_path.unlink(missing_ok=True)
+        base = args.base or (pull.get("base") or {}).get("sha")
+        code = run_lint(args, env, workspace, report_path, base)
+        if code not in (0, 1) or not report_path.is_file():
+            print(f"::error title=alembic-review::alembic-review could not run (exit code {code}); "
+                  "see the log above", flush=True)
+            _append(env.get("GITHUB_STEP_SUMMARY"),
+                    f"### alembic-review: could not run (exit code {code})\n\nSee the job log.\n")
+            _github_output(env, {"errors": "", "warnings": "", "report": ""})
+            return code if code not in (0, 1) else 2
+        report = Report.from_json(json.loads(report_path.read_text(encoding="utf-8")))
+        fail_on = effective_fail_on(report, code, args.fail_on)
+
+    _append(env.get("GITHUB_STEP_SUMMARY"), markdown.render(report, max_chars=STEP_SUMMARY_LIMIT))
+    if args.sarif_file:
+        target = workspace / args.sarif_file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(sarif.render(report), encoding="utf-8")
+        print(f"alembic-review: SARIF written to {target}")
+
+    check_created = False
+    if pr_number and (args.comment or args.review or args.check):
+        if not args.github_token:
+            print("::warning title=alembic-review::no github-token: results not published on the pull request")
+        elif not repo_full_name:
+            print("::warning title=alembic-review::GITHUB_REPOSITORY unknown: results not published")
+        else:
+            check_created = _publish(args, env, repo_full_name, int(pr_number), head_sha, report, fail_on)
+    elif not pr_number:
+        print("alembic-review: not a pull request event: nothing to publish on GitHub")
+
+    if not check_created:  # the check run carries the annotations; otherwise workflow commands do
+        sys.stdout.write(github_format.render(report))
+
+    s = report.summary
+    _github_output(env, {"errors": s["errors"], "warnings": s["warnings"], "report": str(report_path)})
+    print(f"alembic-review: {s['errors']} error(s), {s['warnings']} warning(s); exit code {code}", flush=True)
+    return code
+
+
+def _publish(args, env: dict, repo_full_name: str, pr_number: int, head_sha: str | None,
+             report: Report, fail_on: str) -> bool:
+    """Publish; True when a check run (with the annotations) exists for this report."""
+    try:
+        from bot.github_client import make_github
+        from bot.publish import publish
+
+        gh = make_github(args.github_token, args.api_url)
+        details_url = None
+        if env.get("GITHUB_RUN_ID") and env.get("GITHUB_REPOSITORY"):
+            server = env.get("GITHUB_SERVER_URL", "https://github.com")
+            details_url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+        result = publish(gh, repo_full_name, pr_number, report, head_sha=head_sha, fail_on=fail_on,
+                         comment=args.comment, review=args.review, check=args.check,
+                         check_name=args.check_name, details_url=details_url)
+    except Exception as exc:  # publish() does not raise; this guards the import and the client
+        print(f"::warning title=alembic-review::could not publish: {type(exc).__name__}: {exc}", flush=True)
+        return False
+    for note in result.notes:
+        print(f"alembic-review: {note}")
+    for error in result.errors:
+        print(f"::warning title=alembic-review publishing::{github_format.escape_data(error)}", flush=True)
+    print(f"alembic-review: comment {result.comment_action}, {result.review_comments_created} new review "
+          f"comment(s), {result.review_comments_resolved} resolved, check {result.check_action}"
+          + (f" ({result.conclusion})" if result.conclusion else ""), flush=True)
+    return result.check_action in ("created", "unchanged")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
