@@ -171,8 +171,14 @@ def _append(path: str | None, text: str) -> None:
             out.write(text)
 
 
+# `python -m linters`, except that the working directory (the reviewed repository) is not put on
+# sys.path: a `linters/` package of theirs must not shadow ours.
+_LAUNCH_LINT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+                "from linters.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
 def run_lint(args, env: dict, workspace: Path, report_path: Path, base: str | None) -> int:
-    cmd = [sys.executable, "-m", "linters", args.path, "--format", "json", "--output", str(report_path),
+    cmd = [sys.executable, "-c", _LAUNCH_LINT, args.path, "--format", "json", "--output", str(report_path),
            "--no-progress"]
     if base:
         cmd += ["--base", base]
@@ -184,7 +190,7 @@ def run_lint(args, env: dict, workspace: Path, report_path: Path, base: str | No
         cmd += ["--config", args.config]
     child_env = {k: v for k, v in env.items() if not k.startswith("INPUT_") and k not in (
         "GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")}
-    print("alembic-review: " + " ".join(cmd[1:]), flush=True)
+    print("alembic-review: python -m linters " + " ".join(cmd[3:]), flush=True)
     return subprocess.run(cmd, cwd=workspace, env=child_env).returncode
 
 
@@ -206,15 +212,15 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
     repo_full_name = args.repo or (event.get("repository") or {}).get("full_name", "")
 
     if args.report:
+        report_path = (workspace / args.report).resolve()  # absolute paths stay as they are
         try:
-            raw = Path(args.report).read_bytes()
+            raw = report_path.read_bytes()
             if len(raw) > MAX_REPORT_BYTES:
                 raise ValueError("report larger than 50 MB")
             report = report_from_untrusted_json(json.loads(raw))
         except (OSError, ValueError) as exc:
             print(f"alembic-review: error: cannot read report {args.report}: {exc}", file=sys.stderr)
             return 2
-        report_path = Path(args.report).resolve()
         fail_on = args.fail_on or "error"
         code = 1 if report.reaches(fail_on) else 0
     else:
