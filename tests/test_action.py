@@ -22,8 +22,12 @@ PR = 12
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
 RISKY_UP = 'op.create_index("ix_users_email", "users", ["email"])'
 SAFE_UP = ('with op.get_context().autocommit_block():\n'
-           '    op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)')
+           '    op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True,\n'
+           '                    if_not_exists=True)')
 DOWN = 'op.drop_index("ix_users_email", table_name="users")'
+SAFE_DOWN = ('with op.get_context().autocommit_block():\n'
+             '    op.drop_index("ix_users_email", table_name="users", postgresql_concurrently=True,\n'
+             '                  if_exists=True)')
 
 
 class Workflow:
@@ -35,8 +39,8 @@ class Workflow:
         self.base_sha = self.repo.git("rev-parse", "main").strip()
         self.runs = 0
 
-    def write_revision(self, upgrade: str) -> str:
-        rel = self.repo.add_revision("0002", "0001", upgrade, DOWN, slug="email_index")
+    def write_revision(self, upgrade: str, downgrade: str = DOWN) -> str:
+        rel = self.repo.add_revision("0002", "0001", upgrade, downgrade, slug="email_index")
         self.head_sha = self.repo.commit("email index")
         self.rel = rel
         self.text = (self.repo.path / rel).read_text()
@@ -71,7 +75,8 @@ class Workflow:
         })
         for key, value in inputs.items():
             env["INPUT_" + key.upper()] = value
-        proc = subprocess.run([sys.executable, "-m", "bot", "action", *args], cwd=self.repo.path, env=env,
+        # like action.yml: started in the action's directory, the repository is GITHUB_WORKSPACE
+        proc = subprocess.run([sys.executable, "-m", "bot", "action", *args], cwd=REPO_ROOT, env=env,
                               capture_output=True, text=True, timeout=180)
         outputs = {}
         if (job / "output").exists():
@@ -99,17 +104,19 @@ def test_action_end_to_end_three_runs(workflow, fake_github):
     assert proc.returncode == 1, proc.stderr
     assert outputs["errors"] == "1" and outputs["warnings"] == "0"
     report = json.loads(Path(outputs["report"]).read_text())
-    assert [f["rule"] for f in report["findings"]] == ["require-concurrent-index-creation"]
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    assert [(f["rule"], f["line"]) for f in errors] == [("require-concurrent-index-creation", line)]
     assert summary.startswith("### alembic-review: ❌ 1 error")
     assert "`SHARE on users`" in summary
     sarif = json.loads((workflow.repo.path / "alembic-review.sarif").read_text())
     assert not list(jsonschema.Draft7Validator(SCHEMA).iter_errors(sarif))
-    assert sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] == line
+    [result] = [r for r in sarif["runs"][0]["results"] if r["level"] == "error"]
+    assert result["locations"][0]["physicalLocation"]["region"]["startLine"] == line
 
     [comment] = fake_github.comments_on(REPO, PR)
     assert comment["body"].startswith(MARKER)
-    [inline] = fake_github.review_comments_on(REPO, PR)
-    assert (inline["path"], inline["line"]) == (workflow.rel, line)
+    inline = next(c for c in fake_github.review_comments_on(REPO, PR) if c["line"] == line)
+    assert inline["path"] == workflow.rel and "require-concurrent-index-creation" in inline["body"]
     [run] = fake_github.check_runs_for(REPO, workflow.head_sha)
     assert run["conclusion"] == "failure"
     assert run["details_url"] == f"https://github.com/{REPO}/actions/runs/4711"
@@ -124,7 +131,7 @@ def test_action_end_to_end_three_runs(workflow, fake_github):
 
     # 3. the fix: all clear, success, the old inline comment resolved
     (workflow.repo.path / workflow.rel).unlink()
-    workflow.write_revision(SAFE_UP)
+    workflow.write_revision(SAFE_UP, SAFE_DOWN)
     workflow.push()
     proc, outputs, summary = workflow.run()
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -133,10 +140,20 @@ def test_action_end_to_end_three_runs(workflow, fake_github):
     assert "✅ all clear" in comment["body"]
     [run] = fake_github.check_runs_for(REPO, workflow.head_sha)
     assert run["conclusion"] == "success"
-    [inline] = fake_github.review_comments_on(REPO, PR)
-    assert "Resolved" in inline["body"]
+    inlines = fake_github.review_comments_on(REPO, PR)
+    assert inlines and all("Resolved" in c["body"] for c in inlines)
     assert len(fake_github.reviews_on(REPO, PR)) == 1
     assert not [r for r in fake_github.requests if r.status == 422]
+
+
+def test_a_linters_package_in_the_reviewed_repo_does_not_shadow_ours(workflow, fake_github):
+    workflow.repo.write("linters/__init__.py", "raise SystemExit('shadowed!')\n")
+    workflow.repo.write("linters/cli.py", "raise SystemExit('shadowed!')\n")
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    proc, outputs, _ = workflow.run()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "shadowed" not in proc.stderr and outputs["errors"] == "1"
 
 
 def test_publishing_failure_keeps_the_lint_exit_code(workflow, fake_github):
