@@ -138,6 +138,14 @@ def test_markdown_summary_contents():
     assert "```sql\nBEGIN;\nCREATE INDEX ix_users_email ON users (email);\nCOMMIT;\n```" in md
 
 
+def test_markdown_locks_column_is_about_the_upgrade():
+    report = sample_report()
+    report.findings.append(Finding("require-concurrent-index-deletion", Severity.INFO, "drop index",
+                                   path=REV_PATH, line=40, revision="1a2b3c4d5e6f", lock="ACCESS EXCLUSIVE",
+                                   table="orders", direction="downgrade"))
+    assert "on orders" not in markdown.render(report).split("#### Findings")[0]
+
+
 def test_markdown_uses_revision_locks_when_present():
     report = sample_report()
     report.revisions[0].locks = ["SHARE on users", "SHARE on users", "ACCESS EXCLUSIVE on orders"]
@@ -160,6 +168,13 @@ def test_markdown_defuses_untrusted_text():
     md = markdown.render(report)
     assert "<!--" not in md and "<img" not in md
     assert "@admin" not in md  # no notification
+    report.findings[0].hint = "keep `a <> b` and `x & y` as written, escape <b>this</b>"
+    md = markdown.render(report)
+    assert "keep `a <> b` and `x & y` as written, escape &lt;b&gt;this&lt;/b&gt;" in md
+    report.findings[0].hint = "unbalanced ` <img src=x> `` <script>"
+    assert "<img" not in markdown.render(report) and "<script" not in markdown.render(report)
+    report.findings[0].hint = "\\`<img src=x>`"  # an escaped backtick opens no code span
+    assert "<img" not in markdown.render(report)
     report.revisions = [RevisionEntry("r1", "x.py", "added", [], "SELECT '```';\n")]
     md = markdown.render(report)
     assert "````sql\nSELECT '```';\n````" in md

@@ -27,12 +27,26 @@ _MAX_TABLE_ROWS = 200       # more revisions than this are counted, not listed, 
 
 # --- escaping ---------------------------------------------------------------------------------
 
-def text(value: str | None) -> str:
-    """Prose from the report: no HTML, no @mentions, no stray markdown line starts."""
-    if not value:
-        return ""
+_CODE_SPAN = re.compile(r"(?<![`\\])(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+
+
+def _escape_html(value: str) -> str:
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return re.sub(r"@(?=\w)", "@\u200b", value)
+
+
+def text(value: str | None) -> str:
+    """Prose from the report: no HTML, no @mentions. Code spans (`...`) are kept as they are:
+    GitHub shows their content literally, so `a <> b` stays readable."""
+    if not value:
+        return ""
+    out, pos = [], 0
+    for m in _CODE_SPAN.finditer(value):
+        out.append(_escape_html(value[pos:m.start()]))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(_escape_html(value[pos:]))
+    return "".join(out)
 
 
 def code(value: str | None) -> str:
@@ -85,7 +99,7 @@ def _locks(report: Report, entry: RevisionEntry) -> list[str]:
         return list(dict.fromkeys(entry.locks))
     locks = []
     for f in report.findings:
-        if f.revision == entry.revision and f.lock:
+        if f.revision == entry.revision and f.lock and f.direction != "downgrade":
             locks.append(f"{f.lock} on {f.table}" if f.table else f.lock)
     return list(dict.fromkeys(locks))
 
