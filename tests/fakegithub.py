@@ -438,7 +438,9 @@ class FakeGitHub:
                     failure.times -= 1
                     return failure.status, dict(failure.headers), failure.body
         auth = headers.get("authorization", "")
-        app_route = path == "/app" or path.startswith("/app/")
+        # routes authenticated with the App's JWT rather than a token
+        app_route = (path == "/app" or path.startswith("/app/")
+                     or re.fullmatch(r"/(repos/[^/]+/[^/]+|orgs/[^/]+|users/[^/]+)/installation", path) is not None)
         if not auth:
             raise HTTPError(401, "Requires authentication")
         if not app_route and not self.accept_any_token:
