@@ -64,11 +64,12 @@ def compare(base_files: list[RevisionFile], head_files: list[RevisionFile]) -> l
     """Match revisions by id (a renamed file is the same revision), else by path."""
     base_by_key = {f.key: f for f in base_files}
     base_by_path = {f.path: f for f in base_files}
+    head_keys = {h.key for h in head_files}
     changes: list[Change] = []
     matched: set[str] = set()
     for head in head_files:
         base = base_by_key.get(head.key)
-        if base is None and head.path in base_by_path and base_by_path[head.path].key not in {h.key for h in head_files}:
+        if base is None and head.path in base_by_path and base_by_path[head.path].key not in head_keys:
             base = base_by_path[head.path]  # same file, its revision id was edited
         if base is None:
             changes.append(Change("added", head, None))
@@ -82,6 +83,8 @@ def compare(base_files: list[RevisionFile], head_files: list[RevisionFile]) -> l
 
 
 def _modification(base: RevisionFile, head: RevisionFile) -> Change:
+    if base.source == head.source:
+        return Change("unchanged", head, base)  # same text: no need to parse either to compare
     identity = [
         name for name in ("revision", "down_revision", "branch_labels", "depends_on")
         if _identity(base, name) != _identity(head, name)

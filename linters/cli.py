@@ -48,10 +48,12 @@ def render_report(report, fmt: str, color: bool) -> str:
 
 
 def cmd_review(argv: list[str]) -> int:
+    args = review_parser().parse_args(argv)
+    from linters.render import default_workers, prestart
+    prestart(default_workers() if args.all else 1)  # children import alembic while we read the history
     from linters.engine import Options, review
     from linters.progress import progress_for
 
-    args = review_parser().parse_args(argv)
     options = Options(path=Path(args.path), base=args.base, all=args.all, config_file=args.config,
                       pg_version=args.pg_version, fail_on=args.fail_on, select=args.select, ignore=args.ignore)
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()

@@ -13,6 +13,7 @@ from linters.findings import Finding, Severity
 from linters.history import Graph, RevisionFile, parse_revision
 from linters.project import Project, find_project
 from linters.render import Renderer, RenderResult
+from linters.revision_files import RevisionLoader
 from linters.report.model import Report, RevisionEntry
 from linters.rules import RULES, Hit, rules_of_kind
 from linters.rules.history_rules import History
@@ -41,38 +42,13 @@ class Reviewed:
     parsed: ParsedRevision = field(default_factory=ParsedRevision)
 
 
-def _is_revision_path(rel: str, version_dirs: list[str], recursive: bool) -> bool:
-    if not rel.endswith(".py"):
-        return False
-    for d in version_dirs:
-        prefix = d.rstrip("/") + "/"
-        if rel.startswith(prefix) and (recursive or "/" not in rel[len(prefix):]):
-            return True
-    return False
-
-
 def head_revision_files(project: Project) -> list[RevisionFile]:
     """Revision files as they are in the work tree (uncommitted edits count, as a developer expects)."""
-    files = []
-    for directory in project.version_dirs:
-        if not directory.is_dir():
-            continue
-        pattern = "**/*.py" if project.recursive else "*.py"
-        for path in sorted(directory.glob(pattern)):
-            try:
-                source = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            if (rev := parse_revision(project.rel(path), source)) is not None:
-                files.append(rev)
-    return files
+    return RevisionLoader(project).work_tree()
 
 
 def base_revision_files(project: Project, base: str) -> list[RevisionFile]:
-    dirs = [project.rel(d) for d in project.version_dirs if d.resolve().is_relative_to(project.root)]
-    paths = [p for p in gitio.list_files(project.root, base, dirs) if _is_revision_path(p, dirs, project.recursive)]
-    contents = gitio.read_files(project.root, base, paths)
-    return [rev for p, src in contents.items() if (rev := parse_revision(p, src)) is not None]
+    return RevisionLoader(project).at_commit(base)
 
 
 def resolve_base(options: Options, root: Path | None) -> str | None:
@@ -179,8 +155,10 @@ def review(options: Options, on_progress=None) -> tuple[Report, Config]:
     config = effective_config(project, options)
     base = resolve_base(options, root)
 
-    head_files = head_revision_files(project)
-    base_files = base_revision_files(project, base) if base else []
+    loader = RevisionLoader(project, base)  # reads each distinct file once, cached by git blob id
+    head_files = loader.work_tree()
+    base_files = loader.at_commit() if base else []
+    loader.close()
     head_graph = Graph(head_files)
     changes = compare(base_files, head_files) if base else [Change("added", f, None) for f in head_files]
     history = History(head=head_graph, base=Graph(base_files) if base else None, changes=changes)
@@ -199,7 +177,8 @@ def review(options: Options, on_progress=None) -> tuple[Report, Config]:
     findings += unreadable_findings(targets)
     readable = {f.revision: f for f in targets if not f.error and f.revision}
     ordered = [readable[r] for r in head_graph.upgrade_order(set(readable))]
-    ordered += [f for f in readable.values() if f not in ordered]  # duplicates keep their place
+    placed = {id(f) for f in ordered}  # by identity: comparing dataclasses field by field is quadratic
+    ordered += [f for f in readable.values() if id(f) not in placed]  # duplicates keep their place
 
     renderer = Renderer([project.root, project.project_dir, project.script_dir, *project.sys_path],
                         timeout=config.render_timeout, pg_version=config.pg_version)

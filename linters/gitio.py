@@ -83,3 +83,37 @@ def read_files(root: Path, ref: str, paths: list[str]) -> dict[str, str]:
         contents[path] = out[pos:pos + size].decode("utf-8", "replace")
         pos += size + 1  # the blob is followed by a newline
     return contents
+
+
+def list_blobs(root: Path, ref: str, under: list[str]) -> list[tuple[str, str]]:
+    """(repo-relative path, blob id) of the files below `under` at commit `ref`."""
+    if not under:
+        return []
+    out = _git(root, "ls-tree", "-r", "-z", ref, "--", *under)
+    entries = []
+    for record in out.decode("utf-8", "replace").split("\0"):
+        meta, _, path = record.partition("\t")
+        parts = meta.split()
+        if path and len(parts) == 3 and parts[1] == "blob":
+            entries.append((path, parts[2]))
+    return entries
+
+
+def read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
+    """Contents of many blobs by id in one `git cat-file --batch` call (ids, not `ref:path`:
+    git resolves each `ref:path` by walking the tree, which is quadratic on a big directory)."""
+    if not blobs:
+        return {}
+    out = _git(root, "cat-file", "--batch", input="".join(b + "\n" for b in blobs).encode())
+    contents: dict[str, bytes] = {}
+    pos = 0
+    for blob in blobs:
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].split()
+        pos = header_end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        contents[blob] = out[pos:pos + size]
+        pos += size + 1  # the blob is followed by a newline
+    return contents

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 
 @contextmanager
 def progress_for(enabled: bool):
@@ -14,6 +11,10 @@ def progress_for(enabled: bool):
     if not enabled:
         yield None
         return
+    # Imported here: rich.progress costs ~20 ms of start-up that json/sarif runs never need.
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     progress = Progress(TextColumn("rendering revisions"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=Console(stderr=True), transient=True)
     task = progress.add_task("render", total=None)

@@ -3,7 +3,9 @@ against a PostgreSQL MigrationContext in --sql mode, and stream each emitted SQL
 with the line of the op.* call that produced it.
 
 Protocol: one JSON request per line on a private copy of stdin; JSON messages per line on a
-private copy of stdout: {"type": "sql", ...}, {"type": "error", ...}, {"type": "done"}.
+private copy of stdout. The child says {"type": "ready"} once alembic is imported; a request
+{"sys_path": [...]} sets the import path (no reply); a request naming a revision file is answered
+by {"type": "sql", ...} and {"type": "error", ...} messages, then {"type": "done"}.
 The revision's own stdin/stdout/stderr are /dev/null so it cannot disturb the protocol.
 """
 
@@ -161,13 +163,17 @@ def main() -> None:
     def send(message: dict) -> None:
         replies.write(json.dumps(message) + "\n")
 
-    request = json.loads(requests.readline() or "{}")
-    sys.path[:0] = request.get("sys_path", [])
+    # Import alembic and SQLAlchemy (most of a child's start-up time) before the project's paths
+    # are known: the parent starts children early, while it is still reading the history.
     _patch_alembic()
     send({"type": "ready"})
     for line in requests:
+        request = json.loads(line)
+        if "sys_path" in request:  # configuration, sent before the first revision; no reply
+            sys.path[:0] = request["sys_path"]
+            continue
         try:
-            render(json.loads(line), send)
+            render(request, send)
         finally:
             send({"type": "done"})
 
