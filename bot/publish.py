@@ -129,10 +129,11 @@ def inline_body(f: Finding, fp: str, with_suggestion: bool) -> str:
     return body
 
 
-def resolved_body(rule: str, fp: str, old_body: str, head_sha: str) -> str:
+def resolved_body(rule: str, fp: str, old_body: str, head_sha: str, superseded: bool = False) -> str:
     first = next((l for l in old_body.splitlines() if l.strip()), f"`{rule}`")
-    return (f"~~{first.strip()}~~\n\n✅ Resolved: alembic-review no longer reports this at "
-            f"{head_sha[:7]}.\n\n{_marker(fp, rule, resolved=True)}")
+    why = ("Outdated: this finding is still reported, on a newer comment." if superseded else
+           f"✅ Resolved: alembic-review no longer reports this at {head_sha[:7]}.")
+    return f"~~{first.strip()}~~\n\n{why}\n\n{_marker(fp, rule, resolved=True)}"
 
 
 # --- the three parts --------------------------------------------------------------------------
@@ -247,10 +248,27 @@ def _review_threads(gh: github.Github, repo_full_name: str, pr_number: int) -> d
     return threads
 
 
-def _set_thread_state(gh, result: PublishResult, threads, comment_id: int, resolve: bool) -> None:
-    if threads is None or comment_id not in threads:
+class _LazyThreads:
+    """The review threads, fetched the first time a thread has to change state."""
+
+    def __init__(self, gh, repo_full_name: str, pr_number: int, result: PublishResult):
+        self.args, self.result, self._threads = (gh, repo_full_name, pr_number), result, None
+
+    def get(self, comment_id: int) -> tuple[str, bool] | None:
+        if self._threads is None:
+            try:
+                self._threads = _review_threads(*self.args)
+            except Exception as exc:
+                self.result.notes.append(f"review threads unavailable through GraphQL: {exc}")
+                self._threads = {}
+        return self._threads.get(comment_id)
+
+
+def _set_thread_state(gh, result: PublishResult, threads: _LazyThreads, comment_id: int, resolve: bool) -> None:
+    found = threads.get(comment_id)
+    if found is None:
         return
-    thread_id, resolved = threads[comment_id]
+    thread_id, resolved = found
     if resolved == resolve:
         return
     mutation = "resolveReviewThread" if resolve else "unresolveReviewThread"
@@ -265,35 +283,44 @@ def publish_review(gh, repo, pr, report: Report, head_sha: str, result: PublishR
     targets, unknown = _targets(report, files, result)
     current = {t.fp: t for t in targets}
 
-    existing: dict[str, tuple[object, str, bool]] = {}  # fp -> (comment, rule, resolved)
+    # our earlier inline comments, by fingerprint (a fingerprint may have several: an outdated one
+    # and the one that replaced it)
+    existing: dict[str, list[tuple[object, str, bool]]] = {}  # fp -> [(comment, rule, resolved)]
     for comment in pr.get_review_comments():
         m = _FP_RE.search(comment.body or "")
-        if m and m.group(1) not in existing:
-            existing[m.group(1)] = (comment, m.group(2), bool(m.group(3)))
+        if m:
+            existing.setdefault(m.group(1), []).append((comment, m.group(2), bool(m.group(3))))
 
-    threads = None
-    if any(resolved == (fp in current) for fp, (_, _, resolved) in existing.items()):
-        try:
-            threads = _review_threads(gh, repo.full_name, pr.number)
-        except Exception as exc:
-            result.notes.append(f"review threads unavailable through GraphQL: {exc}")
+    threads = _LazyThreads(gh, repo.full_name, pr.number, result)
 
-    # comments whose finding went away: mark resolved; those whose finding is back: re-open
-    for fp, (comment, rule, resolved) in existing.items():
+    covered: set[str] = set()
+    for fp, entries in existing.items():
         if fp in current:
-            target = current[fp]
-            body = inline_body(target.finding, fp, target.suggestion)
-            if comment.body != body:
-                comment.edit(body)
-                result.review_comments_updated += 1
-            if resolved:
-                _set_thread_state(gh, result, threads, comment.id, resolve=False)
-        elif not resolved and (rule, comment.path) not in unknown:
-            comment.edit(resolved_body(rule, fp, comment.body or "", head_sha))
+            # the finding is still there: keep its comment (re-opened if it was marked resolved),
+            # unless GitHub marked every comment for it outdated: then it gets a fresh one
+            live = [e for e in entries if e[0].line is not None]
+            if live:
+                comment, _, resolved = live[-1]
+                target = current[fp]
+                body = inline_body(target.finding, fp, target.suggestion)
+                if comment.body != body:
+                    comment.edit(body)
+                    result.review_comments_updated += 1
+                if resolved:
+                    _set_thread_state(gh, result, threads, comment.id, resolve=False)
+                covered.add(fp)
+            outdated = [e for e in entries if e[0].line is None and not e[2]]
+        else:
+            outdated = [e for e in entries if not e[2]]
+        # comments whose finding went away (or that are outdated copies): marked resolved
+        for comment, rule, resolved in outdated:
+            if fp not in current and (rule, comment.path) in unknown:
+                continue  # that finding is outside the diff now: we cannot tell, leave it
+            comment.edit(resolved_body(rule, fp, comment.body or "", head_sha, superseded=fp in current))
             result.review_comments_resolved += 1
             _set_thread_state(gh, result, threads, comment.id, resolve=True)
 
-    new = [t for t in targets if t.fp not in existing]
+    new = [t for t in targets if t.fp not in covered]
     if not new:
         return
     ordered = sorted(new, key=lambda t: (-t.finding.severity.rank, t.path, t.line))

@@ -227,10 +227,12 @@ class FakeGitHub:
 
     def push(self, full_name: str, number: int, *, files: dict[str, tuple[str | None, str | None]],
              head_sha: str) -> None:
-        """Move the PR head: new files/patches; review comments whose line changed become outdated."""
+        """Move the PR head. Like GitHub, review comments follow their line when it moved unchanged
+        and become outdated (line: null) when it was changed, removed or left the diff."""
         repo = self.repos[full_name]
         with self.lock:
             pull = repo.pulls[number]
+            before = {path: (entry["new"] or "").splitlines() for path, entry in pull["files"].items()}
             self._set_files(repo, pull, files)
             pull["head_sha"] = head_sha
             self.add_commit(full_name, head_sha)
@@ -239,13 +241,25 @@ class FakeGitHub:
                     continue
                 entry = pull["files"].get(c["path"])
                 new_lines = (entry["new"] or "").splitlines() if entry else []
-                still = (entry is not None and c["line"] <= len(new_lines)
-                         and new_lines[c["line"] - 1] == c["_content"]
-                         and any(c["line"] in h["right"] for h in parse_hunks(entry["patch"])))
-                if not still:
-                    c["line"] = None
-                    c["position"] = None
-                    c["start_line"] = None
+                moved = self._follow(before.get(c["path"], []), new_lines, c["line"])
+                start = self._follow(before.get(c["path"], []), new_lines, c["start_line"]) \
+                    if c["start_line"] else None
+                in_diff = entry is not None and any(moved in h["right"] for h in parse_hunks(entry["patch"]))
+                if moved is None or not in_diff or (c["start_line"] and start is None):
+                    c["line"] = c["position"] = c["start_line"] = None
+                else:
+                    c["line"], c["start_line"] = moved, start
+
+    @staticmethod
+    def _follow(old: list[str], new: list[str], line: int | None) -> int | None:
+        """Where 1-based `line` of `old` is in `new`, if it survived unchanged."""
+        if not line:
+            return None
+        matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+        for a, b, size in matcher.get_matching_blocks():
+            if a < line <= a + size:
+                return b + (line - a)
+        return None
 
     def _set_files(self, repo: Repo, pull: dict, files: dict) -> None:
         pull["files"] = {}

@@ -155,15 +155,44 @@ def test_third_run_after_the_fix_is_all_clear(fake_github, gh, pull):
     assert inline["id"] in fake_github.resolved_threads  # thread resolved through GraphQL
     assert len(fake_github.reviews_on(REPO, PR)) == 1
 
-    # running again changes nothing; the finding coming back re-opens the same comment
+    # running again changes nothing
     before = len(writes(fake_github))
     publish(gh, REPO, PR, report_with(), head_sha="e" * 40)
     assert writes(fake_github)[before:] == []
+    # the line coming back: the old comment is outdated (its line changed), so a new one is posted
     fake_github.push(REPO, PR, files={PATH: (None, RISKY)}, head_sha="f" * 40)
+    result = publish(gh, REPO, PR, report_with(index_finding()))
+    assert result.ok and result.review_comments_created == 1
+    old, new = sorted(fake_github.review_comments_on(REPO, PR), key=lambda c: c["id"])
+    assert old["line"] is None and "Resolved" in old["body"]
+    assert new["line"] == line_of(RISKY, "op.create_index") and "Resolved" not in new["body"]
+
+
+def test_finding_that_comes_back_on_an_unchanged_line_reopens_its_comment(fake_github, gh, pull):
+    publish(gh, REPO, PR, report_with(index_finding()))
+    result = publish(gh, REPO, PR, report_with())  # e.g. an ignore in the config, same commit
+    assert result.review_comments_resolved == 1
+    [inline] = fake_github.review_comments_on(REPO, PR)
+    assert "Resolved" in inline["body"] and inline["id"] in fake_github.resolved_threads
     result = publish(gh, REPO, PR, report_with(index_finding()))
     assert result.ok and result.review_comments_created == 0 and result.review_comments_updated == 1
     [inline] = fake_github.review_comments_on(REPO, PR)
     assert "Resolved" not in inline["body"] and inline["id"] not in fake_github.resolved_threads
+    assert "```suggestion" in inline["body"]
+
+
+def test_outdated_comment_of_a_finding_still_there_is_replaced(fake_github, gh, pull):
+    publish(gh, REPO, PR, report_with(index_finding()))
+    [inline] = fake_github.review_comments_on(REPO, PR)
+    inline["line"] = None  # GitHub decided the comment is outdated
+    result = publish(gh, REPO, PR, report_with(index_finding()))
+    assert result.ok and result.review_comments_created == 1 and result.review_comments_resolved == 1
+    old, new = sorted(fake_github.review_comments_on(REPO, PR), key=lambda c: c["id"])
+    assert "Outdated: this finding is still reported" in old["body"]
+    assert new["line"] == line_of(RISKY, "op.create_index")
+    before = len(writes(fake_github))
+    publish(gh, REPO, PR, report_with(index_finding()))
+    assert writes(fake_github)[before:] == []  # and it settles
 
 
 def test_first_clean_run_posts_no_comment(fake_github, gh, pull):
