@@ -233,3 +233,22 @@ def test_untrusted_report_validation():
     [f] = report.findings
     assert f.path is None and f.line is None and f.end_line is None and f.message == '{"nested": 1}'
     assert report.pg_version == 15
+
+
+@pytest.mark.parametrize("severities, lint_exit, requested, expected", [
+    (["error"], 1, "", "error"),
+    (["warning"], 1, "", "warning"),      # the project's config says fail_on = "warning"
+    (["error"], 0, "", "never"),          # ... or "never"
+    (["warning"], 0, "", "error"),
+    ([], 0, "", "error"),
+    (["warning"], 0, "warning", "warning"),  # an explicit input wins
+])
+def test_check_conclusion_agrees_with_the_lint_exit_code(severities, lint_exit, requested, expected):
+    from bot.action import effective_fail_on
+    from linters.findings import Finding, Severity
+    from linters.report.model import Report
+    report = Report(base=None, pg_version=15, findings=[Finding("r", Severity(s), "m") for s in severities])
+    fail_on = effective_fail_on(report, lint_exit, requested)
+    assert fail_on == expected
+    if not requested:
+        assert report.reaches(fail_on) == (lint_exit == 1)
