@@ -109,12 +109,12 @@ def _suggestion_block(text: str) -> str:
 
 def inline_body(f: Finding, fp: str, with_suggestion: bool) -> str:
     info = rule_info(f.rule)
-    parts = [f"{_ICON[f.severity]} **alembic-review · `{f.rule}`** ({f.severity.value})", "",
+    parts = [f"{_ICON[f.severity]} **alembic-review · {markdown.code(f.rule)}** ({f.severity.value})", "",
              markdown.text(f.message.strip())]
     if f.lock or f.table:
         parts.append("")
-        parts.append("Takes " + " ".join(p for p in (f"`{f.lock}`" if f.lock else "",
-                                                      f"on `{f.table}`" if f.table else "") if p) + ".")
+        parts.append("Takes " + " ".join(p for p in (markdown.code(f.lock) if f.lock else "",
+                                                      f"on {markdown.code(f.table)}" if f.table else "") if p) + ".")
     hint = f.hint or (info.recipe if info else None)
     if hint:
         parts += ["", f"**Safe way:** {markdown.text(hint.strip())}"]
