@@ -252,3 +252,20 @@ def test_check_conclusion_agrees_with_the_lint_exit_code(severities, lint_exit, 
     assert fail_on == expected
     if not requested:
         assert report.reaches(fail_on) == (lint_exit == 1)
+
+
+def test_push_event_lints_and_annotates_without_publishing(workflow, fake_github, tmp_path):
+    workflow.write_revision(RISKY_UP)
+    event = tmp_path / "push.json"
+    event.write_text(json.dumps({"ref": "refs/heads/feature", "after": workflow.head_sha,
+                                 "repository": {"full_name": REPO}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))}
+    env.update({"PYTHONPATH": str(REPO_ROOT), "GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": REPO,
+                "GITHUB_API_URL": fake_github.base_url, "GITHUB_WORKSPACE": str(workflow.repo.path),
+                "RUNNER_TEMP": str(tmp_path), "INPUT_BASE": "main", "INPUT_GITHUB_TOKEN": "t"})
+    proc = subprocess.run([sys.executable, "-m", "bot.action"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 1, proc.stderr
+    assert "not a pull request event" in proc.stdout
+    assert "::error file=alembic/versions/0002_email_index.py,line=12" in proc.stdout
+    assert fake_github.requests == []
