@@ -20,8 +20,6 @@ from linters.report.model import Report
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "alembicReview/v1"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-# GitHub code scanning orders alerts by this property (0.0-10.0) when it is present.
-_SECURITY_SEVERITY = {Severity.ERROR: "7.0", Severity.WARNING: "4.0", Severity.INFO: "1.0"}
 
 
 def _uri(path: str) -> str:
@@ -109,7 +107,8 @@ def build(report: Report) -> dict:
                 }
             }],
             "partialFingerprints": {FINGERPRINT_KEY: f"{base}:{seen[base]}"},
-            "properties": {"security-severity": _SECURITY_SEVERITY[f.severity]},
+            # no "security-severity": these are reliability findings, shown as error/warning/note
+            "properties": {},
         }
         props = result["properties"]
         for key in ("revision", "table", "lock", "statement", "direction"):
