@@ -37,6 +37,12 @@ def review_parser() -> argparse.ArgumentParser:
     p.add_argument("--select", type=_rule_list, help="only these rules (comma separated)")
     p.add_argument("--ignore", type=_rule_list, help="skip these rules (comma separated)")
     p.add_argument("--fail-on", choices=["error", "warning", "never"], help="exit 1 at this severity (default error)")
+    live = p.add_mutually_exclusive_group()
+    live.add_argument("--database-url", metavar="URL",
+                      help="live mode: replay the migrations on a scratch database created on this server "
+                           "(locks from pg_locks, up/down/up, drift against the models); dropped after")
+    live.add_argument("--live", action="store_true",
+                      help="live mode on a throwaway cluster started with this machine's initdb/pg_ctl")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--version", action="version", version=f"alembic-review {__version__}")
     return p
@@ -55,7 +61,8 @@ def cmd_review(argv: list[str]) -> int:
     from linters.progress import progress_for
 
     options = Options(path=Path(args.path), base=args.base, all=args.all, config_file=args.config,
-                      pg_version=args.pg_version, fail_on=args.fail_on, select=args.select, ignore=args.ignore)
+                      pg_version=args.pg_version, fail_on=args.fail_on, select=args.select, ignore=args.ignore,
+                      database_url=args.database_url, live=args.live)
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
     with progress_for(show_progress) as on_progress:
         report, config = review(options, on_progress=on_progress)

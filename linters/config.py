@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -22,6 +23,7 @@ class Config:
     start_after: str | None = None        # this revision and its ancestors are history, never linted
     assume_lock_timeout: bool = False     # env.py sets lock_timeout itself
     render_timeout: float = 30.0          # seconds per revision
+    metadata: str | list[str] | None = None  # "pkg.module:Base.metadata" (default: env.py's target_metadata)
     source: str | None = None             # where the settings came from
 
     def validate(self, known_rules) -> "Config":
@@ -32,6 +34,10 @@ class Config:
         for name in (self.select or []) + list(self.ignore) + list(self.severity):
             if name not in known_rules:
                 raise UsageError(f"unknown rule {name!r} (see `python -m linters rules`)")
+        specs = [self.metadata] if isinstance(self.metadata, str) else self.metadata
+        if specs is not None and not (isinstance(specs, list) and specs and all(
+                isinstance(m, str) and re.fullmatch(r"[\w.]+:[\w.]+", m) for m in specs)):
+            raise UsageError(f'metadata must look like "pkg.module:Base.metadata", not {self.metadata!r}')
         for name, level in self.severity.items():
             if level not in {s.value for s in Severity}:
                 raise UsageError(f"severity of {name} must be error, warning or info, not {level!r}")

@@ -32,6 +32,8 @@ class Options:
     select: list[str] | None = None
     ignore: list[str] | None = None
     progress: bool = False
+    database_url: str | None = None  # live mode (linters/live/): replay the migrations on this server
+    live: bool = False               # live mode on a throwaway cluster from initdb/pg_ctl
 
 
 @dataclass
@@ -192,6 +194,8 @@ def review(options: Options, on_progress=None) -> tuple[Report, Config]:
         reviewed.append(item)
         findings += render_findings(item)
     findings += sql_findings(reviewed, config, one_run=base is not None)
+    from linters.live.review import model_and_database_findings  # models check; live mode when asked
+    findings += model_and_database_findings(options, project, config, head_graph, reviewed, one_run=base is not None)
     findings = apply_config(findings, config)
     findings.sort(key=lambda f: (f.path or "", f.line or 0, -f.severity.rank, f.rule))
 
