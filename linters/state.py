@@ -11,12 +11,23 @@ from linters.sql import Statement, relation_name
 class RunState:
     pg_version: int = 15
     created_tables: set[str] = field(default_factory=set)
+    # Catalogue rules (issue 3): what earlier statements of the run did that later verdicts depend on.
+    added_columns: set[tuple[str, str]] = field(default_factory=set)       # (table, column) added by this run
+    created_indexes: dict[str, str] = field(default_factory=dict)          # index -> its table, built by this run
+    created_objects: set[tuple[str, str]] = field(default_factory=set)     # (DropStmt removeType, name)
+    not_null_checks: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # NOT VALID CHECKs: (table, name) -> columns proven NOT NULL
+    not_null_proven: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, column) -> valid CHECK (col IS NOT NULL)
+    not_valid_in_transaction: dict[tuple[str, str], tuple[str, str | None]] = field(default_factory=dict)  # (table, constraint) added NOT VALID, uncommitted -> (contype, revision)
+    added_constraints: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint) added by this run
+    guarded_constraints: set[tuple[str, str]] = field(default_factory=set)  # dropped IF EXISTS first: re-adding can be re-run
+    guarded_indexes: set[str] = field(default_factory=set)  # indexes dropped IF EXISTS: a re-run rebuilds, even an INVALID one
 
     def is_new(self, table: str | None) -> bool:
         return table is not None and table in self.created_tables
 
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
+        self._track_catalogue(stmt)
         body = stmt.body
         if stmt.kind in ("CreateStmt", "CreateTableAsStmt"):
             target = body.get("relation") or body.get("into", {}).get("IntoClause", body.get("into", {})).get("rel")
@@ -32,3 +43,113 @@ class RunState:
             if old in self.created_tables:
                 self.created_tables.discard(old)
                 self.created_tables.add(body.get("newname"))
+
+    def created(self, kind: str, name: str | None) -> bool:
+        """Did this run create object `name` of DropStmt kind `kind` (OBJECT_VIEW, OBJECT_INDEX, ...)?"""
+        if kind in ("OBJECT_TABLE", "OBJECT_MATVIEW") and self.is_new(name):
+            return True
+        if kind == "OBJECT_INDEX":
+            return name in self.created_indexes
+        return (kind, name) in self.created_objects
+
+    def _track_catalogue(self, stmt: Statement) -> None:
+        """Columns, indexes, objects and constraints of this run, for the catalogue rules."""
+        body = stmt.body
+        if stmt.kind == "TransactionStmt" and body.get("kind") in (
+                "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMMIT_PREPARED"):
+            self.not_valid_in_transaction.clear()
+        elif stmt.kind == "AlterTableStmt" and body.get("objtype") in (None, "OBJECT_TABLE"):
+            table = relation_name(body.get("relation"))
+            for item in body.get("cmds", []):
+                self._track_alter(table, item.get("AlterTableCmd", {}), stmt.revision)
+        elif stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_COLUMN":
+            key = (relation_name(body.get("relation")), body.get("subname"))
+            if key in self.added_columns:
+                self.added_columns.discard(key)
+                self.added_columns.add((key[0], body.get("newname")))
+        elif stmt.kind == "IndexStmt" and body.get("idxname"):
+            name = body["idxname"]
+            schema = (body.get("relation") or {}).get("schemaname")
+            self.created_indexes[f"{schema}.{name}" if schema and schema != "public" else name] = \
+                relation_name(body.get("relation"))
+        elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_INDEX":
+            for obj in body.get("objects", []):
+                self.created_indexes.pop(_dotted(obj), None)
+                if body.get("missing_ok"):
+                    self.guarded_indexes.add(_dotted(obj))
+        elif (created := _created_object(stmt)) is not None:
+            self.created_objects.add(created)
+
+    def _track_alter(self, table: str | None, cmd: dict, revision: str | None) -> None:
+        subtype = cmd.get("subtype")
+        definition = cmd.get("def") or {}
+        if subtype == "AT_AddColumn" and not self.is_new(table):
+            self.added_columns.add((table, definition.get("ColumnDef", {}).get("colname")))
+        elif subtype == "AT_DropColumn":
+            self.added_columns.discard((table, cmd.get("name")))
+        elif subtype == "AT_AddConstraint" and "Constraint" in definition:
+            con = definition["Constraint"]
+            name = con.get("conname")
+            columns = _not_null_columns(con.get("raw_expr")) if con.get("contype") == "CONSTR_CHECK" else []
+            self.added_constraints.add((table, name))
+            if con.get("skip_validation"):
+                self.not_valid_in_transaction[(table, name)] = (con.get("contype"), revision)
+                self.not_null_checks[(table, name)] = columns
+            else:
+                self.not_null_proven.update({(table, c): name for c in columns})
+        elif subtype == "AT_ValidateConstraint":
+            name = cmd.get("name")
+            self.not_null_proven.update({(table, c): name for c in self.not_null_checks.pop((table, name), [])})
+        elif subtype == "AT_DropConstraint":
+            name = cmd.get("name")
+            if cmd.get("missing_ok"):
+                self.guarded_constraints.add((table, name))
+            self.not_null_checks.pop((table, name), None)
+            for key in [k for k, v in self.not_null_proven.items() if k[0] == table and v == name]:
+                del self.not_null_proven[key]
+
+
+def _dotted(obj: dict) -> str | None:
+    """A DropStmt object ({"List": [...]} or {"String": ...}) as `schema.name`, public. dropped."""
+    if "String" in obj:
+        return obj["String"]["sval"]
+    names = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
+    return ".".join(names[1:] if len(names) > 1 and names[0] == "public" else names) or None
+
+
+def _not_null_columns(expr: dict | None) -> list[str]:
+    """Columns `col IS NOT NULL` proves in a CHECK (alone or ANDed): PG12+ then skips SET NOT NULL's scan."""
+    if not expr:
+        return []
+    if "BoolExpr" in expr and expr["BoolExpr"].get("boolop") == "AND_EXPR":
+        return [c for arg in expr["BoolExpr"].get("args", []) for c in _not_null_columns(arg)]
+    test = expr.get("NullTest", {})
+    fields = test.get("arg", {}).get("ColumnRef", {}).get("fields", [])
+    if test.get("nulltesttype") == "IS_NOT_NULL" and len(fields) == 1 and "String" in fields[0]:
+        return [fields[0]["String"]["sval"]]
+    return []
+
+
+def _created_object(stmt: Statement) -> tuple[str, str] | None:
+    """(DropStmt removeType, name) of a non-table object a statement creates."""
+    body = stmt.body
+    join = lambda items: _dotted({"List": {"items": items or []}})
+    if stmt.kind == "ViewStmt":
+        return "OBJECT_VIEW", relation_name(body.get("view"))
+    if stmt.kind == "CreateTableAsStmt" and body.get("objtype") == "OBJECT_MATVIEW":
+        return "OBJECT_MATVIEW", relation_name(body.get("into", {}).get("rel"))
+    if stmt.kind in ("CreateEnumStmt", "CreateRangeStmt"):
+        return "OBJECT_TYPE", join(body.get("typeName"))
+    if stmt.kind == "CompositeTypeStmt":
+        return "OBJECT_TYPE", relation_name(body.get("typevar"))
+    if stmt.kind == "CreateDomainStmt":
+        return "OBJECT_DOMAIN", join(body.get("domainname"))
+    if stmt.kind == "CreateSeqStmt":
+        return "OBJECT_SEQUENCE", relation_name(body.get("sequence"))
+    if stmt.kind == "CreateFunctionStmt":
+        return ("OBJECT_PROCEDURE" if body.get("is_procedure") else "OBJECT_FUNCTION"), join(body.get("funcname"))
+    if stmt.kind == "CreateSchemaStmt":
+        return "OBJECT_SCHEMA", body.get("schemaname")
+    if stmt.kind == "CreateExtensionStmt":
+        return "OBJECT_EXTENSION", body.get("extname")
+    return None

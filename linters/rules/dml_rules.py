@@ -1,0 +1,37 @@
+"""Data statements in migrations that PostgreSQL rejects."""
+
+from collections import Counter
+
+from linters.rules import Hit, rule
+from linters.rules.nodes import is_bookkeeping
+from linters.sql import relation_name
+
+
+def _targets(items) -> list[str]:
+    return [t["ResTarget"].get("name") for t in items or () if "ResTarget" in t]
+
+
+@rule(
+    "ban-duplicate-column-assignments", "error", "sql",
+    summary="Assigning the same column twice in one UPDATE or INSERT fails.",
+    why="PostgreSQL rejects `UPDATE t SET a = 1, a = 2` (and an INSERT column list naming a column twice, and "
+        "ON CONFLICT DO UPDATE SET with a repeat) with 'multiple assignments to same column': the migration "
+        "stops at this statement.",
+    recipe="Assign each column once in the op.execute(...) / sa.update(...).values(...) statement.",
+    lock="ROW EXCLUSIVE",
+)
+def ban_duplicate_column_assignments(stmt, state):
+    body = stmt.body
+    if stmt.kind == "UpdateStmt":
+        lists = [_targets(body.get("targetList"))]
+    elif stmt.kind == "InsertStmt":
+        lists = [_targets(body.get("cols")), _targets((body.get("onConflictClause") or {}).get("targetList"))]
+    else:
+        return
+    table = relation_name(body.get("relation"))
+    if is_bookkeeping(table):
+        return
+    for names in lists:
+        for column, count in Counter(names).items():
+            if column and count > 1:
+                yield Hit(f"column {column} of {table} is assigned {count} times", table=table)

@@ -1,0 +1,98 @@
+"""Small readers for pglast JSON nodes that several rule families share."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from linters.locks import lock_effect
+from linters.sql import relation_name
+
+# Alembic's own bookkeeping table: its VARCHAR(32) and its writes are not the user's schema.
+ALEMBIC_VERSION = "alembic_version"
+
+
+def is_bookkeeping(table: str | None) -> bool:
+    return table is not None and table.rsplit(".", 1)[-1] == ALEMBIC_VERSION
+
+
+def strings(items: list | None) -> list[str]:
+    """[{"String": {"sval": "a"}}, ...] -> ["a", ...]."""
+    return [i["String"]["sval"] for i in items or () if "String" in i]
+
+
+def dotted(parts: list[str]) -> str:
+    """["public", "t"] -> "t", ["s", "t"] -> "s.t": the way relation_name spells names."""
+    if len(parts) > 1 and parts[0] == "public":
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+def object_name(obj: dict) -> str | None:
+    """The name of one DropStmt / RenameStmt object, whatever node spells it."""
+    if "List" in obj:
+        return dotted(strings(obj["List"].get("items")))
+    if "String" in obj:
+        return obj["String"]["sval"]
+    if "TypeName" in obj:
+        return dotted(strings(obj["TypeName"].get("names")))
+    if "ObjectWithArgs" in obj:
+        return dotted(strings(obj["ObjectWithArgs"].get("objname")))
+    return None
+
+
+def alter_table_commands(stmt) -> Iterator[tuple[str | None, str, dict]]:
+    """(table, subtype, command body) for each subcommand of an ALTER TABLE."""
+    if stmt.kind != "AlterTableStmt" or stmt.body.get("objtype") not in (None, "OBJECT_TABLE"):
+        return
+    table = relation_name(stmt.body.get("relation"))
+    for cmd in stmt.body.get("cmds", []):
+        body = cmd.get("AlterTableCmd", {})
+        yield table, body.get("subtype"), body
+
+
+def column_constraints(coldef: dict) -> list[dict]:
+    return [c["Constraint"] for c in coldef.get("constraints") or () if "Constraint" in c]
+
+
+def column_definitions(stmt) -> Iterator[tuple[str | None, str | None, dict]]:
+    """(table, column, ColumnDef) for columns a statement defines or retypes.
+
+    CREATE TABLE columns, ALTER TABLE ... ADD COLUMN and ALTER COLUMN ... TYPE: the places a
+    column gets a type, which is what the type-style rules look at.
+    """
+    if stmt.kind == "CreateStmt":
+        table = relation_name(stmt.body.get("relation"))
+        for elt in stmt.body.get("tableElts") or ():
+            if "ColumnDef" in elt:
+                yield table, elt["ColumnDef"].get("colname"), elt["ColumnDef"]
+    for table, subtype, cmd in alter_table_commands(stmt):
+        coldef = (cmd.get("def") or {}).get("ColumnDef")
+        if subtype == "AT_AddColumn" and coldef:
+            yield table, coldef.get("colname"), coldef
+        elif subtype == "AT_AlterColumnType" and coldef:
+            yield table, cmd.get("name"), coldef
+
+
+def type_name(coldef: dict) -> tuple[str, list, bool]:
+    """(base type name without pg_catalog., typmods, is_array) of a ColumnDef or TypeName."""
+    tn = coldef.get("typeName", coldef)
+    names = strings(tn.get("names"))
+    if len(names) > 1 and names[0] == "pg_catalog":
+        names = names[1:]
+    return ".".join(names).lower(), list(tn.get("typmods") or ()), bool(tn.get("arrayBounds"))
+
+
+def single_command(stmt, cmd: dict) -> dict:
+    """An ALTER TABLE node holding only `cmd`, so the lock model judges that subcommand alone."""
+    body = dict(stmt.body, cmds=[{"AlterTableCmd": cmd}])
+    return {"AlterTableStmt": body}
+
+
+def lock_of(node: dict, state, table: str | None = None) -> str | None:
+    """The lock `node` takes on `table` (or its strongest lock), from the lock model."""
+    effect = lock_effect(node, state.pg_version)
+    if table is not None:
+        for held in effect.locks:
+            if held.table == table:
+                return held.mode
+    return effect.mode

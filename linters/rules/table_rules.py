@@ -1,0 +1,75 @@
+"""Whole-table maintenance in migrations: partition detach, VACUUM FULL and CLUSTER.
+
+Tables created earlier in the same run are not reported.
+"""
+
+from linters.rules import Hit, rule
+from linters.rules.nodes import alter_table_commands, is_bookkeeping, lock_of, single_command
+from linters.sql import relation_name
+
+
+def _old_table(state, table) -> bool:
+    return not state.is_new(table) and not is_bookkeeping(table)
+
+
+@rule(
+    "require-concurrent-partition-detach", "warning", "sql",
+    summary="DETACH PARTITION without CONCURRENTLY locks the whole partitioned table ACCESS EXCLUSIVE.",
+    why="A plain DETACH PARTITION takes ACCESS EXCLUSIVE on the parent: every query on any partition waits, "
+        "and the DETACH itself waits behind every running query. DETACH ... CONCURRENTLY (PostgreSQL 14+) "
+        "needs only SHARE UPDATE EXCLUSIVE on the parent. The detach itself is quick, so this is a warning; "
+        "like squawk it is reported on every version, with a different hint before 14.",
+    recipe="Inside `with op.get_context().autocommit_block():` run "
+           "`op.execute('ALTER TABLE parent DETACH PARTITION child CONCURRENTLY')` (PostgreSQL 14+).",
+    lock="ACCESS EXCLUSIVE",
+)
+def require_concurrent_partition_detach(stmt, state):
+    for table, subtype, cmd in alter_table_commands(stmt):
+        partition = (cmd.get("def") or {}).get("PartitionCmd", {})
+        if subtype != "AT_DetachPartition" or partition.get("concurrent") or not _old_table(state, table):
+            continue
+        hint = None
+        if state.pg_version < 14:
+            hint = ("DETACH PARTITION CONCURRENTLY needs PostgreSQL 14+; before that, set a short lock_timeout "
+                    "(op.execute(\"SET lock_timeout = '2s'\")) and retry the detach at a quiet time.")
+        yield Hit(f"detaching {relation_name(partition.get('name'))} locks all of {table} ACCESS EXCLUSIVE",
+                  table=table, lock=lock_of(single_command(stmt, cmd), state, table), hint=hint)
+
+
+def _full_vacuum(body: dict) -> bool:
+    return body.get("is_vacuumcmd") and any(o.get("DefElem", {}).get("defname") == "full"
+                                            for o in body.get("options") or ())
+
+
+@rule(
+    "prefer-repack", "error", "sql",
+    summary="VACUUM FULL and CLUSTER rewrite the table under ACCESS EXCLUSIVE.",
+    why="Both copy the whole table and rebuild its indexes while holding ACCESS EXCLUSIVE: no reads, no writes "
+        "until done. squawk reports this only for PostgreSQL 19+, where REPACK CONCURRENTLY exists; the lock "
+        "is the same on every version, so this rule always reports it and adapts the hint to pg_version.",
+    recipe="Do not rewrite tables from a migration. PostgreSQL 19+: `REPACK (CONCURRENTLY) t` run by hand; "
+           "before that, the pg_repack extension (`pg_repack --table t`), which holds the strong lock only "
+           "for a moment at the end.",
+    lock="ACCESS EXCLUSIVE",
+)
+def prefer_repack(stmt, state):
+    body = stmt.body
+    if stmt.kind == "VacuumStmt" and _full_vacuum(body):
+        tables = [relation_name(r.get("VacuumRelation", {}).get("relation")) for r in body.get("rels") or ()]
+        what = "VACUUM FULL"
+    elif stmt.kind == "ClusterStmt":
+        tables = [relation_name(body.get("relation"))] if body.get("relation") else []
+        what = "CLUSTER"
+    else:
+        return
+    hint = None
+    if state.pg_version < 19:
+        hint = ("Use the pg_repack extension (`pg_repack --table t`), outside the migration: it rewrites online "
+                "and takes ACCESS EXCLUSIVE only briefly at the end.")
+    if not tables:
+        yield Hit(f"{what} without a table rewrites every table it processes under ACCESS EXCLUSIVE",
+                  lock="ACCESS EXCLUSIVE", hint=hint)
+    for table in tables:
+        if _old_table(state, table):
+            yield Hit(f"{what} {table} rewrites {table} under ACCESS EXCLUSIVE", table=table,
+                      lock=lock_of(stmt.node, state, table), hint=hint)

@@ -1,0 +1,101 @@
+"""Column types that cost later: advice (severity info) about the types a migration chooses.
+
+As in squawk, these fire on new tables too (a type is cheapest to get right at CREATE TABLE), for
+every column a migration defines: CREATE TABLE, ADD COLUMN and ALTER COLUMN ... TYPE. Alembic's own
+`alembic_version` table (VARCHAR(32)) is never reported.
+"""
+
+from linters.rules import Hit, rule
+from linters.rules.nodes import column_definitions, dotted, is_bookkeeping, strings
+
+SERIALS = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"}
+
+
+def _typed_columns(stmt):
+    """(table, column, base type, typmods) of each column defined, pg_catalog. dropped."""
+    for table, column, coldef in column_definitions(stmt):
+        if is_bookkeeping(table):
+            continue
+        names = strings(coldef.get("typeName", {}).get("names"))
+        if names == ["char"]:
+            base = '"char"'  # the one-byte internal type, not character(n)
+        else:
+            base = (names[1:] if len(names) > 1 and names[0] == "pg_catalog" else names)[-1:] or [""]
+            base = base[0].lower()
+        yield table, column, base, coldef.get("typeName", {}).get("typmods") or []
+
+
+def _type_rule(types: set[str], message: str, needs_length: bool = False):
+    def check(stmt, state):
+        for table, column, base, typmods in _typed_columns(stmt):
+            if base in types and (typmods or not needs_length):
+                yield Hit(message.format(table=table, column=column, type=base), table=table)
+    return check
+
+
+rule(
+    "prefer-text-field", "info", "sql",
+    summary="varchar(n) limits are costly to change later; prefer text.",
+    why="In PostgreSQL varchar(n) and text are stored the same way. Raising the limit later is an ALTER COLUMN "
+        "TYPE under ACCESS EXCLUSIVE, and lowering it rewrites the table. A CHECK constraint can be changed "
+        "online (NOT VALID, then VALIDATE).",
+    recipe="Use `sa.Text` (or `sa.String` without a length); if the limit is a business rule, add "
+           "`sa.CheckConstraint('char_length(x) <= 100')`.",
+)(_type_rule({"varchar"}, "{table}.{column} is varchar with a length limit: prefer text", needs_length=True))
+
+rule(
+    "ban-char-field", "info", "sql",
+    summary="char(n) pads values with spaces; it is almost always a mistake.",
+    why="character(n) stores and compares blank-padded values, which surprises applications (length, equality, "
+        "LIKE) and saves no space over text or varchar.",
+    recipe="Use `sa.Text` (or `sa.String`) instead of `sa.CHAR(n)`.",
+)(_type_rule({"bpchar", "character"}, "{table}.{column} is char(n): use text"))
+
+rule(
+    "prefer-timestamptz", "info", "sql",
+    summary="timestamp without time zone drops the offset; prefer timestamptz.",
+    why="A `timestamp` column stores wall-clock time without an offset, so values written from different time "
+        "zones (servers, users, DST) become ambiguous. timestamptz stores an instant. squawk 2.70 prints this "
+        "rule as prefer-timestamp-tz.",
+    recipe="Use `sa.DateTime(timezone=True)` instead of `sa.DateTime`.",
+)(_type_rule({"timestamp"}, "{table}.{column} is timestamp without time zone: use timestamptz"))
+
+rule(
+    "prefer-bigint-over-int", "info", "sql",
+    summary="32-bit integer columns run out at 2.1 billion; prefer bigint.",
+    why="Ids and counters in int overflow at 2,147,483,647, and widening to bigint later is a full-table "
+        "rewrite under ACCESS EXCLUSIVE (changing-column-type). bigint costs 4 more bytes per row.",
+    recipe="Use `sa.BigInteger` (ids: `sa.Column('id', sa.BigInteger, sa.Identity(), primary_key=True)`).",
+)(_type_rule({"int4", "int", "integer", "serial", "serial4"}, "{table}.{column} is a 32-bit {type}: prefer bigint"))
+
+rule(
+    "prefer-bigint-over-smallint", "info", "sql",
+    summary="16-bit smallint columns run out at 32767; prefer bigint.",
+    why="smallint overflows at 32,767 and widening later rewrites the table under ACCESS EXCLUSIVE; the bytes "
+        "saved rarely matter once alignment padding is counted.",
+    recipe="Use `sa.BigInteger` instead of `sa.SmallInteger`.",
+)(_type_rule({"int2", "smallint", "smallserial", "serial2"}, "{table}.{column} is a 16-bit {type}: prefer bigint"))
+
+rule(
+    "prefer-identity", "info", "sql",
+    summary="serial columns own a loose sequence; prefer IDENTITY.",
+    why="serial creates a separate sequence with its own ownership and permissions, which dumps, grants and "
+        "copies get wrong; IDENTITY columns are the SQL-standard replacement. SQLAlchemy renders an Integer "
+        "primary key without sa.Identity() as SERIAL.",
+    recipe="`sa.Column('id', sa.BigInteger, sa.Identity(), primary_key=True)`.",
+)(_type_rule(SERIALS, "{table}.{column} is {type}: use an IDENTITY column"))
+
+
+@rule(
+    "require-enum-value-ordering", "info", "sql",
+    summary="ALTER TYPE ... ADD VALUE without BEFORE/AFTER appends the value at the end of the enum.",
+    why="Enum values sort in declaration order, so ORDER BY and comparisons on the column follow it; a value "
+        "appended at the end may sort where nobody meant it to.",
+    recipe="Say where it goes: `op.execute(\"ALTER TYPE mood ADD VALUE 'meh' AFTER 'ok'\")`.",
+)
+def require_enum_value_ordering(stmt, state):
+    body = stmt.body
+    if stmt.kind == "AlterEnumStmt" and body.get("newVal") and not body.get("oldVal") \
+            and not body.get("newValNeighbor"):
+        yield Hit(f"value {body['newVal']!r} is appended at the end of enum "
+                  f"{dotted(strings(body.get('typeName')))}")
