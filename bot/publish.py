@@ -53,7 +53,7 @@ class PublishResult:
     review_comments_resolved: int = 0
     findings_outside_diff: int = 0
     check_run_id: int | None = None
-    check_action: str = "skipped"          # created | unchanged | status | skipped | failed
+    check_action: str = "skipped"          # created | completed | unchanged | status | skipped | failed
     conclusion: str | None = None          # the check run's conclusion, or the status' state
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -376,7 +376,7 @@ def check_title(report: Report) -> str:
 
 
 def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name: str,
-                  details_url: str | None, result: PublishResult) -> None:
+                  details_url: str | None, result: PublishResult, check_run_id: int | None = None) -> None:
     blocking = report.reaches(fail_on)
     conclusion = "failure" if blocking else ("neutral" if report.findings else "success")
     title = check_title(report)
@@ -386,6 +386,17 @@ def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name:
         result.notes.append(f"{len(annotations)} annotations: only the first {MAX_ANNOTATIONS} are attached")
         annotations = annotations[:MAX_ANNOTATIONS]
     digest = _check_digest(check_name, conclusion, title, summary, annotations)
+    pages = [annotations[i:i + ANNOTATIONS_PER_REQUEST]
+             for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)] or [[]]
+    if check_run_id is not None:  # the webhook service's in-progress run: complete it
+        run = repo.get_check_run(check_run_id)
+        run.edit(status="completed", conclusion=conclusion, external_id=digest,
+                 output={"title": title, "summary": summary, "annotations": pages[0]},
+                 **({"details_url": details_url} if details_url else {}))
+        result.check_run_id, result.check_action, result.conclusion = run.id, "completed", conclusion
+        for page in pages[1:]:
+            run.edit(output={"title": title, "summary": summary, "annotations": page})
+        return
     try:
         for run in repo.get_commit(head_sha).get_check_runs(check_name=check_name):
             if run.external_id == digest and run.status == "completed":
@@ -395,8 +406,6 @@ def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name:
     except GithubException as exc:
         if exc.status not in (403, 404):
             raise
-    pages = [annotations[i:i + ANNOTATIONS_PER_REQUEST]
-             for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)] or [[]]
     kwargs = {"details_url": details_url} if details_url else {}
     try:
         run = repo.create_check_run(
@@ -438,8 +447,11 @@ def publish_status(repo, report: Report, head_sha: str, blocking: bool, title: s
 def publish(gh: github.Github, repo_full_name: str, pr_number: int, report: Report, *,
             head_sha: str | None = None, fail_on: str = "error", comment: bool = True,
             review: bool = True, check: bool = True, check_name: str = "alembic-review",
-            details_url: str | None = None) -> PublishResult:
+            details_url: str | None = None, check_run_id: int | None = None) -> PublishResult:
     """Publish `report` on pull request `pr_number` of `repo_full_name`; never raises.
+
+    check_run_id: a run already created (in progress) for head_sha, completed with the report
+    instead of a new run being created (the webhook service starts its run before reviewing).
 
     head_sha: the commit the report is about (default: the PR's current head). When the PR has
     moved on since, the comment and the review are left to the run for the newer commit (their
@@ -471,7 +483,7 @@ def publish(gh: github.Github, repo_full_name: str, pr_number: int, report: Repo
             _err(result, "review comments", exc)
     if check:
         try:
-            publish_check(repo, report, sha, fail_on, check_name, details_url, result)
+            publish_check(repo, report, sha, fail_on, check_name, details_url, result, check_run_id)
         except Exception as exc:
             result.check_action = "failed"
             _err(result, "check run", exc)

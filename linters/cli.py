@@ -77,8 +77,18 @@ def cmd_review(argv: list[str]) -> int:
 
 
 def cmd_rules(argv: list[str]) -> int:
-    from linters.explain import list_rules
-    sys.stdout.write(list_rules())
+    from linters.explain import list_rules, markdown_table, write_readme
+    p = _Parser(prog="alembic-review rules", description="List the rules.")
+    p.add_argument("--markdown", action="store_true", help="print the README's markdown table")
+    p.add_argument("--write", type=Path, metavar="README", help="with --markdown: rewrite the table between "
+                   "the <!-- rules:start --> / <!-- rules:end --> markers of README")
+    args = p.parse_args(argv)
+    if args.write and not args.markdown:
+        raise UsageError("--write needs --markdown")
+    if args.write:
+        write_readme(args.write)
+    else:
+        sys.stdout.write(markdown_table() if args.markdown else list_rules())
     return 0
 
 

@@ -18,7 +18,14 @@ from linters.report.model import Report, RevisionEntry
 from linters.rules import RULES, Hit, rules_of_kind
 from linters.rules.history_rules import History
 from linters.sql import ParsedRevision, Statement, parse_chunks
+from linters.envpy import read_env_file
+from linters.foreign_keys import ForeignKeys, history_foreign_keys
+from linters.inverse import is_breaking_rule, is_expected_inverse, upgrade_creations
+from linters.rules.revision_rules import downgrade_raises_not_implemented
+from linters.sourcemap import RevisionSource
 from linters.state import RunState
+from linters.suggest import FIXED_RULES, suggest
+from linters.suppress import suppress
 
 
 @dataclass
@@ -73,12 +80,49 @@ def effective_config(project: Project, options: Options) -> Config:
     return config.validate(RULES)
 
 
-def _finding_from_hit(rule, hit: Hit, stmt: Statement) -> Finding:
-    return Finding(
+def _finding_from_hit(rule, hit: Hit, stmt: Statement, state: RunState | None = None) -> Finding:
+    """Where the hit came from; table and lock default to what the lock model says of the statement."""
+    table, lock = hit.table, hit.lock
+    if state is not None and (table is None or lock is None):
+        effect = state.effect(stmt)
+        table = table or effect.table
+        lock = lock or next((lk.mode for lk in effect.locks if lk.table == table), None) or effect.mode
+    finding = Finding(
         rule=rule.id, severity=rule.severity, message=hit.message, path=stmt.path, line=stmt.line or 1,
-        revision=stmt.revision, statement=stmt.sql, table=hit.table, lock=hit.lock or rule.lock,
+        revision=stmt.revision, statement=stmt.sql, table=table, lock=lock or rule.lock,
         hint=hit.hint or rule.recipe, suggestion=hit.suggestion, direction=stmt.direction,
     )
+    finding.extra["statement_id"] = id(stmt)  # inline SQL ignores name the statement, not a line
+    return finding
+
+
+@dataclass
+class RunSetup:
+    """What the project tells every run: env.py's transaction and timeouts, the history's foreign keys."""
+    transaction_per_migration: bool = False
+    lock_timeout: bool = False
+    statement_timeout: bool = False
+    foreign_keys: ForeignKeys = field(default_factory=ForeignKeys)
+    in_transaction: bool = True  # Alembic runs each migration in a transaction; raw SQL files start outside
+
+    @classmethod
+    def of(cls, project: Project, config: Config, history_sources: list[str]) -> "RunSetup":
+        env = read_env_file(project.script_dir)
+        per_migration = config.transaction_per_migration
+        return cls(
+            transaction_per_migration=env.transaction_per_migration if per_migration is None else per_migration,
+            lock_timeout=config.assume_lock_timeout or env.lock_timeout,
+            statement_timeout=config.assume_lock_timeout or env.statement_timeout,
+            foreign_keys=history_foreign_keys(history_sources),
+        )
+
+    def new_state(self, config: Config) -> RunState:
+        state = RunState(pg_version=config.pg_version)
+        state.tx.per_migration = self.transaction_per_migration
+        state.tx.starts_in_transaction = self.in_transaction
+        state.tx.assumed = {"lock_timeout": self.lock_timeout, "statement_timeout": self.statement_timeout}
+        state.foreign_keys = self.foreign_keys.copy()
+        return state
 
 
 def deploy_runs(reviewed: list[Reviewed], one_run: bool) -> list[tuple[str, list[Reviewed]]]:
@@ -92,20 +136,68 @@ def deploy_runs(reviewed: list[Reviewed], one_run: bool) -> list[tuple[str, list
     return [("upgrade", g) for g in groups] + [("downgrade", list(reversed(g))) for g in reversed(groups)]
 
 
-def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool) -> list[Finding]:
-    """Run the SQL rules over every statement of each run, in the order PostgreSQL would see them."""
+def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool, setup: RunSetup | None = None) -> list[Finding]:
+    """Run the SQL rules over every statement of each run, in the order PostgreSQL would see them.
+
+    Revision boundaries matter: with transaction_per_migration each revision commits (its locks go);
+    without it the whole run is one transaction. A downgrade run starts from the schema its upgrade
+    left (foreign keys), and dropping what a revision's own upgrade created is its expected inverse,
+    not a breaking change.
+    """
+    setup = setup or RunSetup()
     rules = [r for r in rules_of_kind("sql") if config.enabled(r.id)]
     findings: list[Finding] = []
+    after_upgrade: dict[tuple[int, ...], ForeignKeys] = {}
     for direction, revisions in deploy_runs(reviewed, one_run):
-        state = RunState(pg_version=config.pg_version)
+        state = setup.new_state(config)
+        key = tuple(sorted(id(item) for item in revisions))
+        if direction == "downgrade" and key in after_upgrade:
+            state.foreign_keys = after_upgrade[key].copy()
         for item in revisions:
-            for stmt in item.parsed.statements:
-                if stmt.direction != direction:
-                    continue
+            statements = [s for s in item.parsed.statements if s.direction == direction]
+            created = upgrade_creations(item.parsed.statements) if direction == "downgrade" else set()
+            state.tx.begin_revision(item.file.revision, statements)
+            for stmt in statements:
+                inverse = bool(created) and is_expected_inverse(stmt, created)
                 for rule in rules:
-                    findings += [_finding_from_hit(rule, hit, stmt) for hit in rule.check(stmt, state)]
+                    if inverse and is_breaking_rule(rule.id):
+                        continue
+                    findings += [_finding_from_hit(rule, hit, stmt, state) for hit in rule.check(stmt, state)]
                 state.apply(stmt)
+            state.tx.end_revision()
+        if direction == "upgrade":
+            after_upgrade[key] = state.foreign_keys
     return findings
+
+
+def revision_findings(reviewed: list[Reviewed], config: Config) -> list[Finding]:
+    """Rules about a revision as a whole (missing-downgrade)."""
+    findings: list[Finding] = []
+    for rule in rules_of_kind("revision"):
+        if config.enabled(rule.id):
+            for item in reviewed:
+                findings += list(rule.check(item))
+    return findings
+
+
+def mark_managed(item: Reviewed, source: RevisionSource) -> None:
+    """COMMIT/BEGIN rendered at a `with ...autocommit_block():` line are Alembic's own, not the revision's."""
+    lines = source.autocommit_lines
+    for stmt in item.parsed.statements:
+        if stmt.kind == "TransactionStmt" and stmt.line in lines:
+            stmt.managed = True
+
+
+def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource]) -> None:
+    """SQL findings span their whole op.* call statement, and carry the libcst fix where one is mechanical."""
+    for f in findings:
+        if "statement_id" not in f.extra or f.path not in sources or not f.line:
+            continue
+        source = sources[f.path]
+        if f.suggestion is None and f.rule in FIXED_RULES and (fix := suggest(source.source, f.line, f.rule)):
+            f.line, f.end_line, f.suggestion = fix.start, fix.end, fix.text
+        else:
+            f.line, f.end_line = source.statement_range(f.line)
 
 
 def render_findings(item: Reviewed) -> list[Finding]:
@@ -113,6 +205,8 @@ def render_findings(item: Reviewed) -> list[Finding]:
     out = []
     for error in item.render.errors:
         stage = error["stage"]
+        if downgrade_raises_not_implemented(error):
+            continue  # a deliberate one-way revision: missing-downgrade says so
         out.append(Finding(
             rule=rule.id, severity=rule.severity, path=item.file.path, line=error.get("line") or 1,
             revision=item.file.revision, hint=rule.recipe,
@@ -186,16 +280,27 @@ def review(options: Options, on_progress=None) -> tuple[Report, Config]:
                         timeout=config.render_timeout, pg_version=config.pg_version)
     results = renderer.render([project.root / f.path for f in ordered], on_done=on_progress)
     reviewed = []
+    sources = {f.path: RevisionSource(f.source) for f in head_files}
     for f in ordered:
         item = Reviewed(f, results[str(project.root / f.path)])
         item.parsed = parse_chunks(item.render.chunks)
         for stmt in item.parsed.statements:
             stmt.revision, stmt.path = f.revision, f.path
+        mark_managed(item, sources[f.path])
         reviewed.append(item)
         findings += render_findings(item)
-    findings += sql_findings(reviewed, config, one_run=base is not None)
+    in_run = {id(f) for f in ordered} if base is not None else set()
+    history_sources = [head_graph.by_id[r].source for r in head_graph.upgrade_order()
+                       if id(head_graph.by_id[r]) not in in_run]
+    setup = RunSetup.of(project, config, history_sources)
+    findings += sql_findings(reviewed, config, one_run=base is not None, setup=setup)
+    findings += revision_findings(reviewed, config)
     from linters.live.review import model_and_database_findings  # models check; live mode when asked
     findings += model_and_database_findings(options, project, config, head_graph, reviewed, one_run=base is not None)
+    locate_and_suggest(findings, sources)
+    fully_reviewed = {item.file.path for item in reviewed if not item.render.errors and not item.parsed.failures}
+    findings = suppress(findings, {p: sources[p] for p in {f.path for f in findings} | fully_reviewed if p in sources},
+                        {item.file.path: item.parsed.statements for item in reviewed}, fully_reviewed, config.enabled)
     findings = apply_config(findings, config)
     findings.sort(key=lambda f: (f.path or "", f.line or 0, -f.severity.rank, f.rule))
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from linters.errors import UsageError
 from linters.rules import RULES
+
+README_START = "<!-- rules:start -->"
+README_END = "<!-- rules:end -->"
+KIND_NAMES = {"sql": "SQL", "history": "history", "revision": "revision", "engine": "engine"}
 
 
 def list_rules() -> str:
@@ -22,3 +28,36 @@ def explain(rule_id: str) -> str:
     parts += ["", "The safe way, in Alembic:", f"  {rule.recipe}", "",
               f"Silence one line with `# alembic-review: ignore[{rule.id}]` on the op.* call."]
     return "\n".join(parts) + "\n"
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table() -> str:
+    """The README's rule table, from the same registry as `rules` and `explain`."""
+    rows = ["| rule | default | checks | lock | what it catches |", "|---|---|---|---|---|"]
+    for r in sorted(RULES.values(), key=lambda r: r.id):
+        rows.append(f"| `{r.id}` | {r.severity.value} | {KIND_NAMES.get(r.kind, r.kind)} | "
+                    f"{_cell(r.lock) or '—'} | {_cell(r.summary)} |")
+    return "\n".join(rows) + "\n"
+
+
+def readme_section(text: str) -> str | None:
+    """The rule table currently between the markers of a README, None without markers."""
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return None
+    return text[start + len(README_START):end].strip("\n") + "\n"
+
+
+def write_readme(path: Path) -> None:
+    """Replace the table between the markers of `path` with the generated one."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}")
+    if readme_section(text) is None:
+        raise UsageError(f"{path} has no {README_START} ... {README_END} section")
+    start, end = text.find(README_START) + len(README_START), text.find(README_END)
+    path.write_text(text[:start] + "\n" + markdown_table() + text[end:], encoding="utf-8")

@@ -20,6 +20,15 @@ class Statement:
     comments: str = ""            # comments written just before it (raw SQL), for ignores
     revision: str | None = None
     path: str | None = None       # repo-relative revision file
+    managed: bool = False         # emitted by Alembic itself (autocommit_block's COMMIT/BEGIN), not the revision
+    _effects: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def lock_effect(self, pg_version: int = 15):
+        """What the statement locks, rewrites and scans (linters.locks), computed once per version."""
+        if pg_version not in self._effects:
+            from linters.locks import lock_effect
+            self._effects[pg_version] = lock_effect(self.node, pg_version)
+        return self._effects[pg_version]
 
     @property
     def kind(self) -> str:
@@ -72,10 +81,13 @@ def split_statements(sql: str) -> list[tuple[dict, str, str]]:
     return out
 
 
-def parse_chunks(chunks: list[Chunk]) -> ParsedRevision:
-    """Parse each direction's chunks in order, tracking the transaction state Alembic leaves them in."""
+def parse_chunks(chunks: list[Chunk], in_transaction: bool = True) -> ParsedRevision:
+    """Parse each direction's chunks in order, tracking the transaction state Alembic leaves them in.
+
+    Alembic runs each migration in a transaction; raw SQL files (the squawk bench) start outside one.
+    """
     result = ParsedRevision()
-    in_transaction = {"upgrade": True, "downgrade": True}  # Alembic runs each migration in a transaction
+    in_transaction = {"upgrade": in_transaction, "downgrade": in_transaction}
     for chunk in chunks:
         try:
             pieces = split_statements(chunk.sql)

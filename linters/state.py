@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from linters.foreign_keys import ForeignKeys
+from linters.locks import LockEffect
 from linters.sql import Statement, relation_name
+from linters.transaction import TransactionState
 
 
 @dataclass
 class RunState:
     pg_version: int = 15
     created_tables: set[str] = field(default_factory=set)
+    # Transactions (issue 3): locks held until COMMIT, timeouts in effect, revision boundaries.
+    tx: TransactionState = field(default_factory=TransactionState)
+    foreign_keys: ForeignKeys = field(default_factory=ForeignKeys)  # child -> {constraint: parent}
     # Catalogue rules (issue 3): what earlier statements of the run did that later verdicts depend on.
     added_columns: set[tuple[str, str]] = field(default_factory=set)       # (table, column) added by this run
     created_indexes: dict[str, str] = field(default_factory=dict)          # index -> its table, built by this run
@@ -43,6 +49,16 @@ class RunState:
             if old in self.created_tables:
                 self.created_tables.discard(old)
                 self.created_tables.add(body.get("newname"))
+        self.foreign_keys.apply(stmt)
+        self.tx.apply(stmt, self)
+
+    def effect(self, stmt: Statement) -> LockEffect:
+        """The lock model's verdict on `stmt` for this run's PostgreSQL version (computed once)."""
+        try:
+            return stmt.lock_effect(self.pg_version)
+        except Exception:  # a node shape the model does not know must not stop the review
+            return LockEffect(locks=(), rewrite=False, scan=False, transactional=True,
+                              notes=(f"{stmt.kind} could not be modelled",))
 
     def created(self, kind: str, name: str | None) -> bool:
         """Did this run create object `name` of DropStmt kind `kind` (OBJECT_VIEW, OBJECT_INDEX, ...)?"""

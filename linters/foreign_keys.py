@@ -1,0 +1,210 @@
+"""Which table references which: foreign keys of the history (read statically) and of the run (SQL).
+
+Dropping a foreign key, or a table that has one, takes ACCESS EXCLUSIVE on the referenced table
+too, and the SQL (`ALTER TABLE c DROP CONSTRAINT fk_c_user`, `DROP TABLE c`) does not name it.
+The earlier revisions do: `sa.ForeignKey("users.id")`, `op.create_foreign_key(...)`. They are read
+with `ast` (never imported), in upgrade order, upgrade() only.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from linters.sql import Statement, relation_name
+
+MAX_IDENTIFIER = 63
+
+
+def _default_name(table: str, columns: list[str]) -> str:
+    """PostgreSQL's name for an unnamed foreign key: <table>_<cols>_fkey, cut to 63 bytes."""
+    base = f"{table.rsplit('.', 1)[-1]}_{'_'.join(columns)}"
+    return (base[:MAX_IDENTIFIER - 5] + "_fkey")
+
+
+def _qualified(name: str, schema: str | None) -> str:
+    return f"{schema}.{name}" if schema and schema != "public" else name
+
+
+@dataclass
+class ForeignKeys:
+    """child table -> {constraint name: referenced table}."""
+    by_child: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def add(self, child: str | None, name: str | None, parent: str | None) -> None:
+        if child and parent:
+            self.by_child.setdefault(child, {})[name or f"{child}_fkey"] = parent
+
+    def parents(self, child: str) -> list[str]:
+        return sorted(set(self.by_child.get(child, {}).values()))
+
+    def parent_of(self, child: str, name: str | None) -> str | None:
+        return self.by_child.get(child, {}).get(name or "")
+
+    def children(self, parent: str) -> list[str]:
+        return sorted(c for c, fks in self.by_child.items() if parent in fks.values())
+
+    def copy(self) -> "ForeignKeys":
+        return ForeignKeys({c: dict(fks) for c, fks in self.by_child.items()})
+
+    # -- from SQL, statement by statement ------------------------------------------------------
+    def apply(self, stmt: Statement) -> None:
+        body = stmt.body
+        if stmt.kind == "CreateStmt":
+            table = relation_name(body.get("relation"))
+            for elt in body.get("tableElts") or ():
+                if "ColumnDef" in elt:
+                    col = elt["ColumnDef"]
+                    for con in col.get("constraints") or ():
+                        self._constraint(table, con.get("Constraint", {}), [col.get("colname", "")])
+                elif "Constraint" in elt:
+                    self._constraint(table, elt["Constraint"])
+        elif stmt.kind == "AlterTableStmt":
+            table = relation_name(body.get("relation"))
+            for item in body.get("cmds") or ():
+                cmd = item.get("AlterTableCmd", {})
+                if cmd.get("subtype") == "AT_AddConstraint":
+                    self._constraint(table, cmd.get("def", {}).get("Constraint", {}))
+                elif cmd.get("subtype") == "AT_DropConstraint":
+                    self.by_child.get(table, {}).pop(cmd.get("name"), None)
+                elif cmd.get("subtype") == "AT_AddColumn":
+                    col = cmd.get("def", {}).get("ColumnDef", {})
+                    for con in col.get("constraints") or ():
+                        self._constraint(table, con.get("Constraint", {}), [col.get("colname", "")])
+        elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
+            for obj in body.get("objects") or ():
+                parts = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
+                if parts:
+                    self.by_child.pop(".".join(p for p in parts if p != "public"), None)
+
+    def _constraint(self, table: str | None, con: dict, columns: list[str] | None = None) -> None:
+        if con.get("contype") != "CONSTR_FOREIGN":
+            return
+        cols = columns or [i["String"]["sval"] for i in con.get("fk_attrs") or () if "String" in i]
+        self.add(table, con.get("conname") or _default_name(table or "", cols), relation_name(con.get("pktable")))
+
+    # -- from revision sources, statically ---------------------------------------------------
+    def read_revision(self, source: str) -> None:
+        """Add what the upgrade() of one revision file creates (and drops) in foreign keys."""
+        if "oreign" not in source:  # ForeignKey, create_foreign_key, type_="foreignkey"
+            return
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "upgrade":
+                _Reader(self).visit(node)
+
+
+def _str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Call) and _func_name(node) == "f" and node.args:  # op.f("fk_name")
+        return _str(node.args[0])
+    return None
+
+
+def _func_name(call: ast.Call) -> str | None:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+
+
+def _kw(call: ast.Call, name: str) -> ast.AST | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _arg(call: ast.Call, index: int, name: str) -> ast.AST | None:
+    return call.args[index] if len(call.args) > index else _kw(call, name)
+
+
+def _target_table(spec: str | None) -> str | None:
+    """"users.id" -> "users", "audit.users.id" -> "audit.users"."""
+    if not spec or "." not in spec:
+        return None
+    table = spec.rsplit(".", 1)[0]
+    return table[len("public."):] if table.startswith("public.") else table
+
+
+class _Reader(ast.NodeVisitor):
+    def __init__(self, fks: ForeignKeys):
+        self.fks = fks
+        self.batch: list[str | None] = []  # tables of enclosing batch_alter_table blocks
+
+    def visit_With(self, node: ast.With) -> None:
+        tables = [self._batch_table(item.context_expr) for item in node.items]
+        self.batch += tables
+        self.generic_visit(node)
+        del self.batch[len(self.batch) - len(tables):]
+
+    def _batch_table(self, expr: ast.AST) -> str | None:
+        if isinstance(expr, ast.Call) and _func_name(expr) == "batch_alter_table":
+            table = _str(_arg(expr, 0, "table_name"))
+            return _qualified(table, _str(_kw(expr, "schema"))) if table else None
+        return None
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = _func_name(node)
+        if name == "create_table":
+            table = _str(_arg(node, 0, "table_name"))
+            if table:
+                self._table_elements(_qualified(table, _str(_kw(node, "schema"))), node.args[1:])
+        elif name == "add_column":
+            in_batch = self._in_batch(node)
+            table = self.batch[-1] if in_batch else _str(_arg(node, 0, "table_name"))
+            column = node.args[0 if in_batch else 1] if len(node.args) > (0 if in_batch else 1) else None
+            if table and column is not None:
+                self._table_elements(_qualified(table, _str(_kw(node, "schema"))), [column])
+        elif name == "create_foreign_key":
+            self._create_foreign_key(node)
+        elif name == "drop_constraint" and _str(_kw(node, "type_")) == "foreignkey":
+            offset = 1 if self._in_batch(node) else 0
+            table = self.batch[-1] if offset else _str(_arg(node, 1, "table_name"))
+            if table:
+                self.fks.by_child.get(table, {}).pop(_str(_arg(node, 0, "constraint_name")) or "", None)
+        elif name == "drop_table":
+            table = _str(_arg(node, 0, "table_name"))
+            if table:
+                self.fks.by_child.pop(_qualified(table, _str(_kw(node, "schema"))), None)
+        self.generic_visit(node)
+
+    def _in_batch(self, node: ast.Call) -> bool:
+        return bool(self.batch) and self.batch[-1] is not None and isinstance(node.func, ast.Attribute) \
+            and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "op")
+
+    def _create_foreign_key(self, node: ast.Call) -> None:
+        name = _str(_arg(node, 0, "constraint_name"))
+        if self._in_batch(node):  # batch_op.create_foreign_key(name, referent_table, local, remote)
+            child, parent = self.batch[-1], _str(_arg(node, 1, "referent_table"))
+        else:
+            child, parent = _str(_arg(node, 1, "source_table")), _str(_arg(node, 2, "referent_table"))
+            child = _qualified(child, _str(_kw(node, "source_schema"))) if child else None
+        if parent:
+            parent = _qualified(parent, _str(_kw(node, "referent_schema")))
+        self.fks.add(child, name, parent)
+
+    def _table_elements(self, table: str, elements: list[ast.AST]) -> None:
+        for element in elements:
+            if not isinstance(element, ast.Call):
+                continue
+            kind = _func_name(element)
+            if kind == "Column":
+                column = _str(element.args[0]) if element.args else _str(_kw(element, "name"))
+                for arg in list(element.args) + [k.value for k in element.keywords]:
+                    if isinstance(arg, ast.Call) and _func_name(arg) == "ForeignKey" and arg.args:
+                        parent = _target_table(_str(arg.args[0]))
+                        fk_name = _str(_kw(arg, "name")) or _default_name(table, [column or ""])
+                        self.fks.add(table, fk_name, parent)
+            elif kind == "ForeignKeyConstraint" and len(element.args) >= 2:
+                columns = [_str(c) or "" for c in getattr(element.args[0], "elts", [])]
+                refs = [_str(c) for c in getattr(element.args[1], "elts", [])]
+                parent = _target_table(refs[0]) if refs else None
+                self.fks.add(table, _str(_kw(element, "name")) or _default_name(table, columns), parent)
+
+
+def history_foreign_keys(sources: list[str]) -> ForeignKeys:
+    """Foreign keys after running the upgrade() of these revision sources, in the order given."""
+    fks = ForeignKeys()
+    for source in sources:
+        fks.read_revision(source)
+    return fks

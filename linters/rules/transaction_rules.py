@@ -1,0 +1,286 @@
+"""Transactions and timeouts: locks that outlive their statement, backfills under locks, missing timeouts.
+
+All of them read RunState.tx (linters/transaction.py): what the migration transaction holds when a
+statement starts, across revisions too, since Alembic runs a whole upgrade in one transaction
+unless env.py sets transaction_per_migration=True.
+"""
+
+from __future__ import annotations
+
+from linters.rules import Hit, rule
+from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, relation_name
+from linters.transaction import BLOCKING_MODES, is_bulk_dml
+
+AEL = "ACCESS EXCLUSIVE"
+SET_LOCK_TIMEOUT = "op.execute(\"SET lock_timeout = '5s'\")"
+
+
+def _existing(state, table: str | None, stmt=None) -> bool:
+    """A table other sessions use: not created by this run (nor by `stmt` itself), not alembic_version."""
+    if not table or state.is_new(table) or table.rsplit(".", 1)[-1] == "alembic_version":
+        return False
+    return stmt is None or table != _created_here(stmt)
+
+
+def _created_here(stmt) -> str | None:
+    if stmt.kind == "CreateStmt":
+        return relation_name(stmt.body.get("relation"))
+    if stmt.kind == "CreateTableAsStmt":
+        return relation_name(stmt.body.get("into", {}).get("rel"))
+    return None
+
+
+def _slow(stmt, effect) -> str | None:
+    """How the statement takes time on a big table: it rewrites or scans it (TRUNCATE's new storage is instant)."""
+    if stmt.kind == "TruncateStmt":
+        return None
+    return "rewrites" if effect.rewrite else "scans" if effect.scan else None
+
+
+def _where(held, stmt) -> str:
+    if held.revision and held.revision != stmt.revision:
+        return f"line {held.line} of revision {held.revision}"
+    return f"line {held.line}" if held.line else "an earlier statement"
+
+
+def _verb(stmt) -> str:
+    """CREATE INDEX, ALTER TABLE, UPDATE ...: how the statement starts."""
+    words = stmt.sql.split(None, 4)[:4] if stmt.sql else [stmt.kind]
+    if words[0].upper() not in ("CREATE", "ALTER", "DROP") or len(words) < 2:
+        return words[0].upper()
+    size = 3 if words[1].upper() in ("UNIQUE", "OR", "MATERIALIZED", "TEMPORARY", "TEMP", "UNLOGGED") else 2
+    return " ".join(words[:size]).upper()
+
+
+@rule(
+    "lock-held-across-statements", "warning", "sql",
+    summary="A statement runs or waits while the migration transaction holds ACCESS EXCLUSIVE on a busy table.",
+    why="A lock lasts until COMMIT, not until its statement ends. After `op.add_column(\"users\", ...)` every "
+        "query on users waits until the transaction commits, so whatever runs next in the same transaction "
+        "(an index build, a table scan, a backfill, or a wait for another table's lock) blocks users for its "
+        "whole duration. Alembic runs every revision of `alembic upgrade` in ONE transaction unless env.py "
+        "passes transaction_per_migration=True, so the lock of one revision is still held by the next.",
+    recipe="Commit before the slow step: put it in its own revision and pass `transaction_per_migration=True` "
+           "to context.configure() in env.py (or set `transaction_per_migration = true` in "
+           "[tool.alembic-review] if your env.py does it in a way the reviewer cannot see), or end the "
+           "transaction with `with op.get_context().autocommit_block():` before it. Keep ACCESS EXCLUSIVE "
+           "steps short and last.",
+    lock=AEL,
+)
+def lock_held_across_statements(stmt, state):
+    tx = state.tx
+    if not stmt.in_transaction or stmt.kind in ("TransactionStmt", "VariableSetStmt"):
+        return
+    held = tx.exclusive_held()
+    if not held:
+        return
+    effect = state.effect(stmt)
+    main = effect.table
+    own = {lock.table: lock.mode for lock in effect.locks}
+    waits = [f"waits for {lock.mode} on {lock.table}" for lock in effect.locks
+             if lock.mode in BLOCKING_MODES and _existing(state, lock.table, stmt)
+             and not tx.covered(lock.table, lock.mode)] if not tx.timeout("lock_timeout") else []
+    long = None
+    if _existing(state, main, stmt) and is_bulk_dml(stmt):
+        long = f"changes rows of {main}"
+    elif _existing(state, main, stmt) and (slow := _slow(stmt, effect)):
+        long = f"{slow} {main}"
+    harmed = []
+    for h in held:
+        if waits:
+            harmed.append(h)
+        elif long and h.table != main:
+            harmed.append(h)
+        elif long and h.table == main and own.get(main) != AEL and not is_bulk_dml(stmt):
+            harmed.append(h)  # e.g. a plain CREATE INDEX: its build now blocks reads, not only writes
+    if not harmed:
+        return
+    if not long and not tx.once("lock-held-across-statements:wait"):
+        return  # a second wait in the same revision says nothing new: the fix (lock_timeout, split) is the same
+    what = " and ".join(waits[:1] + ([long] if long else []))
+    tables = ", ".join(f"{h.table} (taken at {_where(h, stmt)})" for h in harmed)
+    message = (f"{_verb(stmt)} {what} while the transaction holds ACCESS EXCLUSIVE on {tables}: "
+               f"every query on {harmed[0].table} waits until the migration commits")
+    hint = None
+    if any(h.revision and h.revision != stmt.revision for h in harmed) and not tx.per_migration:
+        hint = ("The lock comes from an earlier revision of the same `alembic upgrade`: Alembic runs them all in "
+                "one transaction because env.py does not pass transaction_per_migration=True to "
+                "context.configure(). Pass it, so each revision commits and releases its locks.")
+    yield Hit(message, table=harmed[0].table, lock=AEL, hint=hint)
+
+
+@rule(
+    "backfill-in-migration", "warning", "sql",
+    summary="UPDATE/DELETE of a whole table, or bulk DML in the same transaction as DDL that locks that table.",
+    why="An UPDATE or DELETE without WHERE touches every row in one transaction: every row stays locked until "
+        "the migration commits, writers block, WAL and replication lag spike, and the table bloats. Run after "
+        "DDL that took ACCESS EXCLUSIVE on the table (ADD COLUMN, SET NOT NULL ...) in the same transaction, a "
+        "backfill keeps that lock for its whole duration: nobody can even read the table.",
+    recipe="Backfill outside the schema migration: a separate revision that runs after the DDL has committed "
+           "(transaction_per_migration=True in env.py), inside `with op.get_context().autocommit_block():`, in "
+           "batches (`UPDATE ... WHERE id BETWEEN :a AND :b`), or as a job run by the application.",
+    lock="ROW EXCLUSIVE",
+)
+def backfill_in_migration(stmt, state):
+    tx = state.tx
+    effect = state.effect(stmt)
+    table = effect.table
+    if not _existing(state, table):
+        return
+    if stmt.kind in ("UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt") and is_bulk_dml(stmt):
+        held = tx.held.get(table) if stmt.in_transaction else None
+        under_lock = held is not None and held.exclusive
+        if under_lock:
+            yield Hit(f"{_verb(stmt)} of {table} runs while this transaction holds ACCESS EXCLUSIVE on {table} "
+                      f"(taken at {_where(held, stmt)}): nobody can read or write {table} until the backfill "
+                      "and the rest of the migration are done", table=table, lock=AEL)
+        elif stmt.kind in ("UpdateStmt", "DeleteStmt") and not stmt.body.get("whereClause"):
+            yield Hit(f"{_verb(stmt)} without WHERE changes every row of {table} in one statement: each row "
+                      "stays locked until the migration commits", table=table)
+        return
+    if stmt.in_transaction and effect.mode == AEL:
+        for lock in effect.locks:
+            earlier = tx.written.get(lock.table)
+            if lock.mode == AEL and earlier is not None:
+                yield Hit(f"{_verb(stmt)} takes ACCESS EXCLUSIVE on {lock.table} in the same transaction as the "
+                          f"{_verb(earlier)} at line {earlier.line}: the rows it changed stay locked, and now the "
+                          "whole table, until the migration commits", table=lock.table, lock=AEL)
+
+
+@rule(
+    "drop-fk-locks-parent", "warning", "sql",
+    summary="Dropping a foreign key, or a table that has one, locks the referenced table too.",
+    why="DROP CONSTRAINT on a foreign key and DROP TABLE take ACCESS EXCLUSIVE on the referenced (parent) table "
+        "as well, to remove its internal triggers. The parent is usually the busiest table (users, accounts): the "
+        "drop queues behind any long query on it, and every query on it queues behind the drop.",
+    recipe="Set a short lock timeout first (`op.execute(\"SET lock_timeout = '2s'\")`, retried on failure) and "
+           "drop foreign keys at a quiet time, one per revision; drop the foreign key in its own revision before "
+           "dropping the table.",
+    lock=AEL,
+)
+def drop_fk_locks_parent(stmt, state):
+    fks = state.foreign_keys
+    body = stmt.body
+    if stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
+        dropped = []
+        for obj in body.get("objects") or ():
+            parts = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
+            dropped.append(".".join(p for p in parts if p != "public"))
+        for table in dropped:
+            for parent in fks.parents(table):
+                if parent not in dropped and _existing(state, parent):
+                    yield Hit(f"DROP TABLE {table} also takes ACCESS EXCLUSIVE on {parent}, which its foreign "
+                              f"key references: every query on {parent} waits for it", table=parent, lock=AEL)
+            if body.get("behavior") == "DROP_CASCADE":
+                for child in fks.children(table):
+                    if child not in dropped and _existing(state, child):
+                        yield Hit(f"DROP TABLE {table} CASCADE drops the foreign key of {child} and takes "
+                                  f"ACCESS EXCLUSIVE on {child}", table=child, lock=AEL)
+    elif stmt.kind == "AlterTableStmt":
+        table = relation_name(body.get("relation"))
+        for item in body.get("cmds") or ():
+            cmd = item.get("AlterTableCmd", {})
+            if cmd.get("subtype") != "AT_DropConstraint":
+                continue
+            parent = fks.parent_of(table, cmd.get("name"))
+            if parent and parent != table and _existing(state, parent):
+                yield Hit(f"dropping foreign key {cmd.get('name')} of {table} also takes ACCESS EXCLUSIVE on "
+                          f"{parent}: every query on {parent} waits for it", table=parent, lock=AEL)
+
+
+@rule(
+    "require-lock-timeout", "warning", "sql",
+    summary="A statement that takes a blocking lock on an existing table runs without a lock_timeout.",
+    why="A DDL statement waiting for its lock (behind one long-running query or an idle-in-transaction "
+        "session) makes every later query on the table queue behind it: a brief ALTER becomes an outage. "
+        "lock_timeout makes it give up instead, and the migration can be retried.",
+    recipe=f"Start upgrade() with `{SET_LOCK_TIMEOUT}`, or set it once for every migration in env.py "
+           "(`connection.execute(text(\"SET lock_timeout = '5s'\"))`, or `-c lock_timeout=5s` in connect_args "
+           "options) and tell the reviewer with `assume_lock_timeout = true` in [tool.alembic-review] "
+           "(a literal `lock_timeout` setting in env.py is detected on its own). Tables created in the same "
+           "migration never need it.",
+)
+def require_lock_timeout(stmt, state):
+    tx = state.tx
+    if tx.timeout("lock_timeout") or stmt.kind == "TransactionStmt":
+        return
+    locks = [lock for lock in state.effect(stmt).locks
+             if lock.mode in BLOCKING_MODES and _existing(state, lock.table, stmt)
+             and not (stmt.in_transaction and tx.covered(lock.table, lock.mode))]
+    if locks and tx.once("require-lock-timeout"):
+        lock = locks[0]
+        yield Hit(f"{_verb(stmt)} takes {lock.mode} on {lock.table} with no lock_timeout: if a long query holds "
+                  f"{lock.table}, this statement waits and every query on {lock.table} queues behind it "
+                  "(said once per revision)", table=lock.table, lock=lock.mode)
+
+
+@rule(
+    "require-statement-timeout", "warning", "sql",
+    summary="A statement that scans or rewrites an existing table under a blocking lock runs without a statement_timeout.",
+    why="A rewrite or a validating scan holds its lock for as long as it takes on the production table's size, "
+        "not the size of a developer's database. statement_timeout bounds how long the table can stay blocked.",
+    recipe="Start upgrade() with `op.execute(\"SET statement_timeout = '5min'\")` (or set it in env.py and "
+           "`assume_lock_timeout = true`), and prefer the forms that do not hold the lock while scanning "
+           "(NOT VALID then VALIDATE, CONCURRENTLY).",
+)
+def require_statement_timeout(stmt, state):
+    tx = state.tx
+    if tx.timeout("statement_timeout"):
+        return
+    effect = state.effect(stmt)
+    table = effect.table
+    mode = next((lock.mode for lock in effect.locks if lock.table == table), None)
+    slow = _slow(stmt, effect)
+    if slow and mode in BLOCKING_MODES and _existing(state, table, stmt) and tx.once("require-statement-timeout"):
+        yield Hit(f"{_verb(stmt)} {slow} {table} while holding {mode}, "
+                  "with no statement_timeout to bound it (said once per revision)", table=table, lock=mode)
+
+
+def _transaction_kind(stmt) -> str | None:
+    if stmt.kind != "TransactionStmt" or stmt.managed:
+        return None
+    kind = stmt.body.get("kind")
+    return "begin" if kind in TRANSACTION_STARTS else "end" if kind in TRANSACTION_ENDS else None
+
+
+@rule(
+    "ban-uncommitted-transaction", "warning", "sql",
+    summary="The migration's SQL opens a transaction (BEGIN) that it never commits or rolls back.",
+    why="A BEGIN issued through op.execute without its COMMIT leaves a transaction open where Alembic expects "
+        "none (inside autocommit_block) or merges into Alembic's own: statements that must run outside a "
+        "transaction (CREATE INDEX CONCURRENTLY) fail, and locks stay held until Alembic finally commits.",
+    recipe="Let Alembic manage transactions: remove the BEGIN, and use `with op.get_context().autocommit_block():` "
+           "for statements that must run outside a transaction.",
+)
+def ban_uncommitted_transaction(stmt, state):
+    if _transaction_kind(stmt) != "begin":
+        return
+    for later in state.tx.following(stmt):
+        if later.kind != "TransactionStmt":
+            continue
+        if later.managed:
+            break
+        if _transaction_kind(later) == "end":
+            return
+    yield Hit("BEGIN without a COMMIT or ROLLBACK later in this migration")
+
+
+@rule(
+    "transaction-nesting", "warning", "sql",
+    summary="BEGIN or COMMIT inside the transaction Alembic manages.",
+    why="Alembic runs each migration inside a transaction. A BEGIN there does nothing (PostgreSQL only warns) "
+        "so the statements are not isolated as the author thought; a COMMIT or ROLLBACK ends Alembic's "
+        "transaction: what ran before is committed (or lost) on its own, the rest runs without a transaction, "
+        "and a failure leaves the database half-migrated with the old version stamp.",
+    recipe="Remove the BEGIN/COMMIT. For statements that cannot run in a transaction use "
+           "`with op.get_context().autocommit_block():`, which commits and reopens the transaction for Alembic.",
+)
+def transaction_nesting(stmt, state):
+    kind = _transaction_kind(stmt)
+    tx = state.tx
+    if kind == "begin" and tx.in_transaction:
+        yield Hit("BEGIN inside a transaction that is already open: PostgreSQL ignores it"
+                  + (" (Alembic's migration transaction)" if tx.user_begin is None else ""))
+    elif kind == "end" and tx.in_transaction and tx.user_begin is None:
+        yield Hit(f"{_verb(stmt)} ends the transaction Alembic manages: the rest of the migration runs "
+                  "without one, and a failure leaves it half applied")

@@ -1,0 +1,86 @@
+"""A revision's Python source as the reviewer needs it: statement ranges, comments, docstring.
+
+Findings point at the line of an op.* call; suppressions and suggestions need the whole statement
+that line belongs to (a call spread over several lines), and the comments written on it.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from functools import cached_property
+
+COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.With, ast.AsyncWith, ast.If, ast.For,
+            ast.AsyncFor, ast.While, ast.Try, getattr(ast, "TryStar", ast.Try), getattr(ast, "Match", ast.If))
+
+
+class RevisionSource:
+    def __init__(self, source: str):
+        self.source = source
+
+    @cached_property
+    def tree(self) -> ast.Module | None:
+        try:
+            return ast.parse(self.source)
+        except (SyntaxError, ValueError):
+            return None
+
+    @cached_property
+    def comments(self) -> dict[int, str]:
+        """line -> the text of the `#` comment on it."""
+        out: dict[int, str] = {}
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(self.source).readline):
+                if tok.type == tokenize.COMMENT:
+                    out[tok.start[0]] = tok.string
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            pass
+        return out
+
+    @cached_property
+    def docstring(self) -> tuple[str, int] | None:
+        """(module docstring, its first line)."""
+        if self.tree and self.tree.body:
+            first = self.tree.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                return first.value.value, first.lineno
+        return None
+
+    @cached_property
+    def _statements(self) -> list[tuple[int, int, bool]]:
+        """(first line, last line, compound?) of every statement; a compound one spans its header only."""
+        out = []
+        for node in ast.walk(self.tree) if self.tree else ():
+            if isinstance(node, ast.stmt):
+                if isinstance(node, COMPOUND):
+                    body = getattr(node, "body", None) or [node]
+                    end = max(node.lineno, body[0].lineno - 1) if body[0] is not node else node.lineno
+                    decorators = getattr(node, "decorator_list", [])
+                    start = min([node.lineno] + [d.lineno for d in decorators])
+                    out.append((start, end, True))
+                else:
+                    out.append((node.lineno, node.end_lineno or node.lineno, False))
+        return out
+
+    def statement_range(self, line: int) -> tuple[int, int]:
+        """The innermost statement containing `line` (a compound statement: its header lines)."""
+        best = None
+        for start, end, _ in self._statements:
+            if start <= line <= end and (best is None or end - start < best[1] - best[0]):
+                best = (start, end)
+        return best or (line, line)
+
+    @cached_property
+    def autocommit_lines(self) -> set[int]:
+        """Lines of `with op.get_context().autocommit_block():`: Alembic's own COMMIT/BEGIN come from there."""
+        lines = set()
+        for node in ast.walk(self.tree) if self.tree else ():
+            if isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    expr = item.context_expr
+                    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
+                            and expr.func.attr == "autocommit_block":
+                        lines.update(range(node.lineno, (node.body[0].lineno if node.body else node.lineno)))
+                        lines.add(node.lineno)
+        return lines
