@@ -121,3 +121,36 @@ def test_without_live_options_nothing_touches_a_database(repo, review):
     repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])')
     code, report, _ = review()
     assert not [f for f in report["findings"] if f["rule"].startswith("live-")]
+
+
+def on_main(repo, rev: str, down: str, upgrade: str, slug: str):
+    """Add a revision to main's history (the base of the branch) and come back to the branch."""
+    repo.git("checkout", "-q", "main")
+    repo.add_revision(rev, down, upgrade, slug=slug)
+    repo.commit(slug)
+    repo.git("checkout", "-q", "feature")
+    repo.git("merge", "-q", "main")
+
+
+def test_base_data_migration_is_applied_online_through_alembic(repo):
+    # Offline, op.get_bind().execute() returns None: this revision cannot be rendered, only run.
+    on_main(repo, "0002", "0001", 'n = op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()\n'
+                                  'op.add_column("users", sa.Column("seen", sa.Integer, server_default=str(n)))',
+            slug="data")
+    repo.add_revision("0003", "0002", 'op.create_index("ix_users_seen", "users", ["seen"])',
+                      'op.drop_index("ix_users_seen", table_name="users")')
+    _, report = review_live(repo)
+    assert of_rule(report, "live-incomplete") == []
+    [trace] = of_rule(report, "live-lock-trace")
+    assert trace["revision"] == "0003" and trace["lock"] == "SHARE"
+
+
+def test_base_revision_that_cannot_be_applied_stops_live_checks_with_a_warning(repo):
+    on_main(repo, "0002", "0001", 'op.execute("ALTER TABLE no_such_table ADD COLUMN x int")', slug="broken")
+    repo.add_revision("0003", "0002", 'op.create_index("ix_users_email", "users", ["email"])',
+                      'op.drop_index("ix_users_email", table_name="users")')
+    _, report = review_live(repo)
+    [warning] = of_rule(report, "live-incomplete")
+    assert warning["severity"] == "warning" and warning["path"].endswith("0002_broken.py")
+    assert 'base revision 0002 fails on PostgreSQL: relation "no_such_table" does not exist' in warning["message"]
+    assert of_rule(report, "live-lock-trace") == []

@@ -10,7 +10,9 @@ One job per module:
   roundtrip.py    upgrade -> downgrade -> upgrade of every new revision
   target_metadata.py  env.py's target_metadata and autogenerate options, read statically
   models.py       the user's SQLAlchemy models, loaded in a sandboxed child (models_child.py)
-  proxy.py        a Unix-socket door to the scratch database for that child (it has no network)
+  online_child.py a base revision that renders only online, applied through Alembic in a child
+  sandbox.py      run those children in the renderer's sandbox, one request, one reply
+  proxy.py        a Unix-socket door to the scratch database for the children (they have no network)
   mapped.py       drop-mapped-column: static, whenever the models can be loaded
   drift.py        the models vs the database at head, with alembic's compare_metadata
   findings.py     Finding construction from the rule registry (rules/live_rules.py)

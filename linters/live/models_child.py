@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import json
 import os
 import sys
 import traceback
@@ -218,18 +217,8 @@ def run(request: dict) -> dict:
 
 
 def main() -> None:
-    request_stream = os.fdopen(os.dup(0), "r", encoding="utf-8")
-    reply_stream = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    sys.stdin = open(os.devnull)
-    sys.stdout = sys.stderr = open(os.devnull, "w")
-    request = json.loads(request_stream.readline() or "{}")
-    sys.path[:0] = request.get("sys_path", [])
-    reply = run(request)
-    reply_stream.write(json.dumps(reply, default=str) + "\n")
-    reply_stream.flush()
+    from linters.live.sandbox import serve
+    serve(run)
 
 
 if __name__ == "__main__":

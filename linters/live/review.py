@@ -2,7 +2,8 @@
 --database-url / --live the replay on a real PostgreSQL.
 
 Order on the scratch database:
-  1. the base history (untraced), each revision in its own transaction;
+  1. the base history (untraced), each revision in its own transaction; a revision that cannot
+     be rendered offline (it reads through op.get_bind()) is run online through Alembic instead;
   2. the new revisions, as one deploy (one transaction, or one per revision with
      transaction_per_migration in env.py), statement by statement, traced;
   3. at head: the models compared with the database (schema-drift), and the models' columns
@@ -21,9 +22,10 @@ from linters.live.catalog import snapshot
 from linters.live.drift import drift_findings
 from linters.live.findings import at_statement, finding
 from linters.live.mapped import anything_removed, mapped_column_findings, upgrade_runs
-from linters.live.models import Models, load_models, metadata_facts, metadata_specs
+from linters.live.models import Models, load_models, metadata_facts, metadata_specs, project_roots
 from linters.live.plan import Plan, RevisionSql, build_plan
 from linters.live.roundtrip import round_trip
+from linters.live.sandbox import run_child
 from linters.live.scratch import ScratchDatabase, scratch_database
 from linters.live.trace import Observation, Tracer, describe, mismatches, strongest, worth_reporting
 from linters.render import Renderer
@@ -88,14 +90,22 @@ def _stopped(rev: RevisionSql, why: str, line: int | None = None, *, base: bool)
 
 
 class LiveRun:
-    def __init__(self, db: ScratchDatabase, plan: Plan, *, one_run: bool, per_migration: bool):
+    def __init__(self, db: ScratchDatabase, plan: Plan, *, one_run: bool, per_migration: bool, apply_online=None):
         self.db, self.plan, self.one_run, self.per_migration = db, plan, one_run, per_migration
+        self.apply_online = apply_online  # (revision) -> (ok, message, line): Alembic on a live connection
         self.findings: list = []
 
     def _apply_untraced(self, executor: Executor, revisions: list[RevisionSql], base: bool) -> bool:
         for rev in revisions:
             if "upgrade" in rev.problems:
                 why, line = rev.problems["upgrade"]
+                if self.apply_online is not None:
+                    # A data migration that reads through op.get_bind() renders only online:
+                    # run it the way `alembic upgrade` would, on the scratch database.
+                    ok, message, online_line = self.apply_online(rev)
+                    if ok:
+                        continue
+                    why, line = f"{why}, and fails when run online too: {message}", online_line or line
                 self.findings.append(_stopped(rev, why, line, base=base))
                 return False
             try:
@@ -136,9 +146,9 @@ class LiveRun:
 
 
 def live_review(db: ScratchDatabase, plan: Plan, *, one_run: bool, per_migration: bool,
-                load_at_head) -> tuple[list, Models | None]:
+                load_at_head, apply_online=None) -> tuple[list, Models | None]:
     """Steps 1-4 on `db`; returns the findings and the models compared at head (None if not reached)."""
-    run = LiveRun(db, plan, one_run=one_run, per_migration=per_migration)
+    run = LiveRun(db, plan, one_run=one_run, per_migration=per_migration, apply_online=apply_online)
     conn = db.connect()
     try:
         executor = Executor(conn)
@@ -184,9 +194,16 @@ def model_and_database_findings(options, project, config, graph, reviewed, one_r
             return loaded
 
         with database_url(options) as url, scratch_database(url) as db:
+            def apply_online(rev: RevisionSql):
+                reply = run_child("linters.live.online_child",
+                                  {"sys_path": [str(p) for p in project_roots(project)],
+                                   "path": str(project.root / rev.file.path), "direction": "upgrade"},
+                                  timeout=max(config.render_timeout, 60), database=db.params)
+                return reply.get("ok", False), reply.get("message"), reply.get("line")
+
             live_found, models = live_review(db, plan, one_run=one_run,
                                              per_migration=_transaction_per_migration(project, config),
-                                             load_at_head=load_at_head)
+                                             load_at_head=load_at_head, apply_online=apply_online)
             findings += live_found
         if not specs and facts.unresolved:
             findings.append(finding("live-incomplete", f"target_metadata = {facts.unresolved} cannot be followed "
