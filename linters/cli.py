@@ -105,7 +105,12 @@ def cmd_demo(argv: list[str]) -> int:
     return run_demo(argv)
 
 
-COMMANDS = {"rules": cmd_rules, "explain": cmd_explain, "demo": cmd_demo}
+def cmd_sql(argv: list[str]) -> int:
+    from linters.sqlfile import cmd_sql as run
+    return run(argv)
+
+
+COMMANDS = {"rules": cmd_rules, "explain": cmd_explain, "demo": cmd_demo, "sql": cmd_sql}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ and, where the kernel lets us, in a network namespace of its own with no interfa
 from __future__ import annotations
 
 import atexit
+import collections
 import ctypes
 import json
 import os
@@ -29,6 +30,7 @@ CHILD_MEMORY = 2 * 1024 ** 3
 CHILD_FILE_SIZE = 16 * 1024 ** 2
 CHILD_CPU_SECONDS = 600
 MAX_REPLY_BYTES = 8 * 1024 ** 2  # a revision emitting more SQL than this is cut off
+PIPELINE = 2  # requests queued in each child: it starts the next while we read the last
 
 
 @dataclass
@@ -178,20 +180,31 @@ class Renderer:
         return results
 
     def _work(self, jobs: queue.Queue, results: dict, workdir: str, on_done) -> None:
+        """Feed one child, keeping PIPELINE requests queued in it so it never waits for us."""
         child: _Child | None = None
+        inflight: collections.deque = collections.deque()
         try:
             while True:
-                try:
-                    index, path = jobs.get_nowait()
-                except queue.Empty:
+                while len(inflight) < PIPELINE:
+                    try:
+                        job = jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if child is None:
+                        child = self._start(workdir)
+                    self._send(child, *job)
+                    inflight.append(job)
+                if not inflight:
                     return
-                if child is None:
-                    child = self._start(workdir)
-                result, healthy = self._render_one(child, index, path)
+                index, path = inflight.popleft()
+                result, healthy = self._collect(child, path)
                 results[path] = result
                 if not healthy:
                     child.kill()
                     child = None
+                    for job in inflight:  # sent to the dead child, never started: render them again
+                        jobs.put(job)
+                    inflight.clear()
                 if on_done:
                     on_done(path)
         finally:
@@ -210,10 +223,13 @@ class Renderer:
         child.send({"sys_path": self.sys_path})
         return child
 
-    def _render_one(self, child: _Child, index: int, path: str) -> tuple[RenderResult, bool]:
-        result = RenderResult(path=path)
+    def _send(self, child: _Child, index: int, path: str) -> None:
         child.send({"path": path, "module": f"_alembic_review_rev_{index}",
                     "directions": list(self.directions), "pg_version": self.pg_version})
+
+    def _collect(self, child: _Child, path: str) -> tuple[RenderResult, bool]:
+        """The replies to the oldest request; its timeout runs from when the one before it ended."""
+        result = RenderResult(path=path)
         deadline = time.monotonic() + self.timeout
         while True:
             message = child.read(deadline)

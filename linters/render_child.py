@@ -114,9 +114,28 @@ def _describe(exc: BaseException) -> str:
     return text[:2000]
 
 
+_CONTEXTS: dict = {}
+
+
+def _context(send, direction: str, pg_version: int):
+    """One offline MigrationContext per direction and version, reused for every revision: building
+    one (dialect, impl, version table) costs about as much as rendering a small revision, and in
+    --sql mode a context keeps no state between migrations."""
+    from alembic.runtime.migration import MigrationContext
+
+    key = (send, direction, pg_version)
+    if key not in _CONTEXTS:
+        context = MigrationContext.configure(
+            dialect_name="postgresql",
+            opts={"as_sql": True, "output_buffer": ChunkWriter(send, direction), "literal_binds": True},
+        )
+        context.dialect.server_version_info = (pg_version, 0)
+        _CONTEXTS[key] = context
+    return _CONTEXTS[key]
+
+
 def render(request: dict, send) -> None:
     from alembic.operations import Operations
-    from alembic.runtime.migration import MigrationContext
 
     path = request["path"]
     TRACKER.path = path
@@ -133,12 +152,7 @@ def render(request: dict, send) -> None:
             send({"type": "missing", "direction": direction})
             continue
         TRACKER.bind_used = False
-        writer = ChunkWriter(send, direction)
-        context = MigrationContext.configure(
-            dialect_name="postgresql",
-            opts={"as_sql": True, "output_buffer": writer, "literal_binds": True},
-        )
-        context.dialect.server_version_info = (int(request.get("pg_version", 15)), 0)
+        context = _context(send, direction, int(request.get("pg_version", 15)))
         ops = Operations(context)
         ops._install_proxy()
         try:

@@ -1,0 +1,20 @@
+-- Column changes on existing tables.
+BEGIN;
+ALTER TABLE users ADD COLUMN nickname text;
+ALTER TABLE users ADD COLUMN is_admin boolean DEFAULT false;
+ALTER TABLE users ADD COLUMN token uuid DEFAULT gen_random_uuid();
+ALTER TABLE users ADD COLUMN seen_at timestamptz DEFAULT clock_timestamp();
+ALTER TABLE users ADD COLUMN country text NOT NULL;
+ALTER TABLE users ADD COLUMN tier text NOT NULL DEFAULT 'free';
+ALTER TABLE users ALTER COLUMN email SET NOT NULL;
+ALTER TABLE users ALTER COLUMN phone DROP NOT NULL;
+ALTER TABLE users ALTER COLUMN tier DROP DEFAULT;
+ALTER TABLE users ALTER COLUMN score TYPE bigint;
+ALTER TABLE users ALTER COLUMN bio TYPE varchar(500);
+ALTER TABLE users RENAME COLUMN name TO full_name;
+ALTER TABLE users DROP COLUMN legacy_name;
+ALTER TABLE users ADD COLUMN seq serial;
+ALTER TABLE users ADD COLUMN other_id bigint GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE users ALTER COLUMN total DROP EXPRESSION;
+ALTER TABLE users ALTER COLUMN id DROP IDENTITY;
+COMMIT;

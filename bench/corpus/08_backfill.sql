@@ -1,0 +1,22 @@
+-- Backfills next to DDL, and whole-table writes.
+BEGIN;
+SET lock_timeout = '2s';
+SET statement_timeout = '5min';
+ALTER TABLE accounts ADD COLUMN plan text;
+UPDATE accounts SET plan = 'free' WHERE plan IS NULL;
+COMMIT;
+BEGIN;
+SET lock_timeout = '2s';
+SET statement_timeout = '5min';
+UPDATE invoices SET currency = 'EUR';
+DELETE FROM sessions;
+DELETE FROM sessions WHERE expires_at < now();
+INSERT INTO invoice_archive SELECT * FROM invoices WHERE paid;
+INSERT INTO settings (key, value) VALUES ('theme', 'dark');
+COMMIT;
+BEGIN;
+SET lock_timeout = '2s';
+SET statement_timeout = '5min';
+UPDATE payments SET status = 'settled' WHERE status IS NULL;
+ALTER TABLE payments ALTER COLUMN status SET NOT NULL;
+COMMIT;

@@ -1,0 +1,125 @@
+"""Wall time and peak memory of a command, the way a user would see them.
+
+Peak memory is the resident set of the whole process tree (our CLI starts render children), read
+from /proc every few milliseconds and summed over the processes alive at that moment; the largest
+single process (getrusage's ru_maxrss, children included) is reported next to it.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Command:
+    name: str
+    argv: list[str]
+    cwd: Path | None = None
+    env: dict | None = None
+    before: object = None          # callable run (untimed) before each timed run, e.g. to empty a cache
+    ok_codes: tuple[int, ...] = (0, 1)
+
+
+@dataclass
+class Timing:
+    command: Command
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def run_once(cmd: Command) -> float:
+    if cmd.before:
+        cmd.before()
+    start = time.perf_counter()
+    proc = subprocess.run(cmd.argv, cwd=cmd.cwd, env=cmd.env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in cmd.ok_codes:
+        raise RuntimeError(f"{cmd.name} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-2000:]}")
+    return elapsed
+
+
+def compare(ours: Command, theirs: Command, reps: int) -> tuple[Timing, Timing]:
+    """Both commands `reps` times, alternating which goes first, after one untimed run of each."""
+    a, b = Timing(ours), Timing(theirs)
+    run_once(ours)
+    run_once(theirs)
+    for i in range(reps):
+        pair = (a, b) if i % 2 == 0 else (b, a)
+        for timing in pair:
+            timing.seconds.append(run_once(timing.command))
+    return a, b
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        pass
+    return kids
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kb(pid: int) -> int:
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        total += _rss_kb(p)
+        stack += _children(p)
+    return total
+
+
+@dataclass
+class Memory:
+    tree_peak_mb: float     # sum over the process tree, at its highest sample
+    largest_process_mb: float
+    seconds: float
+
+
+def peak_memory(cmd: Command, interval: float = 0.005) -> Memory:
+    if cmd.before:
+        cmd.before()
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd.argv, cwd=cmd.cwd, env=cmd.env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    peak = 0
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_kb(proc.pid))
+            time.sleep(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    # wait4's rusage covers the process and the descendants it waited for: ru_maxrss is the
+    # largest of them (the CLI or one render child)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return Memory(peak / 1024, usage.ru_maxrss / 1024, elapsed)

@@ -1,0 +1,191 @@
+"""Benchmark alembic-review against what users would run instead, on generated histories.
+
+    python -m bench.run [--reps 7] [--readme] [--out bench/results.md] [--keep DIR]
+
+1. PR check (one new revision) on 2,000 revisions   vs `alembic heads` on the same repo
+2. `--all` on 1,000 revisions                        vs `alembic upgrade base:head --sql | squawk --reporter json`
+3. SQL analysis of a 5,000-statement file            vs `squawk --reporter json FILE`
+4. peak memory of the 2,000-revision PR check (whole process tree)
+
+Each pair runs `--reps` times, alternating which command goes first, after one untimed run of each;
+the table shows medians and their ratio. The code measured is a snapshot of linters/ compiled to
+bytecode (as `pip install` leaves it), run with this interpreter; alembic runs as `python -m
+alembic` with the same interpreter and environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python bench/run.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.generate import build_repo, write_sql_file  # noqa: E402
+from bench.measure import Command, compare, peak_memory  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+@dataclass
+class Row:
+    case: str
+    ours: float
+    baseline_name: str
+    baseline: float
+    target: float
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline
+
+
+def snapshot_package(dest: Path) -> Path:
+    """A copy of linters/ with bytecode, so the run measures the code, not compiling it."""
+    shutil.copytree(REPO_ROOT / "linters", dest / "linters", ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(dest / "linters", quiet=1)
+    return dest
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        mem = f"{mem_kb / 1024 ** 2:.0f} GB RAM"
+    except (OSError, AttributeError):
+        mem = "? RAM"
+    versions = []
+    for dist in ("alembic", "SQLAlchemy", "pglast"):
+        try:
+            from importlib.metadata import version
+            versions.append(f"{dist} {version(dist)}")
+        except Exception:
+            pass
+    squawk = subprocess.run(["squawk", "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"{os.cpu_count()} cores ({cpu}), {mem}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, {', '.join(versions)}, {squawk}")
+
+
+def table(rows: list[Row], memory, reps: int, env_note: str) -> str:
+    lines = [
+        "| comparison | alembic-review | instead | their time | ratio | target |",
+        "|---|---:|---|---:|---:|---|",
+    ]
+    for r in rows:
+        met = "met" if r.ratio <= r.target else "**missed**"
+        lines.append(f"| {r.case} | {r.ours:.2f} s | {r.baseline_name} | {r.baseline:.2f} s | "
+                     f"{r.ratio:.2f}x | ≤ {r.target:g}x, {met} |")
+    for label, m in memory:
+        met = "met" if m.tree_peak_mb < 300 else "**missed**"
+        lines.append(f"| peak RSS, {label} | {m.tree_peak_mb:.0f} MB (largest process {m.largest_process_mb:.0f} MB) "
+                     f"| | | | < 300 MB, {met} |")
+    lines.append("")
+    lines.append(f"Medians of {reps} runs per command, the two commands alternating. {env_note}")
+    return "\n".join(lines)
+
+
+def write_readme(block: str) -> None:
+    readme = REPO_ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    section = f"{README_START}\n{block}\n{README_END}"
+    if README_START in text and README_END in text:
+        text = re.sub(re.escape(README_START) + r".*?" + re.escape(README_END), lambda _: section, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n## Performance\n\n" + section + "\n"
+    readme.write_text(text, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=7)
+    p.add_argument("--pr-revisions", type=int, default=2000)
+    p.add_argument("--all-revisions", type=int, default=1000)
+    p.add_argument("--sql-statements", type=int, default=5000)
+    p.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results.md")
+    p.add_argument("--readme", action="store_true", help="also put the table in README.md under Performance")
+    p.add_argument("--keep", type=Path, help="build the repos here and keep them")
+    args = p.parse_args(argv)
+
+    if shutil.which("squawk") is None:
+        print("squawk is not installed: pip install squawk-cli", file=sys.stderr)
+        return 2
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="alembic-review-bench-"))
+    try:
+        return _run(args, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(args, work: Path) -> int:
+    py = sys.executable
+    print(f"generating histories in {work} ...", file=sys.stderr)
+    pr_repo = build_repo(work / f"pr{args.pr_revisions}", args.pr_revisions)
+    all_repo = build_repo(work / f"all{args.all_revisions}", args.all_revisions, new_revisions=0)
+    sql_file = write_sql_file(work / f"statements{args.sql_statements}.sql", args.sql_statements)
+    pkg = snapshot_package(work / "pkg")
+    ours_env = {**os.environ, "PYTHONPATH": str(pkg), "NO_COLOR": "1"}
+    env = dict(os.environ)
+    cache = pr_repo / ".git" / "alembic-review"
+    load = os.getloadavg()
+
+    def ours(name, *cli, cwd=None, before=None):
+        return Command(name, [py, "-m", "linters", *cli], cwd=cwd, env=ours_env, before=before)
+
+    pairs = [
+        (f"PR check, 1 new revision on {args.pr_revisions} (identity cache warm)",
+         ours("pr-warm", str(pr_repo), "--base", "main"),
+         Command("alembic heads", [py, "-m", "alembic", "heads"], cwd=pr_repo, env=env), 0.5),
+        (f"PR check, 1 new revision on {args.pr_revisions} (cold: no cache, as in CI)",
+         ours("pr-cold", str(pr_repo), "--base", "main", before=lambda: shutil.rmtree(cache, ignore_errors=True)),
+         Command("alembic heads", [py, "-m", "alembic", "heads"], cwd=pr_repo, env=env), 0.5),
+        (f"`--all` on {args.all_revisions} revisions",
+         ours("all", str(all_repo), "--all", "--format", "json"),
+         Command("alembic upgrade base:head --sql \\| squawk --reporter json",
+                 ["sh", "-c", f"'{py}' -m alembic upgrade base:head --sql | squawk --reporter json"],
+                 cwd=all_repo, env=env), 1.0),
+        (f"SQL analysis of a {args.sql_statements}-statement file",
+         ours("sql", "sql", str(sql_file), "--format", "json"),
+         Command("squawk --reporter json FILE", ["squawk", "--reporter", "json", str(sql_file)], env=env), 1.5),
+    ]
+    rows = []
+    for case, mine, theirs, target in pairs:
+        print(f"timing: {case} ...", file=sys.stderr)
+        a, b = compare(mine, theirs, args.reps)
+        rows.append(Row(case, a.median, theirs.name, b.median, target))
+        print(f"  ours {a.median:.3f} s  {theirs.name} {b.median:.3f} s  ratio {a.median / b.median:.2f}", file=sys.stderr)
+    memory = [(f"PR check on {args.pr_revisions} revisions", peak_memory(ours("mem", str(pr_repo), "--base", "main"))),
+              (f"`--all` on {args.all_revisions} revisions",
+               peak_memory(ours("mem", str(all_repo), "--all", "--format", "json")))]
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        env_note = ("PYTHONDONTWRITEBYTECODE is set on this machine, so alembic compiles every revision "
+                    "module on every run (no .pyc).")
+    else:
+        env_note = "alembic writes .pyc files of the revisions on its first run and reuses them after."
+    env_note += f" Load average when the run started: {load[0]:.2f}."
+    block = f"Measured on {machine()}.\n\n" + table(rows, memory, args.reps, env_note)
+    print(block)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("# Benchmark results\n\n`python -m bench.run`\n\n" + block + "\n", encoding="utf-8")
+    if args.readme:
+        write_readme(block)
+    missed = [r for r in rows if r.ratio > r.target] + [m for _, m in memory if m.tree_peak_mb >= 300]
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Suggested fixes: libcst rewrites of the op.* call, applied as a reviewer would, then re-reviewed and run."""
+
+import subprocess
+import sys
+import textwrap
+import uuid
+
+import psycopg
+import pytest
+
+from linters.suggest import suggest
+
+PG = "postgresql://postgres@127.0.0.1:5432/"
+
+REVISION = '''\
+def upgrade():
+    # a comment above stays above
+    op.create_index(
+        "ix_a",
+        "users",
+        ["email"],
+    )  # trailing comment kept
+    op.create_foreign_key(op.f("fk_o_u"), "orders", "users", ["user_id"], ["id"], source_schema="shop")
+    with op.get_context().autocommit_block():
+        op.drop_index("ix_b", table_name="users")
+    op.create_check_constraint("ck_amount", "orders", "amount > 0")
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.create_index("ix_c", ["email"])
+    op.create_foreign_key(None, "orders", "users", ["user_id"], ["id"])
+'''
+
+
+def test_index_build_goes_concurrent_inside_autocommit_block_keeping_layout():
+    fix = suggest(REVISION, 3, "require-concurrent-index-creation")
+    assert (fix.start, fix.end) == (3, 7)
+    assert fix.text == textwrap.indent(textwrap.dedent('''\
+        with op.get_context().autocommit_block():
+            op.create_index(
+                "ix_a",
+                "users",
+                ["email"],
+                postgresql_concurrently=True,
+            )  # trailing comment kept'''), "    ")
+    assert suggest(REVISION, 5, "require-concurrent-index-creation").text == fix.text  # any line of the call
+
+
+def test_already_in_autocommit_block_only_the_flag_is_added():
+    fix = suggest(REVISION, 10, "require-concurrent-index-deletion")
+    assert fix.text == '        op.drop_index("ix_b", table_name="users", postgresql_concurrently=True)'
+
+
+def test_constraints_become_not_valid_then_validated_after_a_commit():
+    fk = suggest(REVISION, 8, "adding-foreign-key-constraint")
+    assert fk.text.splitlines() == [
+        '    op.create_foreign_key(op.f("fk_o_u"), "orders", "users", ["user_id"], ["id"], source_schema="shop", '
+        'postgresql_not_valid=True)',
+        "    with op.get_context().autocommit_block():",
+        '        op.execute("ALTER TABLE shop.orders VALIDATE CONSTRAINT fk_o_u")',
+    ]
+    check = suggest(REVISION, 11, "constraint-missing-not-valid")
+    assert check.text.splitlines()[0].endswith('"amount > 0", postgresql_not_valid=True)')
+    assert "VALIDATE CONSTRAINT ck_amount" in check.text
+
+
+def test_no_suggestion_where_the_fix_is_not_mechanical():
+    assert suggest(REVISION, 13, "require-concurrent-index-creation") is None  # batch_op: inside a batch
+    assert suggest(REVISION, 14, "adding-foreign-key-constraint") is None      # no name to VALIDATE
+    assert suggest(REVISION, 3, "ban-drop-column") is None                     # not this rule's fix
+    assert suggest("def upgrade(:\n", 1, "require-concurrent-index-creation") is None
+
+
+def test_cli_reports_the_call_range_and_applying_the_suggestion_fixes_the_finding(repo, review):
+    rel = repo.add_revision("0002", "0001", """
+        op.execute("SET lock_timeout = '3s'")
+        op.create_index(
+            "ix_users_email",
+            "users",
+            ["email"],
+        )
+    """, 'op.drop_index("ix_users_email", table_name="users")')
+    _, report, _ = review()
+    [f] = [f for f in report["findings"] if f["rule"] == "require-concurrent-index-creation"]
+    lines = (repo.path / rel).read_text().splitlines()
+    assert lines[f["line"] - 1].strip() == "op.create_index(" and lines[f["end_line"] - 1].strip() == ")"
+    fixed = lines[:f["line"] - 1] + f["suggestion"].splitlines() + lines[f["end_line"]:]
+    (repo.path / rel).write_text("\n".join(fixed) + "\n")
+    _, report, _ = review()
+    assert not [f for f in report["findings"] if f["direction"] == "upgrade" and f["severity"] == "error"]
+
+
+@pytest.fixture
+def database():
+    name = f"ar_suggest_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG + "postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(PG + "postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_applied_suggestions_migrate_a_real_database(repo, review, database):
+    """The suggested revision runs on PostgreSQL: index valid, foreign key and check validated."""
+    repo.write("alembic/env.py", textwrap.dedent(f"""
+        from alembic import context
+        from sqlalchemy import create_engine
+        engine = create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/{database}")
+        with engine.connect() as connection:
+            context.configure(connection=connection, transaction_per_migration=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    """))
+    rel = repo.add_revision("0002", "0001", """
+        op.execute("SET lock_timeout = '3s'")
+        op.add_column("exams", sa.Column("user_id", sa.BigInteger))
+        op.create_foreign_key("fk_exams_user", "exams", "users", ["user_id"], ["id"])
+        op.create_check_constraint("ck_exams_title", "exams", "title <> ''")
+        op.create_index("ix_exams_user", "exams", ["user_id"])
+    """)
+    for _ in range(6):  # each pass applies one suggestion; line numbers move after a fix
+        _, report, _ = review()
+        fixable = [f for f in report["findings"] if f["suggestion"] and f["direction"] == "upgrade"]
+        if not fixable:
+            break
+        f = fixable[0]
+        lines = (repo.path / rel).read_text().splitlines()
+        (repo.path / rel).write_text("\n".join(lines[:f["line"] - 1] + f["suggestion"].splitlines()
+                                               + lines[f["end_line"]:]) + "\n")
+    assert {f["rule"] for f in report["findings"] if f["severity"] == "error"} == set()
+    proc = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=repo.path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    with psycopg.connect(PG + database) as conn:
+        validated = dict(conn.execute("SELECT conname, convalidated FROM pg_constraint "
+                                      "WHERE conname IN ('fk_exams_user', 'ck_exams_title')").fetchall())
+        valid_index = conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_exams_user'::regclass"
+                                   ).fetchone()[0]
+    assert validated == {"fk_exams_user": True, "ck_exams_title": True} and valid_index
