@@ -12,6 +12,8 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "action": ("bot.action", "run as the GitHub Action: lint once, publish on the pull request"),
+    "serve": ("bot.webhook", "run the GitHub App webhook service (docs/webhook-service.md)"),
+    "worker": ("bot.worker", "run review jobs from the webhook service's queue"),
 }
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import linters
+from linters import sandbox
 
 CLONE_NEWNET = 0x40000000
 CHILD_MEMORY = 2 * 1024 ** 3
@@ -62,6 +63,8 @@ def _isolate() -> None:
         ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
     except OSError:
         pass
+    if sandbox.PLAN is not None:  # code from strangers (the webhook service): see linters/sandbox.py
+        sandbox.apply(sandbox.PLAN)
 
 
 def network_isolation_available() -> bool:
@@ -90,6 +93,7 @@ class _Child:
             preexec_fn=_isolate, close_fds=True,
         )
         self.buffer = b""
+        self.replied = 0  # bytes of replies to the current request
 
     def send(self, message: dict) -> None:
         self.proc.stdin.write((json.dumps(message) + "\n").encode())
@@ -112,7 +116,27 @@ class _Child:
             if len(self.buffer) > MAX_REPLY_BYTES:
                 return {"type": "error", "stage": "render", "message": "output too large", "line": None}
         line, self.buffer = self.buffer.split(b"\n", 1)
-        return json.loads(line)
+        self.replied += len(line)
+        if self.replied > MAX_REPLY_BYTES:  # many small replies add up too
+            return {"type": "error", "stage": "render", "message": "output too large", "line": None}
+        return self._checked(line)
+
+    def _checked(self, line: bytes) -> dict:
+        """A reply as the parent expects it; the revision can write to the reply pipe too."""
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        ok = isinstance(message, dict) and isinstance(message.get("type"), str)
+        if ok and message["type"] in ("sql", "missing"):
+            ok = isinstance(message.get("direction"), str) and (message["type"] == "missing" or (
+                isinstance(message.get("sql"), str) and isinstance(message.get("line"), (int, type(None)))))
+        if not ok:
+            return {"type": "error", "stage": "render", "message": "the render process sent a malformed reply",
+                    "line": None}
+        if message["type"] == "done":
+            self.replied = 0
+        return message
 
     def kill(self) -> None:
         try:

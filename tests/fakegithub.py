@@ -21,6 +21,7 @@ Endpoints:
   GET   /repos/{o}/{r}/statuses/{ref}
   GET   /repos/{o}/{r}/commits/{ref}/status
   GET   /repos/{o}/{r}/tarball/{ref}  (302 to /_codeload/..., a .tar.gz of a registered directory)
+  GET   /repos/{o}/{r}/compare/{base}...{head}  (merge base: fake.merge_bases, default the base)
   GET   /app   GET /app/installations/{id}   POST /app/installations/{id}/access_tokens
   GET   /installation/repositories               POST /graphql (reviewThreads, (un)resolveReviewThread)
 
@@ -160,6 +161,7 @@ class FakeGitHub:
         self.forbid_statuses = False
         self.token_user: dict[str, dict] = {}        # token -> user dict (default: github-actions[bot])
         self.app_jwt_check: Callable[[str], bool] | None = None
+        self.merge_bases: dict[tuple[str, str], str] = {}  # (base, head) -> merge base; default: base
         self._ids = itertools.count(1000)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -437,6 +439,7 @@ class FakeGitHub:
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/statuses/(?P<ref>[^/]+)", "list_statuses"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/commits/(?P<ref>[^/]+)/status", "combined_status"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/tarball(?:/(?P<ref>.+))?", "tarball"),
+        ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/compare/(?P<base>[^/.]+)\.\.\.(?P<head>[^/]+)", "compare"),
         ("GET", r"/_codeload/(?P<o>[^/]+)/(?P<r>[^/]+)/legacy\.tar\.gz/(?P<ref>.+)", "codeload"),
         ("GET", r"/app", "get_app"),
         ("GET", r"/app/installations/(?P<id>\d+)", "get_installation"),
@@ -811,6 +814,21 @@ class FakeGitHub:
                  else "pending" if not states or "pending" in states else "success")
         return 200, {}, {"state": state, "sha": ref, "total_count": len(latest),
                          "statuses": list(latest.values()), "repository": self.repo_json(repo)}
+
+    def h_compare(self, o, r, base, head, **_):
+        """Two commits compared (three dots): what the webhook service asks for the merge base."""
+        repo = self._repo(o, r)
+        for sha in (base, head):
+            if sha not in repo.commits:
+                raise HTTPError(404, "Not Found")
+        merge_base = self.merge_bases.get((base, head), base)
+        self.add_commit(repo.full_name, merge_base)
+        html = f"https://github.com/{repo.full_name}/compare/{base}...{head}"
+        return 200, {}, {"url": f"{self.base_url}/repos/{repo.full_name}/compare/{base}...{head}",
+                         "html_url": html, "permalink_url": html, "diff_url": html + ".diff",
+                         "patch_url": html + ".patch", "base_commit": self.commit_json(repo, base),
+                         "merge_base_commit": self.commit_json(repo, merge_base), "status": "ahead",
+                         "ahead_by": 1, "behind_by": 0, "total_commits": 1, "commits": [], "files": []}
 
     # tarballs
     def h_tarball(self, o, r, ref=None, **_):

@@ -1,0 +1,172 @@
+"""The service's side of the sandbox (the child's side is linters/sandbox.py).
+
+- Each running job gets a uid/gid of its own (ALEMBIC_REVIEW_SANDBOX_UID_BASE + its slot) when the
+  service runs as root; its checkout is made readable by that group only, and after the job every
+  process of that uid is killed (a revision may fork and call setsid to leave its process group).
+- At start-up, `probe()` runs a revision-like script through the real sandbox and reports what is
+  in force: the uid it got, whether it could read the private key, our environment, the network,
+  a Unix socket. The service refuses to start when the key or the secret can be read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import linters
+
+PACKAGE_PARENT = str(Path(linters.__file__).resolve().parent.parent)
+
+
+def can_drop_privileges() -> bool:
+    return os.geteuid() == 0
+
+
+def job_uid(base: int, slot: int | None) -> int | None:
+    return base + slot if slot is not None and can_drop_privileges() else None
+
+
+def prepare_work_dir(work_dir: Path) -> None:
+    """The checkouts' parent: traversable (not listable) by the sandbox uids, nothing else."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if can_drop_privileges():
+        os.chmod(work_dir, 0o711)
+
+
+def share_with(tree: Path, gid: int | None) -> None:
+    """Make `tree` readable (not writable) by group `gid` only: the job's sandbox user."""
+    if gid is None:
+        return
+    os.chown(tree, 0, gid)
+    os.chmod(tree, 0o750)
+    for root, dirs, files in os.walk(tree):
+        for name in dirs:
+            path = os.path.join(root, name)
+            os.lchown(path, 0, gid)
+            if not os.path.islink(path):
+                os.chmod(path, 0o750)
+        for name in files:
+            path = os.path.join(root, name)
+            os.lchown(path, 0, gid)
+            if not os.path.islink(path):
+                os.chmod(path, 0o640)
+
+
+def _uid_processes(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def kill_uid(uid: int | None) -> int:
+    """Kill every process of `uid` (a job's leftovers); returns how many were found."""
+    if uid is None or uid == 0:
+        return 0
+    found = 0
+    for _ in range(20):
+        pids = _uid_processes(uid)
+        if not pids:
+            break
+        found += len(pids)
+        # kill(-1) from a process of that uid reaches all of them at once, forks in flight included
+        subprocess.run(["kill", "-KILL", "-1"], user=uid, group=uid, extra_groups=[],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for pid in pids:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        time.sleep(0.05)
+    return found
+
+
+def child_env(home: Path, uid: int | None, expose: Path) -> dict[str, str]:
+    """The reviewer's whole environment: nothing of ours (no token, key, secret, REDIS_URL)."""
+    env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": "C.UTF-8", "HOME": str(home),
+           "PYTHONPATH": PACKAGE_PARENT, "NO_COLOR": "1", "PYTHONDONTWRITEBYTECODE": "1",
+           "ALEMBIC_REVIEW_SANDBOX": "strict", "ALEMBIC_REVIEW_SANDBOX_EXPOSE": str(expose)}
+    if uid is not None:
+        env["ALEMBIC_REVIEW_SANDBOX_UID"] = str(uid)
+    return env
+
+
+# A revision-like script: run inside the sandbox, it tries what a hostile revision would.
+_PROBE_CHILD = r"""
+import json, os, socket, sys
+out = {"uid": os.getuid(), "env": sorted(os.environ)}
+def attempt(name, fn):
+    try:
+        fn()
+        out[name] = "yes"
+    except OSError as exc:
+        out[name] = f"no ({exc.strerror or exc})"
+attempt("read_key", lambda: open(sys.argv[1], "rb").read(1) if sys.argv[1] else (_ for _ in ()).throw(OSError("no key file")))
+attempt("read_service_environ", lambda: open(f"/proc/{sys.argv[2]}/environ", "rb").read(1))
+attempt("tcp", lambda: socket.create_connection(("1.1.1.1", 443), timeout=2).close())
+attempt("loopback", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[3])), timeout=2).close())
+attempt("unix_socket", lambda: socket.socket(socket.AF_UNIX).close())
+print(json.dumps(out))
+"""
+
+# Started like the reviewer (same environment), it launches the child exactly as linters.render does.
+_PROBE_PARENT = r"""
+import json, os, subprocess, sys
+from linters import sandbox
+from linters.render import _isolate, network_isolation_available
+try:
+    proc = subprocess.run([sys.executable, "-I", "-c", sys.argv[1], *sys.argv[2:]], preexec_fn=_isolate,
+                          env={"PATH": os.defpath, "LANG": "C.UTF-8"}, cwd="/", capture_output=True,
+                          text=True, timeout=60)
+    child = json.loads(proc.stdout.strip().splitlines()[-1])
+except Exception as exc:
+    child = {"error": f"{type(exc).__name__}: {exc}"}
+print(json.dumps({"child": child, "plan": sandbox.describe(sandbox.PLAN)}))
+"""
+
+
+def probe(settings, service_port: int = 9) -> dict:
+    """Run the probe through the sandbox as a job would; a dict with 'lines' (what is in force),
+    'ok' (nothing of ours was reachable) and the raw answers."""
+    prepare_work_dir(settings.work_dir)
+    uid = job_uid(settings.sandbox_uid_base, 0)
+    with tempfile.TemporaryDirectory(prefix="probe-", dir=settings.work_dir) as tmp:
+        share_with(Path(tmp), uid)
+        key = str(settings.private_key_path.resolve()) if settings.private_key_path else ""
+        proc = subprocess.run([sys.executable, "-c", _PROBE_PARENT, _PROBE_CHILD, key, str(os.getpid()),
+                               str(service_port)],
+                              env=child_env(Path(tmp), uid, Path(tmp)), cwd=tmp, capture_output=True,
+                              text=True, timeout=120)
+    kill_uid(uid)
+    try:
+        answer = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"ok": False, "lines": [f"the sandbox probe failed: {proc.stderr.strip()[-300:]}"]}
+    child = answer["child"]
+    if "error" in child:
+        return {"ok": False, "lines": [f"the sandbox could not start a child: {child['error']}"], **answer}
+    lines = list(answer["plan"])
+    lines.append(f"revisions run as uid {child['uid']}")
+    lines.append(f"environment seen by a revision: {', '.join(child['env']) or 'empty'}")
+    for name, label in (("read_key", "read the App's private key file"),
+                        ("read_service_environ", "read the service's environment"),
+                        ("tcp", "reach the internet"), ("loopback", "reach this service on 127.0.0.1"),
+                        ("unix_socket", "open a Unix socket")):
+        lines.append(f"can {label}: {child[name]}")
+    leaked = any(child[name] == "yes" for name in ("read_key", "read_service_environ"))
+    return {"ok": not leaked, "lines": lines, **answer}
+
+
+def remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,384 @@
+"""One review job: a pull request at one head commit, from the in-progress check run to the
+published review.
+
+    claim (bot/ledger.py) -> check run "in_progress" -> list the PR's files
+    -> no migration touched: check "success" at once, no code fetched
+    -> else: tarballs of merge base and head -> local git repo -> `python -m linters` in a child
+       process (the repo's own [tool.alembic-review] config; revisions rendered in the strict
+       sandbox as the job's own uid) -> bot.publish (comment, review, the same check run)
+
+Limits: a slot among ALEMBIC_REVIEW_MAX_JOBS for all workers and ALEMBIC_REVIEW_MAX_JOBS_PER_REPO
+per repository (a job without one is queued again a little later); ALEMBIC_REVIEW_JOB_TIMEOUT for
+the whole job. A newer head arriving while a job runs cancels it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import posixpath
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from github import GithubException
+
+from bot import fetch, isolation, ledger
+from bot.action import MAX_REPORT_BYTES, effective_fail_on, report_from_untrusted_json
+from bot.app_auth import AppAuth
+from bot.publish import publish
+from bot.settings import Settings
+from bot.store import KEEP, Store
+from linters.report.model import Report
+
+log = logging.getLogger("alembic_review.jobs")
+
+CONFIG_FILES = {"alembic.ini", "env.py", "script.py.mako", "pyproject.toml", ".alembic-review.toml", "setup.cfg"}
+REVISION_LINE = re.compile(r"^[+-]\s*(down_)?revision\s*(:[^=]*)?=", re.M)
+MAX_LISTED_FILES = 3000  # GitHub lists at most 3000 files of a pull request
+REPO = "repo"
+
+# `python -m linters`, except that the reviewed repository (the working directory) is not put on
+# sys.path: a `linters/` package of theirs must not shadow ours.
+_LAUNCH_LINT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+                "from linters.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    auth: AppAuth
+
+
+class Superseded(Exception):
+    """A newer head (or a closed pull request) made this job pointless."""
+
+
+def touches_migrations(files, version_dirs: set[str]) -> bool:
+    """Whether a change could alter what the reviewer says, from the PR's file list alone: a .py
+    under a `versions` directory or a version directory seen before in this repo, a .py whose diff
+    adds or removes a `revision =` / `down_revision =` line, or an Alembic/reviewer config file."""
+    if len(files) >= MAX_LISTED_FILES:
+        return True  # the list is truncated: we cannot tell
+    for f in files:
+        for path in filter(None, (f.filename, getattr(f, "previous_filename", None))):
+            name, parent = posixpath.basename(path), posixpath.dirname(path)
+            if name in CONFIG_FILES:
+                return True
+            if not name.endswith(".py"):
+                continue
+            if "versions" in parent.split("/") or parent in version_dirs:
+                return True
+            if f.patch is None or REVISION_LINE.search(f.patch):
+                return True  # no patch: too large or binary to show, so look at the code
+    return False
+
+
+class Heartbeat(threading.Thread):
+    """Keeps the job's claim and slots alive; notices when a newer head makes the job pointless."""
+
+    def __init__(self, rt: Runtime, job: ledger.Job, holder: dict, scopes: list[str]):
+        super().__init__(daemon=True, name=f"heartbeat {job}")
+        self.rt, self.job, self.holder, self.scopes = rt, job, holder, scopes
+        self.stop_event = threading.Event()
+        self.cancelled = threading.Event()
+
+    def run(self) -> None:
+        interval = max(0.5, self.rt.settings.lease_seconds / 4)
+        while not self.stop_event.wait(interval):
+            try:
+                if not ledger.heartbeat(self.rt.store, self.job, self.holder):
+                    self.cancelled.set()
+                for scope in self.scopes:
+                    ledger.renew_slot(self.rt.store, scope, self.holder["id"], self.rt.settings.lease_seconds)
+            except Exception as exc:  # the store is briefly unreachable: try again next beat
+                log.warning("heartbeat for %s failed: %s", self.job, exc)
+
+
+class Review:
+    def __init__(self, rt: Runtime, job: ledger.Job, uid: int | None, beat: Heartbeat):
+        self.rt, self.job, self.uid, self.beat = rt, job, uid, beat
+        self.settings = rt.settings
+        self.deadline = time.monotonic() + self.settings.job_timeout
+        self.gh = rt.auth.github(job.installation_id)
+        self.repo = self.gh.get_repo(job.repo, lazy=True)
+        self.run_obj = None
+
+    # --- the check run ------------------------------------------------------------------------
+
+    def start_check(self) -> None:
+        rec = self.rt.store.get(ledger.PULL, self.job.key) or {}
+        try:
+            if rec.get("check_run_id") and rec.get("check_head") == self.job.head_sha:
+                self.run_obj = self.repo.get_check_run(rec["check_run_id"])  # a retry: same run
+                if self.run_obj.status != "in_progress":
+                    self.run_obj.edit(status="in_progress")
+                return
+            self.run_obj = self.repo.create_check_run(
+                name=self.settings.check_name, head_sha=self.job.head_sha, status="in_progress",
+                output={"title": "Reviewing migrations…", "summary": "alembic-review is reviewing this commit."})
+        except GithubException as exc:
+            if exc.status != 403:
+                raise
+            log.warning("%s: no permission for check runs; a commit status is published instead", self.job)
+            return
+        ledger.remember_check_run(self.rt.store, self.job, self.run_obj.id)
+
+    def complete(self, conclusion: str, title: str, summary: str) -> None:
+        if self.run_obj is not None:
+            self.run_obj.edit(status="completed", conclusion=conclusion,
+                              output={"title": title[:255], "summary": summary[:65535]})
+            return
+        state = "success" if conclusion in ("success", "neutral", "skipped") else "failure"
+        self.repo.get_commit(self.job.head_sha).create_status(
+            state=state, description=title[:140], context=self.settings.check_name)
+
+    # --- the job --------------------------------------------------------------------------------
+
+    def check_wanted(self) -> None:
+        if self.beat.cancelled.is_set() or not ledger.still_wanted(self.rt.store, self.job):
+            raise Superseded("a newer head or request")
+        if time.monotonic() > self.deadline:
+            raise TimeoutError(f"the review took longer than {self.settings.job_timeout:g}s")
+
+    def run(self) -> str:
+        pr = self.repo.get_pull(self.job.number)
+        if pr.state != "open" or pr.head.sha != self.job.head_sha:
+            raise Superseded(f"the pull request is {pr.state} at {pr.head.sha[:7]}")
+        self.start_check()
+        try:
+            return self._review(pr)
+        except Superseded:
+            self.complete("cancelled", "Superseded by a newer commit", "A newer commit is being reviewed.")
+            raise
+        except TimeoutError as exc:
+            self.complete("timed_out", "alembic-review timed out", f"{exc}. Re-run the check to try again.")
+            return "timed_out"
+        except fetch.FetchError as exc:
+            self.complete("failure", "alembic-review could not fetch the code", str(exc))
+            return "failure"
+
+    def _review(self, pr) -> str:
+        files = list(pr.get_files()[:MAX_LISTED_FILES])
+        repo_rec = self.rt.store.get(REPO, self.job.repo) or {}
+        if not touches_migrations(files, set(repo_rec.get("version_dirs", []))):
+            if (self.rt.store.get(ledger.PULL, self.job.key) or {}).get("had_findings"):
+                self._publish(Report(base=None, pg_version=15, revisions=[], findings=[]), "error", check=False)
+            self.complete("success", "No migration changes",
+                          "This pull request changes no Alembic revision or configuration: nothing to review.")
+            self._note_findings(False)
+            return "success"
+        base = self._merge_base(pr)
+        work = self.settings.work_dir
+        isolation.prepare_work_dir(work)
+        with tempfile.TemporaryDirectory(prefix="job-", dir=work) as tmp:
+            tmp = Path(tmp)
+            tars = []
+            for name, ref in (("base", base), ("head", self.job.head_sha)):
+                self.check_wanted()
+                target = tmp / f"{name}.tar.gz"
+                fetch.download_tarball(self.settings.api_url, self.rt.auth.token(self.job.installation_id),
+                                       self.job.repo, ref, target, max_bytes=self.settings.max_tarball_bytes,
+                                       deadline=self.deadline)
+                tars.append(target)
+            checkout = tmp / "checkout"
+            base_commit, _ = fetch.build_checkout(checkout, *tars, max_bytes=self.settings.max_tarball_bytes)
+            for t in tars:
+                t.unlink()
+            isolation.share_with(checkout, self.uid)
+            if self.uid is not None:
+                os.chown(tmp, 0, self.uid)
+                os.chmod(tmp, 0o710)  # the sandbox may pass through to its checkout, not list the job dir
+            self.check_wanted()
+            code, report, reason = self._lint(tmp, checkout, base_commit)
+        self.check_wanted()
+        if report is None:
+            if "no Alembic project found" in reason:
+                self.complete("neutral", "No Alembic project found", reason)
+                return "neutral"
+            self.complete("failure", "alembic-review could not review this pull request", reason)
+            return "failure"
+        self._learn_version_dirs(report)
+        result = self._publish(report, effective_fail_on(report, code, ""), check=True)
+        self._note_findings(bool(report.findings))
+        if result.check_action == "failed":
+            raise RuntimeError("; ".join(result.errors) or "the check run could not be published")
+        return result.conclusion or "success"
+
+    def _merge_base(self, pr) -> str:
+        """What GitHub diffs the PR against: the merge base of its base branch and its head."""
+        try:
+            return self.repo.compare(pr.base.sha, self.job.head_sha).merge_base_commit.sha
+        except GithubException as exc:
+            log.warning("%s: compare failed (%s); diffing against the base branch tip", self.job, exc.status)
+            return pr.base.sha
+
+    def _lint(self, tmp: Path, checkout: Path, base_commit: str) -> tuple[int, Report | None, str]:
+        home = tmp / "home"
+        home.mkdir(mode=0o700)
+        report_path = tmp / "report.json"
+        cmd = [sys.executable, "-c", _LAUNCH_LINT, str(checkout), "--base", base_commit, "--format", "json",
+               "--output", str(report_path), "--no-progress"]
+        proc = subprocess.Popen(cmd, cwd=checkout, env=isolation.child_env(home, self.uid, checkout),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        try:
+            while True:
+                try:
+                    _, err = proc.communicate(timeout=0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    if self.beat.cancelled.is_set() or time.monotonic() > self.deadline:
+                        os.killpg(proc.pid, 9)
+                        proc.communicate()
+                        self.check_wanted()  # raises Superseded or TimeoutError
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+            isolation.kill_uid(self.uid)  # render children that outlived the reviewer
+        reason = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
+        reason = reason.replace(str(checkout), ".")[:1000]
+        if proc.returncode not in (0, 1) or not report_path.is_file():
+            return proc.returncode, None, reason or f"the reviewer exited with code {proc.returncode}"
+        try:
+            raw = report_path.read_bytes()
+            if len(raw) > MAX_REPORT_BYTES:
+                raise ValueError("report larger than 50 MB")
+            return proc.returncode, report_from_untrusted_json(json.loads(raw)), reason
+        except ValueError as exc:
+            return 2, None, f"the reviewer's report could not be read: {exc}"
+
+    def _publish(self, report: Report, fail_on: str, *, check: bool):
+        run_id = self.run_obj.id if (check and self.run_obj is not None) else None
+        result = publish(self.gh, self.job.repo, self.job.number, report, head_sha=self.job.head_sha,
+                         fail_on=fail_on, check=check, check_name=self.settings.check_name, check_run_id=run_id)
+        for error in result.errors:
+            log.warning("%s: publishing: %s", self.job, error)
+        return result
+
+    def _learn_version_dirs(self, report: Report) -> None:
+        dirs = {posixpath.dirname(r.path) for r in report.revisions if r.path and r.path != "?"}
+        if not dirs:
+            return
+
+        def fn(rec):
+            known = set((rec or {}).get("version_dirs", []))
+            if dirs <= known:
+                return KEEP, None
+            return {"version_dirs": sorted(known | dirs)[:50]}, None
+        self.rt.store.mutate(REPO, self.job.repo, fn)
+
+    def _note_findings(self, had: bool) -> None:
+        def fn(rec):
+            if rec is None or rec.get("had_findings", False) == had:
+                return KEEP, None
+            return dict(rec, had_findings=had), None
+        self.rt.store.mutate(ledger.PULL, self.job.key, fn)
+
+
+def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True) -> str:
+    """Do `job` if it is still wanted and nobody else does it. Returns what happened: a check
+    conclusion, "superseded", "duplicate" or "busy" (no slot free: queue it again later).
+    Raises on errors worth a retry (the claim is released first)."""
+    s, store = rt.settings, rt.store
+    holder = ledger.new_holder()
+    scopes = ["global", f"repo:{job.repo}"]
+    slot = ledger.acquire_slot(store, scopes[0], s.max_jobs, holder["id"], s.lease_seconds)
+    if slot is None:
+        return "busy"
+    try:
+        if ledger.acquire_slot(store, scopes[1], s.max_jobs_per_repo, holder["id"], s.lease_seconds) is None:
+            return "busy"
+        verdict = ledger.claim(store, job, holder, s.lease_seconds)
+        if verdict != "run":
+            store.incr(f"jobs:dropped")
+            log.info("job %s dropped: %s", job, verdict)
+            return verdict
+        started = time.monotonic()
+        beat = Heartbeat(rt, job, holder, scopes)
+        beat.start()
+        uid = isolation.job_uid(s.sandbox_uid_base, slot)
+        try:
+            conclusion = Review(rt, job, uid, beat).run()
+        except Superseded as exc:
+            ledger.finish(store, job, holder, "superseded")
+            store.incr("jobs:dropped")
+            log.info("job %s superseded: %s", job, exc)
+            return "superseded"
+        except Exception as exc:
+            log.warning("job %s failed (%s: %s)%s", job, type(exc).__name__, exc,
+                        "" if last_attempt else "; it will be retried")
+            if not last_attempt:
+                ledger.release(store, job, holder, f"{type(exc).__name__}: {exc}")
+                raise
+            ledger.finish(store, job, holder, "error")
+            store.incr("jobs:failed")
+            _conclude_after_error(rt, job, exc)
+            return "error"
+        finally:
+            beat.stop_event.set()
+            isolation.kill_uid(uid)
+        ledger.finish(store, job, holder, conclusion)
+        store.incr("jobs:completed")
+        log.info("job %s completed: %s in %.1fs (pid %d)", job, conclusion, time.monotonic() - started, os.getpid())
+        return conclusion
+    finally:
+        for scope in scopes:
+            ledger.release_slot(store, scope, holder["id"])
+
+
+def _conclude_after_error(rt: Runtime, job: ledger.Job, exc: Exception) -> None:
+    """Last attempt failed: say so on the check run rather than leave it spinning (best effort)."""
+    try:
+        rec = rt.store.get(ledger.PULL, job.key) or {}
+        if rec.get("check_run_id") and rec.get("check_head") == job.head_sha:
+            gh = rt.auth.github(job.installation_id)
+            gh.get_repo(job.repo, lazy=True).get_check_run(rec["check_run_id"]).edit(
+                status="completed", conclusion="failure",
+                output={"title": "alembic-review could not finish",
+                        "summary": f"{type(exc).__name__}. Re-run the check to try again."})
+    except Exception as inner:
+        log.warning("job %s: could not conclude the check run: %s", job, inner)
+
+
+def reconcile(rt: Runtime, enqueue) -> int:
+    """Re-queue jobs nobody is doing (their worker died); returns how many. One reconciler at a
+    time across all workers; a PR whose head already has a completed check is marked done."""
+    s, store = rt.settings, rt.store
+    me = ledger.new_holder()["id"]
+    if ledger.acquire_slot(store, "reconciler", 1, me, 300) is None:
+        return 0
+    try:
+        store.prune()
+        requeued = 0
+        for job, rec in ledger.orphans(store, s.lease_seconds, queued_grace=max(5 * s.lease_seconds, 300)):
+            conclusion = _completed_check(rt, job)
+            if conclusion is not None:
+                ledger.mark_done_elsewhere(store, job, conclusion)
+                continue
+            ledger.touch_queued(store, job)
+            enqueue(job)
+            requeued += 1
+            log.info("reconciler: %s queued again (was %s)", job, rec.get("state"))
+        return requeued
+    finally:
+        ledger.release_slot(store, "reconciler", me)
+
+
+def _completed_check(rt: Runtime, job: ledger.Job) -> str | None:
+    try:
+        gh = rt.auth.github(job.installation_id)
+        commit = gh.get_repo(job.repo, lazy=True).get_commit(job.head_sha)
+        for run in commit.get_check_runs(check_name=rt.settings.check_name):
+            return run.conclusion if run.status == "completed" else None
+    except Exception as exc:  # GitHub unreachable: doing the job again is the safe side
+        log.warning("reconciler: could not read the checks of %s: %s", job, exc)
+    return None

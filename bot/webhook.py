@@ -1,0 +1,289 @@
+"""`python -m bot serve`: the GitHub App's webhook endpoint (FastAPI on uvicorn), with consumer
+threads in the same process unless --workers 0.
+
+POST /webhook  X-Hub-Signature-256 checked (HMAC-SHA256 of the raw body, constant-time compare;
+               401 otherwise), bodies over ALEMBIC_REVIEW_MAX_BODY_BYTES refused (413), each
+               X-GitHub-Delivery handled once (remembered in the store for 7 days), then 202
+               once the job is in the durable queue.
+GET /healthz   200 with the queue, its backlog and the sandbox in force; 503 if the store is down.
+GET /metrics   Prometheus text (bot/metrics.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import logging
+import sys
+import threading
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from bot import ledger
+from bot.metrics import Metrics
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("alembic_review.webhook")
+
+DELIVERY_TTL = 7 * 24 * 3600
+PR_ACTIONS = {"opened", "synchronize", "reopened"}
+
+
+class BadPayload(Exception):
+    pass
+
+
+def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode(errors="replace"))
+
+
+def _get(data, *path, kind=None):
+    for key in path:
+        if not isinstance(data, dict):
+            raise BadPayload("/".join(map(str, path)))
+        data = data.get(key)
+    if kind is not None and (not isinstance(data, kind) or isinstance(data, bool)):
+        raise BadPayload("/".join(map(str, path)))
+    return data
+
+
+class Handler:
+    """Turns one verified delivery into ledger changes and queued jobs."""
+
+    def __init__(self, settings: Settings, store, enqueue, forget_token=None):
+        self.settings, self.store, self.enqueue = settings, store, enqueue
+        self.forget_token = forget_token or (lambda installation_id: None)
+
+    def handle(self, event: str, payload: dict) -> str:
+        if event == "ping":
+            return "pong"
+        if event == "pull_request":
+            return self.pull_request(payload)
+        if event in ("check_run", "check_suite"):
+            return self.rerequested(event, payload)
+        if event in ("installation", "installation_repositories"):
+            return self.installation(event, payload)
+        return "ignored"
+
+    def _queue(self, job: ledger.Job | None) -> str:
+        if job is None:
+            return "already-queued"
+        self.enqueue(job)
+        self.store.incr("jobs:enqueued")
+        return "queued"
+
+    def pull_request(self, p: dict) -> str:
+        action = _get(p, "action", kind=str)
+        repo = _get(p, "repository", "full_name", kind=str)
+        number = _get(p, "pull_request", "number", kind=int)
+        if action == "closed":
+            ledger.close(self.store, repo, number)
+            return "closed"
+        base_changed = action == "edited" and isinstance(p.get("changes"), dict) and "base" in p["changes"]
+        if action not in PR_ACTIONS and not base_changed:
+            return "ignored"
+        updated_at = _get(p, "pull_request", "updated_at")
+        return self._queue(ledger.request_review(
+            self.store, repo=repo, number=number,
+            installation_id=_get(p, "installation", "id", kind=int),
+            head_sha=_get(p, "pull_request", "head", "sha", kind=str),
+            base_sha=_get(p, "pull_request", "base", "sha", kind=str),
+            updated_at=updated_at if isinstance(updated_at, str) else "", force=base_changed))
+
+    def rerequested(self, event: str, p: dict) -> str:
+        if _get(p, "action", kind=str) != "rerequested":
+            return "ignored"
+        obj = _get(p, event, kind=dict)
+        app_id = _get(obj, "app", "id") if isinstance(obj.get("app"), dict) else None
+        if app_id is not None and str(app_id) != self.settings.app_id:
+            return "ignored"  # another app's check
+        if event == "check_run" and obj.get("name") not in (None, self.settings.check_name):
+            return "ignored"
+        repo = _get(p, "repository", "full_name", kind=str)
+        head = _get(obj, "head_sha", kind=str)
+        numbers = [pr.get("number") for pr in obj.get("pull_requests") or [] if isinstance(pr, dict)]
+        if not numbers:  # fork PRs are not listed: find the PRs at that head in the ledger
+            numbers = [rec["number"] for _, rec in self.store.items(ledger.PULL)
+                       if rec.get("repo") == repo and rec.get("head_sha") == head]
+        results = [self._queue(ledger.rerequest(self.store, repo, n, head)) for n in numbers if isinstance(n, int)]
+        return "queued" if "queued" in results else "ignored"
+
+    def installation(self, event: str, p: dict) -> str:
+        action = _get(p, "action", kind=str)
+        installation_id = _get(p, "installation", "id", kind=int)
+        if action in ("deleted", "suspend"):
+            self.forget_token(installation_id)
+        repos = [r.get("full_name") for key in ("repositories", "repositories_added")
+                 for r in p.get(key) or [] if isinstance(r, dict)]
+
+        def fn(rec):
+            rec = dict(rec or {}, id=installation_id, last_action=action, updated=time.time())
+            known = set(rec.get("repos", [])) | {r for r in repos if isinstance(r, str)}
+            known -= {r.get("full_name") for r in p.get("repositories_removed") or [] if isinstance(r, dict)}
+            rec["repos"] = sorted(known)[:10_000]
+            rec["active"] = action not in ("deleted", "suspend")
+            return rec, None
+        self.store.mutate("installation", str(installation_id), fn)
+        log.info("installation %s: %s (%d repositories)", installation_id, action, len(repos))
+        return "recorded"
+
+
+def create_app(settings: Settings, store, enqueue, *, pending=lambda: 0, isolation_lines=(),
+               on_start=None, on_stop=None, forget_token=None) -> FastAPI:
+    metrics = Metrics()
+    handler = Handler(settings, store, enqueue, forget_token)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        if on_start:
+            on_start()
+        yield
+        if on_stop:
+            await run_in_threadpool(on_stop)
+
+    app = FastAPI(title="alembic-review", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.metrics = metrics
+
+    def answer(event: str, result: str, started: float, status: int, **extra) -> JSONResponse:
+        metrics.delivery(event, result, time.perf_counter() - started)
+        return JSONResponse({"result": result, **extra}, status_code=status)
+
+    def process(event: str, delivery: str, body: bytes) -> tuple[int, str]:
+        import json
+
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return 400, "bad-request"
+        if not isinstance(payload, dict):
+            return 400, "bad-request"
+        if delivery and not store.first_time("delivery", delivery, DELIVERY_TTL):
+            return 200, "duplicate"
+        try:
+            return 202, handler.handle(event, payload)
+        except BadPayload as exc:
+            log.warning("delivery %s (%s): unexpected payload at %s", delivery, event, exc)
+            return 400, "bad-request"
+        except Exception:
+            # not queued: forget the delivery so that GitHub's redelivery is not taken for a duplicate
+            log.exception("delivery %s (%s) could not be queued", delivery, event)
+            if delivery:
+                store.forget("delivery", delivery)
+            return 503, "error"
+
+    @app.post("/webhook")
+    async def webhook(request: Request):
+        started = time.perf_counter()
+        event = request.headers.get("x-github-event", "")[:64] or "unknown"
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > settings.max_body_bytes:
+            return answer(event, "too-large", started, 413)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > settings.max_body_bytes:
+                return answer(event, "too-large", started, 413)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        if not signature_ok(settings.webhook_secret, body, request.headers.get("x-hub-signature-256")):
+            return answer(event, "bad-signature", started, 401)
+        delivery = request.headers.get("x-github-delivery", "")[:100]
+        status, result = await run_in_threadpool(process, event, delivery, body)
+        return answer(event, result, started, status)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            store.ping()
+            backlog = pending()
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+        return {"status": "ok", "queue": "redis" if settings.redis_url else "sqlite",
+                "queue_name": settings.queue_name, "pending": backlog, "sandbox": list(isolation_lines)}
+
+    @app.get("/metrics")
+    def metrics_endpoint():
+        try:
+            counters, backlog = store.counters(), pending()
+        except Exception:
+            counters, backlog = {}, -1
+        return PlainTextResponse(metrics.render(counters, {"queue_pending_jobs": backlog}),
+                                 media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+# --- the command ----------------------------------------------------------------------------------
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("huey").setLevel(logging.WARNING)
+
+
+def check_sandbox(settings: Settings) -> list[str]:
+    """Probe the sandbox as a job would use it; exit 2 if our secrets can be reached from it."""
+    from bot import isolation
+
+    result = isolation.probe(settings)
+    for line in result["lines"]:
+        log.info("sandbox: %s", line)
+    if not result["ok"]:
+        raise SettingsError("the sandbox does not keep revisions away from our secrets: "
+                            + "; ".join(result["lines"][-6:]))
+    if settings.private_key_path and settings.private_key_path.stat().st_mode & 0o077:
+        log.warning("GITHUB_PRIVATE_KEY_PATH %s is readable by group/others: chmod 600 it",
+                    settings.private_key_path)
+    return result["lines"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot serve",
+                                     description="Run the alembic-review GitHub App webhook service.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--workers", type=int, default=2,
+                        help="job threads in this process (0: only receive webhooks; run `python -m bot worker`)")
+    parser.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        from bot import queue
+        from bot.settings import load
+
+        settings = load()
+        settings.read_private_key()
+        lines = check_sandbox(settings)
+        rt = queue.runtime()
+    except SettingsError as exc:
+        print(f"alembic-review serve: error: {exc}", file=sys.stderr)
+        return 2
+    consumer = queue.consumer(args.workers, embedded=True) if args.workers > 0 else None
+
+    def on_start():
+        if consumer is not None:
+            consumer.start()
+            threading.Thread(target=queue.reconcile_now, daemon=True, name="startup reconcile").start()
+        log.info("alembic-review listening on %s:%d (%s queue %r, %d job thread(s))", args.host, args.port,
+                 "redis" if settings.redis_url else "sqlite", settings.queue_name, args.workers)
+
+    def on_stop():
+        if consumer is not None:
+            consumer.stop(graceful=True)
+
+    app = create_app(settings, rt.store, queue.enqueue, pending=queue.huey.pending_count,
+                     isolation_lines=lines, on_start=on_start, on_stop=on_stop, forget_token=rt.auth.forget)
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                           access_log=False, lifespan="on"))
+    server.run()
+    return 0

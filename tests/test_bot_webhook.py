@@ -1,0 +1,172 @@
+"""End to end: `python -m bot serve` (uvicorn on 127.0.0.1, embedded job threads, SQLite queue)
+against the fake GitHub server, driven by signed webhook deliveries."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+
+from bot.publish import MARKER
+from tests.bot_service import PullRequest, Service, pull_request_event, wait_for
+from tests.fakegithub import fake_github  # noqa: F401  (fixture)
+
+REPO = "octo/shop"
+RISKY = 'op.create_index("ix_users_email", "users", ["email"])'
+SAFE_DOWN = 'op.drop_index("ix_users_email", table_name="users")'
+
+
+@pytest.fixture
+def service(tmp_path, fake_github):
+    svc = Service(tmp_path, fake_github)
+    yield svc
+    svc.close()
+
+
+def completed_runs(fake, sha):
+    return [r for r in fake.check_runs_for(REPO, sha) if r["status"] == "completed"]
+
+
+def test_risky_revision_gets_check_comment_and_review(service, fake_github, tmp_path):
+    service.serve()
+    pr = PullRequest(tmp_path, fake_github, REPO, 7)
+    pr.add_revision("0002", "0001", RISKY, downgrade=SAFE_DOWN, slug="email_index")
+    head = pr.commit()
+    answer = pr.open(service)
+    assert answer.status_code == 202 and answer.json()["result"] == "queued"
+    assert answer.elapsed.total_seconds() < 1
+
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 120, what="the check run to complete")
+    assert run["conclusion"] == "failure" and run["name"] == "alembic-review"
+    assert "require-concurrent-index-creation" in run["output"]["summary"]
+    assert len(fake_github.check_runs_for(REPO, head)) == 1  # the in-progress run was completed, not doubled
+    created = fake_github.calls("POST", r"/check-runs$")[0]
+    assert created.body["status"] == "in_progress"
+    [comment] = fake_github.comments_on(REPO, 7)
+    assert MARKER in comment["body"] and comment["user"]["login"] == "alembic-review[bot]"
+    [inline] = [c for c in fake_github.review_comments_on(REPO, 7)
+                if "require-concurrent-index-creation" in c["body"]]
+    assert inline["line"] == (pr.repo.path / inline["path"]).read_text().splitlines().index(
+        "    " + RISKY) + 1
+    # the App authenticated with its JWT and worked with an installation token
+    assert fake_github.calls("POST", r"/app/installations/77/access_tokens$")
+    assert all(r.headers["authorization"].split()[1] in fake_github.tokens
+               for r in fake_github.calls(path_regex=r"^/repos/"))
+
+
+def test_bad_signature_is_401_and_nothing_is_queued(service, fake_github, tmp_path):
+    service.serve()
+    event = pull_request_event(REPO, 3, "a" * 40, "b" * 40)
+    assert service.send("pull_request", event, secret="not-the-secret").status_code == 401
+    assert service.send("pull_request", event, signature="sha256=" + "0" * 64).status_code == 401
+    assert service.send("pull_request", event, signature="").status_code == 401
+    assert service.send("pull_request", event, signature="sha1=abc").status_code == 401
+    metrics = requests.get(service.url + "/metrics", timeout=5).text
+    assert 'alembic_review_webhook_deliveries_total{event="pull_request",result="bad-signature"} 4' in metrics
+    assert "jobs_total" not in metrics.split("alembic_review_jobs_total counter")[1].split("#")[0]
+    assert fake_github.calls(path_regex=r"^/repos/") == []
+
+
+def test_oversized_body_is_413(service, fake_github):
+    service.env["ALEMBIC_REVIEW_MAX_BODY_BYTES"] = "4096"
+    service.serve()
+    event = pull_request_event(REPO, 3, "a" * 40, "b" * 40, padding="x" * 5000)
+    assert service.send("pull_request", event).status_code == 413
+
+
+def test_duplicate_delivery_is_processed_once(service, fake_github, tmp_path):
+    service.serve()
+    pr = PullRequest(tmp_path, fake_github, REPO, 8)
+    pr.write("README.md", "docs only\n")
+    head = pr.commit()
+    fake_github.add_repo(REPO).installation_id = 77
+    fake_github.add_pull(REPO, 8, files=pr.files, head_sha=head, base_sha=pr.base)
+    event = pull_request_event(REPO, 8, head, pr.base)
+    first = service.send("pull_request", event, delivery="delivery-1")
+    again = service.send("pull_request", event, delivery="delivery-1")
+    assert (first.status_code, first.json()["result"]) == (202, "queued")
+    assert (again.status_code, again.json()["result"]) == (200, "duplicate")
+    wait_for(lambda: completed_runs(fake_github, head), 60, what="the check")
+    # a different delivery of the same head is not a second job either
+    assert service.send("pull_request", dict(event, action="reopened")).json()["result"] == "already-queued"
+    metrics = requests.get(service.url + "/metrics", timeout=5).text
+    assert re.search(r'alembic_review_jobs_total\{outcome="enqueued"\} 1\b', metrics)
+    wait_for(lambda: re.search(r'outcome="completed"\} 1\b', requests.get(service.url + "/metrics").text), 30,
+             what="the completed counter")
+    assert len(fake_github.calls("POST", r"/check-runs$")) == 1
+
+
+def test_no_migration_touched_concludes_success_without_fetching_code(service, fake_github, tmp_path):
+    service.serve()
+    pr = PullRequest(tmp_path, fake_github, REPO, 9)
+    pr.write("app/views.py", "def index():\n    return 'hi'\n")
+    head = pr.commit()
+    assert pr.open(service).status_code == 202
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 60, what="the check")
+    assert run["conclusion"] == "success" and run["output"]["title"] == "No migration changes"
+    assert fake_github.calls("GET", r"/tarball/") == [] and fake_github.comments_on(REPO, 9) == []
+
+
+def test_new_head_drops_the_job_of_the_old_head(service, fake_github, tmp_path):
+    service.serve(workers=0)  # nothing runs yet: both jobs wait in the queue
+    pr = PullRequest(tmp_path, fake_github, REPO, 10)
+    pr.add_revision("0002", "0001", RISKY, downgrade=SAFE_DOWN, slug="email_index")
+    old = pr.commit()
+    pr.open(service)
+    pr.add_revision("0002", "0001", 'op.add_column("users", sa.Column("nick", sa.Text))',
+                    downgrade='op.drop_column("users", "nick")', slug="email_index")
+    new = pr.commit()
+    assert pr.open(service, action="synchronize").json()["result"] == "queued"
+    service.procs[0].stop()
+    service.serve(workers=2)  # same queue (SQLite in the data dir): both jobs survived the restart
+    [run] = wait_for(lambda: completed_runs(fake_github, new), 120, what="the new head's check")
+    assert run["conclusion"] != "failure" and "require-concurrent-index-creation" not in run["output"]["summary"]
+    wait_for(lambda: 'outcome="dropped"} 1' in requests.get(service.url + "/metrics").text, 30,
+             what="the old job to be dropped")
+    assert fake_github.check_runs_for(REPO, old) == []  # no work was spent on the old head
+
+
+def test_closed_pull_request_is_not_reviewed(service, fake_github, tmp_path):
+    service.serve(workers=0)
+    pr = PullRequest(tmp_path, fake_github, REPO, 11)
+    pr.write("app/x.py", "x = 1\n")
+    head = pr.commit()
+    pr.open(service)
+    closed = pull_request_event(REPO, 11, head, pr.base, action="closed")
+    assert service.send("pull_request", closed).json()["result"] == "closed"
+    service.procs[0].stop()
+    service.serve(workers=1)
+    wait_for(lambda: 'outcome="dropped"} 1' in requests.get(service.url + "/metrics").text, 30,
+             what="the job to be dropped")
+    assert fake_github.check_runs_for(REPO, head) == []
+
+
+def test_check_run_rerequested_reviews_again(service, fake_github, tmp_path):
+    service.serve()
+    pr = PullRequest(tmp_path, fake_github, REPO, 12)
+    pr.write("app/x.py", "x = 1\n")
+    head = pr.commit()
+    pr.open(service)
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 60, what="the first check")
+    event = {"action": "rerequested", "check_run": {"id": run["id"], "name": "alembic-review", "head_sha": head,
+                                                   "app": {"id": 4242}, "pull_requests": [{"number": 12}]},
+             "repository": {"full_name": REPO}, "installation": {"id": 77}}
+    assert service.send("check_run", event).json()["result"] == "queued"
+    wait_for(lambda: len(fake_github.calls("PATCH", rf"/check-runs/{run['id']}$")) >= 3, 60,
+             what="the same check run to be run again")
+    other_app = dict(event, check_run=dict(event["check_run"], app={"id": 1}))
+    assert service.send("check_run", other_app).json()["result"] == "ignored"
+
+
+def test_installation_events_and_health(service, fake_github):
+    service.serve()
+    event = {"action": "created", "installation": {"id": 91, "account": {"login": "acme"}},
+             "repositories": [{"full_name": "acme/api"}, {"full_name": "acme/web"}]}
+    assert service.send("installation", event).json()["result"] == "recorded"
+    assert service.send("ping", {"zen": "Keep it logically awesome.", "hook_id": 1}).json()["result"] == "pong"
+    health = requests.get(service.url + "/healthz", timeout=5).json()
+    assert health["status"] == "ok" and health["queue"] == "sqlite"
+    assert any("seccomp" in line for line in health["sandbox"])
+    assert any(line.startswith("can read the App's private key file: no") for line in health["sandbox"])
+    assert service.send("pull_request", b"{not json").status_code == 400
