@@ -6,10 +6,7 @@ from dataclasses import dataclass, field
 
 from linters.foreign_keys import ForeignKeys
 from linters.locks import LockEffect
-from linters.foreign_keys import ForeignKeys
-from linters.locks import LockEffect
 from linters.sql import Statement, relation_name
-from linters.transaction import TransactionState
 from linters.transaction import TransactionState
 
 
@@ -17,9 +14,6 @@ from linters.transaction import TransactionState
 class RunState:
     pg_version: int = 15
     created_tables: set[str] = field(default_factory=set)
-    # Transactions (issue 3): locks held until COMMIT, timeouts in effect, revision boundaries.
-    tx: TransactionState = field(default_factory=TransactionState)
-    foreign_keys: ForeignKeys = field(default_factory=ForeignKeys)  # child -> {constraint: parent}
     # Transactions (issue 3): locks held until COMMIT, timeouts in effect, revision boundaries.
     tx: TransactionState = field(default_factory=TransactionState)
     foreign_keys: ForeignKeys = field(default_factory=ForeignKeys)  # child -> {constraint: parent}
@@ -55,16 +49,6 @@ class RunState:
             if old in self.created_tables:
                 self.created_tables.discard(old)
                 self.created_tables.add(body.get("newname"))
-        self.foreign_keys.apply(stmt)
-        self.tx.apply(stmt, self)
-
-    def effect(self, stmt: Statement) -> LockEffect:
-        """The lock model's verdict on `stmt` for this run's PostgreSQL version (computed once)."""
-        try:
-            return stmt.lock_effect(self.pg_version)
-        except Exception:  # a node shape the model does not know must not stop the review
-            return LockEffect(locks=(), rewrite=False, scan=False, transactional=True,
-                              notes=(f"{stmt.kind} could not be modelled",))
         self.foreign_keys.apply(stmt)
         self.tx.apply(stmt, self)
 
