@@ -195,12 +195,18 @@ class Tracer:
         tables = self._probe_tables(obs)
         if self.observer is None or not tables or obs is None:
             return run()
-        observer = self.observer()
+        try:
+            observer = self.observer()
+        except Exception:  # noqa: BLE001 - no second session (connection limit...): run it unobserved
+            return run()
         result: dict = {}
         try:
             observer.execute("BEGIN")
-            observer.execute(sql.SQL("LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE").format(
-                sql.SQL(", ").join(sql.Identifier(*name.split(".")) for name in tables)))
+            try:
+                observer.execute(sql.SQL("LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE").format(
+                    sql.SQL(", ").join(sql.Identifier(*name.split(".")) for name in tables)))
+            except psycopg.Error:  # not a table we may lock: run it unobserved (finally rolls back)
+                return run()
 
             def target():
                 try:
