@@ -354,6 +354,21 @@ def test_validate_in_the_same_transaction_as_the_not_valid_add_is_reported_acros
     assert "adding-foreign-key-constraint" not in rules_of(report)
 
 
+def test_validate_in_a_later_revision_is_quiet_when_each_revision_commits(repo, review):
+    repo.write("pyproject.toml", "[tool.alembic-review]\ntransaction_per_migration = true\n")
+    repo.add_revision("0002", "0001", 'op.create_check_constraint("ck_users_email", "users", "email <> \'\'", '
+                                      'postgresql_not_valid=True)', slug="check")
+    same = repo.add_revision("0003", "0002", 'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_users_email")',
+                             slug="validate")
+    _, report, _ = review()
+    assert "constraint-missing-not-valid" not in rules_of(report)
+    repo.write("alembic/versions/0003_validate.py", (repo.path / same).read_text().replace(
+        'op.execute("ALTER', 'op.create_check_constraint("ck_users_x", "users", "id > 0", postgresql_not_valid=True)\n'
+                             '    op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_users_x")\n    op.execute("ALTER'))
+    _, report, _ = review()
+    assert rules_of(report).count("constraint-missing-not-valid") == 1  # same revision: same transaction
+
+
 def test_fast_defaults_depend_on_the_postgres_version(repo, review):
     rel = repo.add_revision("0002", "0001", """
         op.add_column("users", sa.Column("score", sa.BigInteger, server_default="0"))

@@ -6,8 +6,8 @@ yet), and the "breaks running code" rules are also silent for columns the run it
 
 from linters.locks import lock_effect
 from linters.rules import Hit, rule
-from linters.rules.nodes import (alter_table_commands, column_constraints, is_bookkeeping, lock_of,  # noqa: F401
-                                 single_command, type_name)
+from linters.rules.nodes import (EXEMPT_NEW_COLUMNS, EXEMPT_NEW_TABLES, alter_table_commands,
+                                 column_constraints, is_bookkeeping, lock_of, single_command, type_name)
 
 
 def _existing(state, table) -> bool:
@@ -24,7 +24,7 @@ def _old_column(state, table, column) -> bool:
     summary="Dropping a column breaks the application code that still reads or writes it.",
     why="During a deploy the old release keeps running: its queries name the column (SQLAlchemy "
         "selects every mapped column) and fail as soon as it is gone. DROP COLUMN also takes an "
-        "ACCESS EXCLUSIVE lock, queued behind any long-running query.",
+        "ACCESS EXCLUSIVE lock, queued behind any long-running query." + EXEMPT_NEW_COLUMNS,
     recipe="Release the code that stops using the column first (remove it from the model), then drop it "
            "in a later migration and mark that line `# alembic-review: ignore[ban-drop-column]`.",
     lock="ACCESS EXCLUSIVE",
@@ -44,7 +44,7 @@ def ban_drop_column(stmt, state):
         "clock_timestamp(), a function PostgreSQL cannot prove stable), an IDENTITY or serial column, or "
         "GENERATED ... STORED makes PostgreSQL rewrite the table and every index under ACCESS EXCLUSIVE: "
         "no reads, no writes until it is done. Before PostgreSQL 11 every non-null default rewrites "
-        "(set pg_version). Unlike squawk, serial columns count too (nextval() is volatile: measured rewrite).",
+        "(set pg_version). Unlike squawk, serial columns count too (nextval() is volatile: measured rewrite)." + EXEMPT_NEW_TABLES,
     recipe="Add the column without the default (`op.add_column(..., sa.Column('x', sa.Uuid, nullable=True))`), "
            "backfill existing rows in batches outside the migration, then set the default for new rows with "
            "`op.alter_column('t', 'x', server_default=sa.text('gen_random_uuid()'))`. A constant "
@@ -85,7 +85,7 @@ def _has_default(coldef: dict) -> bool:
     why="PostgreSQL cannot fill existing rows of a NOT NULL column that has no default, so ALTER TABLE "
         "fails with 'column contains null values' and the deploy stops; on an empty dev table it passes, "
         "which is why it slips through review. The old release, which does not know the column, cannot "
-        "insert rows either. IDENTITY, serial and GENERATED columns fill themselves and are not reported.",
+        "insert rows either. IDENTITY, serial and GENERATED columns fill themselves and are not reported." + EXEMPT_NEW_TABLES,
     recipe="Give it a constant default: `op.add_column('t', sa.Column('x', sa.Integer, nullable=False, "
            "server_default='0'))` (instant since PostgreSQL 11), or add it `nullable=True`, backfill, and "
            "later `op.alter_column('t', 'x', nullable=False)` (see adding-not-nullable-field).",
@@ -137,7 +137,7 @@ def adding_not_nullable_field(stmt, state):
     why="Most type changes (int -> bigint, text -> varchar(n), timestamp -> timestamptz, anything with USING) "
         "rewrite the table and rebuild its indexes while holding ACCESS EXCLUSIVE: the table is offline for "
         "the duration. The rendered SQL does not say the old type, so every change is reported; the only "
-        "cheap ones are varchar widening, varchar -> text and numeric precision increase.",
+        "cheap ones are varchar widening, varchar -> text and numeric precision increase." + EXEMPT_NEW_TABLES,
     recipe="Add a new column with the new type (`op.add_column`), write to both from the application, backfill "
            "in batches, switch reads, then drop the old column in a later release. For varchar(n) -> text or a "
            "wider varchar, which do not rewrite, mark the line `# alembic-review: ignore[changing-column-type]`.",
@@ -168,7 +168,7 @@ rule(
     "ban-drop-not-null", "warning", "sql",
     summary="Dropping NOT NULL lets NULLs in that running code does not expect.",
     why="Code (and other services, reports, exports) written against a NOT NULL column assumes a value is "
-        "always there; once NULLs can be written, old readers crash or mis-handle them.",
+        "always there; once NULLs can be written, old readers crash or mis-handle them." + EXEMPT_NEW_COLUMNS,
     recipe="Make sure every reader handles NULL before `op.alter_column('t', 'x', nullable=True)`, then mark "
            "the line `# alembic-review: ignore[ban-drop-not-null]`.",
     lock="ACCESS EXCLUSIVE",
@@ -179,7 +179,7 @@ rule(
     "ban-drop-default", "warning", "sql",
     summary="Dropping a column default breaks inserts that relied on it.",
     why="The running release may insert rows without naming the column and rely on the server default; "
-        "after DROP DEFAULT those inserts store NULL or fail on NOT NULL.",
+        "after DROP DEFAULT those inserts store NULL or fail on NOT NULL." + EXEMPT_NEW_COLUMNS,
     recipe="Make the application always send the value first, then `op.alter_column('t', 'x', "
            "server_default=None)` and mark the line `# alembic-review: ignore[ban-drop-default]`.",
     lock="ACCESS EXCLUSIVE",
@@ -190,7 +190,7 @@ rule(
     "ban-drop-generated-expression", "warning", "sql",
     summary="DROP EXPRESSION turns a generated column into a plain one that nothing fills any more.",
     why="Code that relied on PostgreSQL computing the column now reads stale values for new rows, and "
-        "writers that never set it leave it NULL.",
+        "writers that never set it leave it NULL." + EXEMPT_NEW_COLUMNS,
     recipe="Make the application compute and write the value first, then run the DROP EXPRESSION "
            "(`op.execute('ALTER TABLE t ALTER COLUMN x DROP EXPRESSION')`) and mark it ignored.",
     lock="ACCESS EXCLUSIVE",
@@ -213,7 +213,7 @@ rule(
     summary="Adding, dropping or tightening an IDENTITY breaks inserts of the running code.",
     why="ADD GENERATED ALWAYS / SET GENERATED ALWAYS rejects inserts that supply the id; DROP IDENTITY "
         "makes inserts that omit it fail on NOT NULL. SET GENERATED BY DEFAULT and sequence options "
-        "(RESTART, INCREMENT) accept what worked before and are not reported.",
+        "(RESTART, INCREMENT) accept what worked before and are not reported." + EXEMPT_NEW_COLUMNS,
     recipe="Change how the application inserts first (omit the column for ALWAYS, supply it after DROP "
            "IDENTITY), then run the change and mark it `# alembic-review: ignore[ban-alter-identity]`.",
     lock="ACCESS EXCLUSIVE",

@@ -5,8 +5,8 @@ and indexed instantly, and nobody is waiting on it.
 """
 
 from linters.rules import Hit, rule
-from linters.rules.nodes import (alter_table_commands, column_constraints, dotted, is_bookkeeping, lock_of,
-                                 single_command, strings)
+from linters.rules.nodes import (EXEMPT_NEW_TABLES, alter_table_commands, column_constraints, dotted, is_bookkeeping,
+                                 lock_of, single_command, strings)
 from linters.sql import relation_name
 
 NOT_VALID_RECIPE = (
@@ -50,7 +50,7 @@ def _label(con: dict) -> str:
     why="ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on the table and on the referenced table, then reads "
         "every row to check it: no INSERT, UPDATE or DELETE on either table until the scan ends. This is also "
         "reported for ADD COLUMN ... REFERENCES. (squawk also reports constraint-missing-not-valid on the "
-        "same statement; we report a foreign key once, here.)",
+        "same statement; we report a foreign key once, here.)" + EXEMPT_NEW_TABLES,
     recipe=NOT_VALID_RECIPE,
     lock="SHARE ROW EXCLUSIVE",
 )
@@ -73,7 +73,7 @@ def adding_foreign_key_constraint(stmt, state):
         "run, by default) in one transaction, so a VALIDATE in that same transaction still holds the "
         "lock the ADD took, and is reported too. Differences from squawk: UNIQUE, PRIMARY KEY and "
         "EXCLUDE cannot be NOT VALID and are covered by disallowed-unique-constraint and "
-        "adding-serial-primary-key-field; foreign keys are reported by adding-foreign-key-constraint.",
+        "adding-serial-primary-key-field; foreign keys are reported by adding-foreign-key-constraint." + EXEMPT_NEW_TABLES,
     recipe=NOT_VALID_RECIPE,
     lock="ACCESS EXCLUSIVE",
 )
@@ -116,7 +116,7 @@ def _index_constraint(contype: str, stmt, state):
     "disallowed-unique-constraint", "error", "sql",
     summary="ADD CONSTRAINT ... UNIQUE builds its index while holding ACCESS EXCLUSIVE.",
     why="Without USING INDEX, PostgreSQL builds the unique index inside the ALTER TABLE, with the table locked "
-        "ACCESS EXCLUSIVE: no reads or writes for the whole build. Also reported for ADD COLUMN ... UNIQUE.",
+        "ACCESS EXCLUSIVE: no reads or writes for the whole build. Also reported for ADD COLUMN ... UNIQUE." + EXEMPT_NEW_TABLES,
     recipe="Build the index first: inside `with op.get_context().autocommit_block():` call "
            "`op.create_index('uq_t_x', 't', ['x'], unique=True, postgresql_concurrently=True)`, then "
            "`op.execute('ALTER TABLE t ADD CONSTRAINT uq_t_x UNIQUE USING INDEX uq_t_x')` (instant).",
@@ -132,7 +132,7 @@ def disallowed_unique_constraint(stmt, state):
     "adding-serial-primary-key-field", "error", "sql",
     summary="Adding a PRIMARY KEY to an existing table builds its index while holding ACCESS EXCLUSIVE.",
     why="ADD PRIMARY KEY (or ADD COLUMN ... PRIMARY KEY) builds a unique index and checks NOT NULL inside the "
-        "ALTER TABLE, holding ACCESS EXCLUSIVE for the whole build: the table is offline.",
+        "ALTER TABLE, holding ACCESS EXCLUSIVE for the whole build: the table is offline." + EXEMPT_NEW_TABLES,
     recipe="Inside `with op.get_context().autocommit_block():` build `op.create_index('t_pkey', 't', ['id'], "
            "unique=True, postgresql_concurrently=True)`, make the column NOT NULL cheaply (see "
            "adding-not-nullable-field), then `op.execute('ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY "

@@ -4,7 +4,7 @@ Objects created earlier in the same run are not reported: no released code knows
 """
 
 from linters.rules import Hit, rule
-from linters.rules.nodes import is_bookkeeping, lock_of, object_name
+from linters.rules.nodes import EXEMPT_NEW_OBJECTS, is_bookkeeping, lock_of, object_name
 from linters.sql import relation_name
 
 LATER_RELEASE = ("Release the code that stops using it first, drop it in a later migration, and mark that line "
@@ -48,7 +48,7 @@ rule(
     summary="Dropping a table breaks the code that still reads or writes it.",
     why="The running release still queries the table during the deploy and fails as soon as it is gone; the "
         "data is gone with it. DROP TABLE takes ACCESS EXCLUSIVE on the table and on every table its "
-        "foreign keys reference.",
+        "foreign keys reference." + EXEMPT_NEW_OBJECTS,
     recipe=LATER_RELEASE.format(id="ban-drop-table"),
     lock="ACCESS EXCLUSIVE",
 )(_drop_rule({"OBJECT_TABLE"}, "table", with_lock=True))
@@ -87,4 +87,4 @@ for _id, _kinds, _what, _why in (
 ):
     rule(_id, "warning", "sql",
          summary=f"Dropping {'an' if _what[0] in 'aeiou' else 'a'} {_what} breaks the code that still uses it.",
-         why=_why, recipe=LATER_RELEASE.format(id=_id))(_drop_rule(_kinds, _what))
+         why=_why + EXEMPT_NEW_OBJECTS, recipe=LATER_RELEASE.format(id=_id))(_drop_rule(_kinds, _what))

@@ -1,7 +1,7 @@
 """Index builds: CREATE INDEX blocks writes for the whole build unless CONCURRENTLY."""
 
 from linters.rules import Hit, rule
-from linters.rules.nodes import lock_of, object_name
+from linters.rules.nodes import EXEMPT_NEW_TABLES, lock_of, object_name
 from linters.sql import relation_name
 
 CONCURRENT_RECIPE = (
@@ -16,7 +16,7 @@ CONCURRENT_RECIPE = (
     "require-concurrent-index-creation", "error", "sql",
     summary="CREATE INDEX on an existing table without CONCURRENTLY blocks writes while it builds.",
     why="A plain CREATE INDEX takes a SHARE lock: every INSERT, UPDATE and DELETE on the table waits "
-        "until the whole index is built, minutes to hours on a large table.",
+        "until the whole index is built, minutes to hours on a large table." + EXEMPT_NEW_TABLES,
     recipe=CONCURRENT_RECIPE,
     lock="SHARE",
 )

@@ -6,7 +6,8 @@ Renames of tables, columns and objects created earlier in the same run are not r
 from pglast import parser as pg_parser
 
 from linters.rules import Hit, rule
-from linters.rules.nodes import dotted, is_bookkeeping, lock_of, object_name, strings
+from linters.rules.nodes import (EXEMPT_NEW_COLUMNS, EXEMPT_NEW_OBJECTS, dotted, is_bookkeeping, lock_of, object_name,
+                                 strings)
 from linters.sql import relation_name
 
 EXPAND_CONTRACT = ("Expand and contract: add the new {what} next to the old one, make the application use the "
@@ -40,7 +41,7 @@ def _old_table(state, table) -> bool:
     "renaming-column", "error", "sql",
     summary="Renaming a column breaks the running code that uses the old name.",
     why="The release still running during the deploy selects and writes the column by its old name "
-        "(SQLAlchemy names every mapped column) and fails the moment the rename commits.",
+        "(SQLAlchemy names every mapped column) and fails the moment the rename commits." + EXEMPT_NEW_COLUMNS,
     recipe=EXPAND_CONTRACT.format(what="column", id="renaming-column"),
     lock="ACCESS EXCLUSIVE",
 )
@@ -57,7 +58,7 @@ def renaming_column(stmt, state):
     "renaming-table", "error", "sql",
     summary="Renaming a table breaks the running code that uses the old name.",
     why="The release still running during the deploy queries the table by its old name and fails the moment "
-        "the rename commits.",
+        "the rename commits." + EXEMPT_NEW_OBJECTS,
     recipe=EXPAND_CONTRACT.format(what="table", id="renaming-table"),
     lock="ACCESS EXCLUSIVE",
 )
@@ -95,7 +96,7 @@ def _renamed_object(stmt, state):
     "renaming-object", "warning", "sql",
     summary="Renaming an index, sequence, view, type, constraint, function or schema breaks code using the old name.",
     why="Queries, hints, monitoring and other migrations that name the object by its old name fail once it "
-        "is renamed (an enum value rename breaks code that writes the old value).",
+        "is renamed (an enum value rename breaks code that writes the old value)." + EXEMPT_NEW_OBJECTS,
     recipe=EXPAND_CONTRACT.format(what="object", id="renaming-object"),
 )
 def renaming_object(stmt, state):
@@ -108,7 +109,7 @@ def renaming_object(stmt, state):
     "ban-set-schema", "warning", "sql",
     summary="Moving an object to another schema breaks code that finds it by its old schema.",
     why="Code and search_path settings that reach the object through its current schema stop finding it "
-        "the moment SET SCHEMA commits.",
+        "the moment SET SCHEMA commits." + EXEMPT_NEW_OBJECTS,
     recipe="Create the object in the new schema (or a view there), move the application over, then drop the "
            "old one in a later release; or mark the line `# alembic-review: ignore[ban-set-schema]`.",
 )

@@ -7,6 +7,12 @@ from typing import Iterator
 from linters.locks import lock_effect
 from linters.sql import relation_name
 
+# What the rule docs say about the run's own creations (RunState), appended to their `why`.
+EXEMPT_NEW_TABLES = " Not reported for tables created earlier in the same run: they are empty and nobody uses them yet."
+EXEMPT_NEW_COLUMNS = (" Not reported for tables created, or columns added, earlier in the same run: no running code "
+                      "uses them yet.")
+EXEMPT_NEW_OBJECTS = " Not reported for objects created earlier in the same run: no running code uses them yet."
+
 # Alembic's own bookkeeping table: its VARCHAR(32) and its writes are not the user's schema.
 ALEMBIC_VERSION = "alembic_version"
 

@@ -4,7 +4,7 @@ Tables created earlier in the same run are not reported.
 """
 
 from linters.rules import Hit, rule
-from linters.rules.nodes import alter_table_commands, is_bookkeeping, lock_of, single_command
+from linters.rules.nodes import EXEMPT_NEW_TABLES, alter_table_commands, is_bookkeeping, lock_of, single_command
 from linters.sql import relation_name
 
 
@@ -18,7 +18,7 @@ def _old_table(state, table) -> bool:
     why="A plain DETACH PARTITION takes ACCESS EXCLUSIVE on the parent: every query on any partition waits, "
         "and the DETACH itself waits behind every running query. DETACH ... CONCURRENTLY (PostgreSQL 14+) "
         "needs only SHARE UPDATE EXCLUSIVE on the parent. The detach itself is quick, so this is a warning; "
-        "like squawk it is reported on every version, with a different hint before 14.",
+        "like squawk it is reported on every version, with a different hint before 14." + EXEMPT_NEW_TABLES,
     recipe="Inside `with op.get_context().autocommit_block():` run "
            "`op.execute('ALTER TABLE parent DETACH PARTITION child CONCURRENTLY')` (PostgreSQL 14+).",
     lock="ACCESS EXCLUSIVE",
@@ -46,7 +46,7 @@ def _full_vacuum(body: dict) -> bool:
     summary="VACUUM FULL and CLUSTER rewrite the table under ACCESS EXCLUSIVE.",
     why="Both copy the whole table and rebuild its indexes while holding ACCESS EXCLUSIVE: no reads, no writes "
         "until done. squawk reports this only for PostgreSQL 19+, where REPACK CONCURRENTLY exists; the lock "
-        "is the same on every version, so this rule always reports it and adapts the hint to pg_version.",
+        "is the same on every version, so this rule always reports it and adapts the hint to pg_version." + EXEMPT_NEW_TABLES,
     recipe="Do not rewrite tables from a migration. PostgreSQL 19+: `REPACK (CONCURRENTLY) t` run by hand; "
            "before that, the pg_repack extension (`pg_repack --table t`), which holds the strong lock only "
            "for a moment at the end.",
