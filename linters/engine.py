@@ -19,7 +19,7 @@ from linters.rules import RULES, Hit, rules_of_kind
 from linters.rules.history_rules import History
 from linters.sql import ParsedRevision, Statement, parse_chunks
 from linters.envpy import read_env_file
-from linters.foreign_keys import ForeignKeys, history_foreign_keys
+from linters.foreign_keys import ForeignKeys, dropped_tables, history_foreign_keys, mentions_any
 from linters.inverse import is_breaking_rule, is_expected_inverse, upgrade_creations
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
@@ -136,7 +136,8 @@ def deploy_runs(reviewed: list[Reviewed], one_run: bool) -> list[tuple[str, list
     return [("upgrade", g) for g in groups] + [("downgrade", list(reversed(g))) for g in reversed(groups)]
 
 
-def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool, setup: RunSetup | None = None) -> list[Finding]:
+def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
+                 setup: RunSetup | None = None) -> list[Finding]:
     """Run the SQL rules over every statement of each run, in the order PostgreSQL would see them.
 
     Revision boundaries matter: with transaction_per_migration each revision commits (its locks go);
@@ -290,8 +291,9 @@ def review(options: Options, on_progress=None) -> tuple[Report, Config]:
         reviewed.append(item)
         findings += render_findings(item)
     in_run = {id(f) for f in ordered} if base is not None else set()
-    history_sources = [head_graph.by_id[r].source for r in head_graph.upgrade_order()
-                       if id(head_graph.by_id[r]) not in in_run]
+    dropped = dropped_tables(s for item in reviewed for s in item.parsed.statements)
+    history_sources = [src for r in head_graph.upgrade_order() if id(head_graph.by_id[r]) not in in_run
+                       and mentions_any(src := head_graph.by_id[r].source, dropped)] if dropped else []
     setup = RunSetup.of(project, config, history_sources)
     findings += sql_findings(reviewed, config, one_run=base is not None, setup=setup)
     findings += revision_findings(reviewed, config)

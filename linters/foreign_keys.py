@@ -202,6 +202,26 @@ class _Reader(ast.NodeVisitor):
                 self.fks.add(table, _str(_kw(element, "name")) or _default_name(table, columns), parent)
 
 
+def dropped_tables(statements) -> set[str]:
+    """Tables whose foreign keys matter to the run: dropped, or losing a constraint. Only their history is read."""
+    names = set()
+    for stmt in statements:
+        body = stmt.body
+        if stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
+            for obj in body.get("objects") or ():
+                parts = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
+                names.update(parts[-1:])
+        elif stmt.kind == "AlterTableStmt" and any(
+                c.get("AlterTableCmd", {}).get("subtype") == "AT_DropConstraint" for c in body.get("cmds") or ()):
+            names.add((body.get("relation") or {}).get("relname"))
+    return {n for n in names if n}
+
+
+def mentions_any(source: str, names: set[str]) -> bool:
+    """Cheap text filter before parsing a revision: does it name one of these tables at all?"""
+    return any(name in source for name in names)
+
+
 def history_foreign_keys(sources: list[str]) -> ForeignKeys:
     """Foreign keys after running the upgrade() of these revision sources, in the order given."""
     fks = ForeignKeys()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
@@ -132,11 +133,19 @@ class _Replace(cst.CSTTransformer):
         return updated
 
 
+@lru_cache(maxsize=8)
+def _parsed(source: str) -> MetadataWrapper | None:
+    """One libcst parse per revision, however many findings it has (wrappers are only read)."""
+    try:
+        return MetadataWrapper(cst.parse_module(source))
+    except (cst.ParserSyntaxError, RecursionError):
+        return None
+
+
 def suggest(source: str, line: int, rule: str) -> Suggestion | None:
     """The rewritten op.* call statement at `line` that fixes `rule`, or None when no mechanical fix applies."""
-    try:
-        wrapper = MetadataWrapper(cst.parse_module(source))
-    except (cst.ParserSyntaxError, RecursionError):
+    wrapper = _parsed(source)
+    if wrapper is None:
         return None
     finder = _Locate(line)
     wrapper.visit(finder)

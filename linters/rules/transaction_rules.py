@@ -167,10 +167,12 @@ def drop_fk_locks_parent(stmt, state):
             parts = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
             dropped.append(".".join(p for p in parts if p != "public"))
         for table in dropped:
-            for parent in fks.parents(table):
-                if parent not in dropped and _existing(state, parent):
-                    yield Hit(f"DROP TABLE {table} also takes ACCESS EXCLUSIVE on {parent}, which its foreign "
-                              f"key references: every query on {parent} waits for it", table=parent, lock=AEL)
+            parents = [p for p in fks.parents(table) if p not in dropped and _existing(state, p)]
+            if parents:
+                names = ", ".join(parents)
+                keys = "foreign keys reference" if len(parents) > 1 else "foreign key references"
+                yield Hit(f"DROP TABLE {table} also takes ACCESS EXCLUSIVE on {names}, which its {keys}: "
+                          f"every query on {names} waits for it", table=parents[0], lock=AEL)
             if body.get("behavior") == "DROP_CASCADE":
                 for child in fks.children(table):
                     if child not in dropped and _existing(state, child):
