@@ -193,6 +193,8 @@ class Renderer:
         for i, path in enumerate(paths):
             jobs.put((i, str(path)))
         results: dict[str, RenderResult] = {}
+        if on_done is not None and hasattr(on_done, "start"):
+            on_done.start(len(paths))  # a progress bar wants the total before the first revision
         with tempfile.TemporaryDirectory(prefix="alembic-review-") as workdir:
             threads = [threading.Thread(target=self._work, args=(jobs, results, workdir, on_done), daemon=True)
                        for _ in range(min(self.workers, max(1, len(paths))))]
