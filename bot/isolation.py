@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -56,6 +58,29 @@ def share_with(tree: Path, gid: int | None) -> None:
             os.lchown(path, 0, gid)
             if not os.path.islink(path):
                 os.chmod(path, 0o640)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the reviewer is killed when the worker that started it dies (a job whose
+    worker died is done again elsewhere; its reviewer must not run on, unobserved)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def clean_stale_jobs(work_dir: Path, older_than: float) -> None:
+    """Remove job directories left by a worker that died (other live workers may share the dir)."""
+    if not work_dir.is_dir():
+        return
+    limit = time.time() - older_than
+    for entry in work_dir.glob("job-*"):
+        try:
+            if entry.stat().st_mtime < limit:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def _uid_processes(uid: int) -> list[int]:

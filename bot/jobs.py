@@ -228,7 +228,7 @@ class Review:
                "--output", str(report_path), "--no-progress"]
         proc = subprocess.Popen(cmd, cwd=checkout, env=isolation.child_env(home, self.uid, checkout),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=isolation.die_with_parent)
         try:
             while True:
                 try:
@@ -306,6 +306,7 @@ def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True) -> str:
         beat = Heartbeat(rt, job, holder, scopes)
         beat.start()
         uid = isolation.job_uid(s.sandbox_uid_base, slot)
+        isolation.kill_uid(uid)  # leftovers of a job that held this slot when its worker died
         try:
             conclusion = Review(rt, job, uid, beat).run()
         except Superseded as exc:

@@ -69,10 +69,13 @@ def review_task(job_data: dict, task=None):
 
 
 def reconcile_now() -> int:
+    from bot.isolation import clean_stale_jobs
     from bot.jobs import reconcile
 
     try:
-        return reconcile(runtime(), enqueue)
+        rt = runtime()
+        clean_stale_jobs(rt.settings.work_dir, 2 * rt.settings.job_timeout + 60)
+        return reconcile(rt, enqueue)
     except Exception as exc:
         log.warning("reconciler failed: %s: %s", type(exc).__name__, exc)
         return 0
