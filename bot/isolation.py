@@ -165,7 +165,9 @@ def probe(settings, service_port: int = 9) -> dict:
     """Run the probe through the sandbox as a job would; a dict with 'lines' (what is in force),
     'ok' (nothing of ours was reachable) and the raw answers."""
     prepare_work_dir(settings.work_dir)
-    uid = job_uid(settings.sandbox_uid_base, 0)
+    # a uid below the jobs' range, one per process: jobs running elsewhere (and their end-of-job
+    # kill of their uid) must not meet this probe
+    uid = settings.sandbox_uid_base - 1 - os.getpid() % 10_000 if can_drop_privileges() else None
     with tempfile.TemporaryDirectory(prefix="probe-", dir=settings.work_dir) as tmp:
         share_with(Path(tmp), uid)
         key = str(settings.private_key_path.resolve()) if settings.private_key_path else ""

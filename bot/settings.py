@@ -51,6 +51,13 @@ def _float(env: dict, name: str, default: float) -> float:
     return value
 
 
+def _choice(env: dict, name: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().upper() or choices[0]
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     app_id: str
@@ -70,6 +77,7 @@ class Settings:
     lease_seconds: float             # a running job whose worker was silent this long is redone
     max_tarball_bytes: int
     sandbox_uid_base: int            # job N's revisions run as uid/gid base+N (when the service is root)
+    sqlite_synchronous: str          # NORMAL (survives a killed process) or FULL (also an OS crash)
 
     @property
     def sqlite_path(self) -> Path:
@@ -125,5 +133,6 @@ def load(env: dict | None = None, *, need_app: bool = True) -> Settings:
         max_jobs_per_repo=_int(env, "ALEMBIC_REVIEW_MAX_JOBS_PER_REPO", 2, 1),
         lease_seconds=_float(env, "ALEMBIC_REVIEW_LEASE_SECONDS", 90.0),
         max_tarball_bytes=_int(env, "ALEMBIC_REVIEW_MAX_TARBALL_BYTES", 512 * 1024 * 1024, 1024),
-        sandbox_uid_base=_int(env, "ALEMBIC_REVIEW_SANDBOX_UID_BASE", 1_900_000_000, 1000),
+        sandbox_uid_base=_int(env, "ALEMBIC_REVIEW_SANDBOX_UID_BASE", 1_900_000_000, 100_000),
+        sqlite_synchronous=_choice(env, "ALEMBIC_REVIEW_SQLITE_SYNCHRONOUS", ("NORMAL", "FULL")),
     )

@@ -22,12 +22,18 @@ Mutator = Callable[[dict | None], tuple[Any, Any]]
 
 
 class SqliteStore:
-    def __init__(self, path: Path):
+    """One connection per process behind a lock (as huey's SqliteStorage does): threads take turns
+    instead of meeting SQLite's busy handler, which sleeps. WAL; `synchronous` as configured (NORMAL:
+    a commit survives the process being killed, an OS crash may lose the last ones)."""
+
+    def __init__(self, path: Path, synchronous: str = "NORMAL"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        with self._conn() as conn:
-            conn.executescript("""
+        self.synchronous = synchronous
+        self._lock = threading.RLock()
+        self._connection: sqlite3.Connection | None = None
+        with self._lock:
+            self._conn().executescript("""
                 CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL,
                     value TEXT NOT NULL, PRIMARY KEY (kind, key));
                 CREATE TABLE IF NOT EXISTS once (namespace TEXT NOT NULL, key TEXT NOT NULL,
@@ -36,24 +42,28 @@ class SqliteStore:
             """)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if self._connection is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # a delivery marked seen survives a power cut
-            self._local.conn = conn
-        return conn
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            self._connection = conn
+        return self._connection
 
     def _tx(self, fn):
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+        with self._lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")  # other processes on the same file wait for us
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+    def _run(self, sql: str, params=()) -> list:
+        with self._lock:
+            return self._conn().execute(sql, params).fetchall()
 
     def first_time(self, namespace: str, key: str, ttl: float) -> bool:
         now = time.time()
@@ -67,18 +77,17 @@ class SqliteStore:
         return self._tx(tx)
 
     def forget(self, namespace: str, key: str) -> None:
-        self._conn().execute("DELETE FROM once WHERE namespace=? AND key=?", (namespace, key))
+        self._run("DELETE FROM once WHERE namespace=? AND key=?", (namespace, key))
 
     def prune(self) -> None:
-        self._conn().execute("DELETE FROM once WHERE expires < ?", (time.time(),))
+        self._run("DELETE FROM once WHERE expires < ?", (time.time(),))
 
     def get(self, kind: str, key: str) -> dict | None:
-        row = self._conn().execute("SELECT value FROM records WHERE kind=? AND key=?", (kind, key)).fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._run("SELECT value FROM records WHERE kind=? AND key=?", (kind, key))
+        return json.loads(rows[0][0]) if rows else None
 
     def items(self, kind: str) -> list[tuple[str, dict]]:
-        rows = self._conn().execute("SELECT key, value FROM records WHERE kind=?", (kind,)).fetchall()
-        return [(k, json.loads(v)) for k, v in rows]
+        return [(k, json.loads(v)) for k, v in self._run("SELECT key, value FROM records WHERE kind=?", (kind,))]
 
     def mutate(self, kind: str, key: str, fn: Mutator):
         def tx(conn):
@@ -94,14 +103,14 @@ class SqliteStore:
         return self._tx(tx)
 
     def incr(self, name: str, n: int = 1) -> None:
-        self._conn().execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET "
-                             "value = value + excluded.value", (name, n))
+        self._run("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET "
+                  "value = value + excluded.value", (name, n))
 
     def counters(self) -> dict[str, int]:
-        return dict(self._conn().execute("SELECT name, value FROM counters").fetchall())
+        return dict(self._run("SELECT name, value FROM counters"))
 
     def ping(self) -> None:
-        self._conn().execute("SELECT 1").fetchone()
+        self._run("SELECT 1")
 
 
 class RedisStore:
@@ -178,4 +187,4 @@ Store = SqliteStore | RedisStore
 def open_store(settings) -> Store:
     if settings.redis_url:
         return RedisStore(settings.redis_url, f"alembic-review:{settings.queue_name}")
-    return SqliteStore(settings.state_path)
+    return SqliteStore(settings.state_path, settings.sqlite_synchronous)

@@ -206,7 +206,7 @@ class PullRequest:
         for sha in {self.base, self.head}:
             if sha in self.fake.add_repo(self.repo_name).tarballs:
                 continue
-            self.fake.register_tarball(self.repo_name, sha, export_tree(self.repo, sha, self.tmp / f"tree-{sha[:12]}"))
+            self.fake.register_tarball(self.repo_name, sha, export_tree(self.repo, sha, self.tmp / f"tree-{self.number}-{sha[:12]}"))
         return self.head
 
     def open(self, service: Service, action: str = "opened") -> requests.Response:
