@@ -286,3 +286,27 @@ def transaction_nesting(stmt, state):
     elif kind == "end" and tx.in_transaction and tx.user_begin is None:
         yield Hit(f"{_verb(stmt)} ends the transaction Alembic manages: the rest of the migration runs "
                   "without one, and a failure leaves it half applied")
+
+
+@rule(
+    "non-transactional-in-transaction", "error", "sql",
+    summary="A statement PostgreSQL refuses inside a transaction block runs inside the migration's transaction.",
+    why="Alembic runs each migration in a transaction. Some statements cannot run in one: ALTER TYPE ... "
+        "ADD VALUE before PostgreSQL 12, VACUUM, CREATE/DROP DATABASE, CREATE/DROP TABLESPACE, ALTER SYSTEM. "
+        "The deploy stops with an error at this statement. (The CONCURRENTLY forms are reported by "
+        "ban-concurrent-index-creation-in-transaction.)",
+    recipe="Run the op.execute(...) inside `with op.get_context().autocommit_block():`; for an enum value "
+           "before PostgreSQL 12, that is the only way to add it from a migration.",
+)
+def non_transactional_in_transaction(stmt, state):
+    from linters.locks import lock_effect
+    from linters.rules.index_rules import ban_concurrent_index_creation_in_transaction
+
+    if not stmt.in_transaction or stmt.kind == "TransactionStmt":
+        return
+    if lock_effect(stmt.node, state.pg_version).transactional:
+        return
+    if any(True for _ in ban_concurrent_index_creation_in_transaction(stmt, state)):
+        return  # said already, with the CONCURRENTLY recipe
+    yield Hit(f"{_verb(stmt)} cannot run inside a transaction block on PostgreSQL {state.pg_version}: "
+              "the migration fails here")
