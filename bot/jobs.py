@@ -359,6 +359,7 @@ def reconcile(rt: Runtime, enqueue) -> int:
         return 0
     try:
         store.prune()
+        ledger.prune(store, 30 * 24 * 3600)
         requeued = 0
         for job, rec in ledger.orphans(store, s.lease_seconds, queued_grace=max(5 * s.lease_seconds, 300)):
             conclusion = _completed_check(rt, job)

@@ -202,6 +202,21 @@ def mark_done_elsewhere(store: Store, job: Job, conclusion: str) -> None:
     store.mutate(PULL, job.key, fn)
 
 
+def prune(store: Store, older_than: float) -> int:
+    """Forget pull requests closed or done more than `older_than` seconds ago."""
+    limit = time.time() - older_than
+
+    def old(rec) -> bool:
+        ended = rec.get("closed_at") or rec.get("finished_at") or 0
+        return rec.get("state") in ("closed", "done") and 0 < ended < limit
+
+    gone = 0
+    for key, rec in store.items(PULL):
+        if old(rec):
+            gone += store.mutate(PULL, key, lambda r: (None, 1) if r is not None and old(r) else (KEEP, 0))
+    return gone
+
+
 # --- concurrency slots ----------------------------------------------------------------------------
 
 def acquire_slot(store: Store, scope: str, limit: int, holder_id: str, ttl: float) -> int | None:

@@ -121,6 +121,9 @@ class Handler:
         installation_id = _get(p, "installation", "id", kind=int)
         if action in ("deleted", "suspend"):
             self.forget_token(installation_id)
+            for _, rec in self.store.items(ledger.PULL):  # their queued jobs would only fail
+                if rec.get("installation_id") == installation_id and rec.get("state") != "closed":
+                    ledger.close(self.store, rec["repo"], rec["number"])
         repos = [r.get("full_name") for key in ("repositories", "repositories_added")
                  for r in p.get(key) or [] if isinstance(r, dict)]
 
