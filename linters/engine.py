@@ -163,7 +163,8 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
                 for rule in rules:
                     if inverse and is_breaking_rule(rule.id):
                         continue
-                    findings += [_finding_from_hit(rule, hit, stmt, state) for hit in rule.check(stmt, state)]
+                    for hit in rule.check(stmt, state):  # a plain loop: no list built per rule and statement
+                        findings.append(_finding_from_hit(rule, hit, stmt, state))
                 state.apply(stmt)
             state.tx.end_revision()
         if direction == "upgrade":

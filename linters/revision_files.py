@@ -143,9 +143,14 @@ class RevisionLoader:
                 continue
             rel_dir = self.project.rel(directory)  # resolved once, not once per file
             prefix = "" if rel_dir == "." else rel_dir + "/"
-            pattern = "**/*.py" if self.project.recursive else "*.py"
-            for path in sorted(directory.glob(pattern)):
-                rel = prefix + path.relative_to(directory).as_posix()
+            if self.project.recursive:
+                found = [(p, p.relative_to(directory).as_posix()) for p in sorted(directory.glob("**/*.py"))]
+            else:  # os.scandir: pathlib's glob and sort cost more than reading the files on a big history
+                with os.scandir(directory) as entries:
+                    names = sorted(e.name for e in entries if e.name.endswith(".py"))
+                found = [(directory / name, name) for name in names]
+            for path, below in found:
+                rel = prefix + below
                 if path.is_symlink():
                     try:
                         rel = self.project.rel(path)  # where it points, as before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pglast import parser as pg_parser
 
@@ -30,11 +31,12 @@ class Statement:
             self._effects[pg_version] = lock_effect(self.node, pg_version)
         return self._effects[pg_version]
 
-    @property
+    # Cached: every rule asks every statement for these (hundreds of thousands of calls on a big run).
+    @cached_property
     def kind(self) -> str:
         return next(iter(self.node))
 
-    @property
+    @cached_property
     def body(self) -> dict:
         return self.node[self.kind]
 
