@@ -291,11 +291,11 @@ def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True) -> str:
     s, store = rt.settings, rt.store
     holder = ledger.new_holder()
     scopes = ["global", f"repo:{job.repo}"]
-    slot = ledger.acquire_slot(store, scopes[0], s.max_jobs, holder["id"], s.lease_seconds)
+    slot = ledger.acquire_slot(store, scopes[0], s.max_jobs, holder, s.lease_seconds)
     if slot is None:
         return "busy"
     try:
-        if ledger.acquire_slot(store, scopes[1], s.max_jobs_per_repo, holder["id"], s.lease_seconds) is None:
+        if ledger.acquire_slot(store, scopes[1], s.max_jobs_per_repo, holder, s.lease_seconds) is None:
             return "busy"
         verdict = ledger.claim(store, job, holder, s.lease_seconds)
         if verdict != "run":
@@ -354,7 +354,7 @@ def reconcile(rt: Runtime, enqueue) -> int:
     """Re-queue jobs nobody is doing (their worker died); returns how many. One reconciler at a
     time across all workers; a PR whose head already has a completed check is marked done."""
     s, store = rt.settings, rt.store
-    me = ledger.new_holder()["id"]
+    me = ledger.new_holder()
     if ledger.acquire_slot(store, "reconciler", 1, me, 300) is None:
         return 0
     try:
@@ -372,7 +372,7 @@ def reconcile(rt: Runtime, enqueue) -> int:
             log.info("reconciler: %s queued again (was %s)", job, rec.get("state"))
         return requeued
     finally:
-        ledger.release_slot(store, "reconciler", me)
+        ledger.release_slot(store, "reconciler", me["id"])
 
 
 def _completed_check(rt: Runtime, job: ledger.Job) -> str | None:

@@ -93,9 +93,8 @@ def request_review(store: Store, *, repo: str, number: int, installation_id: int
         new = dict(rec or {}, repo=repo, number=number, installation_id=installation_id, head_sha=head_sha,
                    base_sha=base_sha, updated_at=max(updated_at, (rec or {}).get("updated_at", "")),
                    gen=gen, state="queued", queued_at=now, attempts=0)
-        new.pop("holder", None)
-        if (rec or {}).get("check_head") != head_sha:
-            new.pop("check_run_id", None)
+        for key in ("holder", "check_run_id", "check_head"):  # a new generation gets a new check run
+            new.pop(key, None)
         return new, Job(repo, number, installation_id, head_sha, base_sha, gen)
     return store.mutate(PULL, pull_key(repo, number), fn)
 
@@ -219,18 +218,28 @@ def prune(store: Store, older_than: float) -> int:
 
 # --- concurrency slots ----------------------------------------------------------------------------
 
-def acquire_slot(store: Store, scope: str, limit: int, holder_id: str, ttl: float) -> int | None:
-    """A numbered slot (0..limit-1) in `scope`, held until released or `ttl` seconds without renewal."""
+def _slot_alive(entry: dict, now: float) -> bool:
+    if entry.get("host") == HOST and _proc_start(entry.get("pid", -1)) != entry.get("start"):
+        return False  # its process on this machine is gone: no need to wait for the ttl
+    return entry["expires"] > now
+
+
+def acquire_slot(store: Store, scope: str, limit: int, holder: dict, ttl: float) -> int | None:
+    """A numbered slot (0..limit-1) in `scope`, held until released, `ttl` seconds without
+    renewal, or the death of the holder's process."""
+    holder_id = holder["id"]
+
     def fn(rec):
         now = time.time()
-        held = {h: v for h, v in (rec or {}).get("held", {}).items() if v["expires"] > now}
+        held = {h: v for h, v in (rec or {}).get("held", {}).items() if _slot_alive(v, now)}
         if holder_id in held:
             return KEEP, held[holder_id]["slot"]
         used = {v["slot"] for v in held.values()}
         free = next((i for i in range(limit) if i not in used), None)
         if free is None:
             return ({"held": held} if rec and len(held) != len(rec.get("held", {})) else KEEP), None
-        held[holder_id] = {"slot": free, "expires": now + ttl}
+        held[holder_id] = {"slot": free, "expires": now + ttl, "host": holder["host"], "pid": holder["pid"],
+                           "start": holder["start"]}
         return {"held": held}, free
     return store.mutate(SLOTS, scope, fn)
 

@@ -3,6 +3,8 @@ the job is done again and the check completes."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.bot_service import PullRequest, Service, wait_for
@@ -21,6 +23,8 @@ def service(tmp_path, fake_github):
 
 
 def test_killed_mid_job_then_restarted_the_check_still_completes(service, fake_github, tmp_path):
+    # one slot in all: the dead worker's slot must be freed at once, not after the 90 s lease
+    service.env.update(ALEMBIC_REVIEW_MAX_JOBS="1", ALEMBIC_REVIEW_MAX_JOBS_PER_REPO="1")
     first = service.serve(workers=1)
     pr = PullRequest(tmp_path, fake_github, REPO, 5)
     pr.add_revision("0002", "0001", SLOW, downgrade='op.drop_index("ix_users_email", table_name="users")')
@@ -34,9 +38,11 @@ def test_killed_mid_job_then_restarted_the_check_still_completes(service, fake_g
     first.kill()
     assert fake_github.check_runs_for(REPO, head)[0]["status"] == "in_progress"
 
+    restarted = time.monotonic()
     second = service.serve(workers=1)  # same data dir: the ledger knows the job's worker is gone
     done = wait_for(lambda: [r for r in fake_github.check_runs_for(REPO, head) if r["status"] == "completed"],
                     120, what=f"the check to complete after the restart:\n{second.output()}")
+    assert time.monotonic() - restarted < 60
     assert [r["id"] for r in done] == [run["id"]]  # the same check run, completed
     assert done[0]["conclusion"] == "failure" and "require-concurrent-index-creation" in done[0]["output"]["summary"]
     assert "queued again" in second.output()
