@@ -10,6 +10,7 @@ and the reconciler (a periodic task, also run when a consumer starts) queues it 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 
 from huey import Huey, RedisHuey, crontab
@@ -68,6 +69,18 @@ def runtime():
             settings = load()
             _runtime = Runtime(settings=settings, store=open_store(settings), auth=AppAuth(settings))
         return _runtime
+
+
+def check_reachable() -> None:
+    """At start-up: the queue and the store answer, or one clear line (SettingsError)."""
+    from bot.settings import SettingsError
+
+    where = re.sub(r"//[^@/]*@", "//***@", SETTINGS.redis_url) if SETTINGS.redis_url else str(SETTINGS.data_dir)
+    try:
+        runtime().store.ping()
+        huey.pending_count()
+    except Exception as exc:
+        raise SettingsError(f"cannot use the queue at {where}: {type(exc).__name__}: {exc}") from None
 
 
 def enqueue(job: ledger.Job) -> None:

@@ -264,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = load()
         settings.read_private_key()
+        queue.check_reachable()
         lines = check_sandbox(settings)
         rt = queue.runtime()
     except SettingsError as exc:

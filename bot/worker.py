@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = load()
         settings.read_private_key()
+        queue.check_reachable()
         check_sandbox(settings)
-        queue.runtime()
     except SettingsError as exc:
         print(f"alembic-review worker: error: {exc}", file=sys.stderr)
         return 2
