@@ -146,8 +146,9 @@ class Service:
             return False
 
     def close(self) -> None:
+        """Stop gracefully (running jobs finish and clean up after themselves)."""
         for proc in self.procs:
-            proc.kill()
+            proc.stop()
 
     # --- deliveries ---------------------------------------------------------------------------
 

@@ -24,7 +24,9 @@ def service(tmp_path, fake_github):
 
 def test_killed_mid_job_then_restarted_the_check_still_completes(service, fake_github, tmp_path):
     # one slot in all: the dead worker's slot must be freed at once, not after the 90 s lease
-    service.env.update(ALEMBIC_REVIEW_MAX_JOBS="1", ALEMBIC_REVIEW_MAX_JOBS_PER_REPO="1")
+    service.env.update(ALEMBIC_REVIEW_MAX_JOBS="1", ALEMBIC_REVIEW_MAX_JOBS_PER_REPO="1",
+                       # the killed job's directory stays behind: keep it where pytest cleans up
+                       ALEMBIC_REVIEW_WORK_DIR=str(tmp_path / "work"))
     first = service.serve(workers=1)
     pr = PullRequest(tmp_path, fake_github, REPO, 5)
     pr.add_revision("0002", "0001", SLOW, downgrade='op.drop_index("ix_users_email", table_name="users")')
