@@ -156,3 +156,17 @@ def test_output_file_and_rules_and_explain(repo, tmp_path):
     explained = run_cli("explain", "require-concurrent-index-creation")
     assert explained.returncode == 0 and "SHARE" in explained.stdout and "autocommit_block" in explained.stdout
     assert run_cli("explain", "nope").returncode == 2
+
+
+def test_start_after_treats_older_revisions_as_history_in_all_mode(repo):
+    repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])', slug="old_risky")
+    repo.add_revision("0003", "0002", 'op.drop_column("users", "legacy_name")', slug="new_risky")
+    repo.commit("two risky")
+    repo.write("pyproject.toml", '[tool.alembic-review]\nstart_after = "0002"\n')
+    report = json.loads(run_cli(str(repo.path), "--all", "--format", "json").stdout)
+    assert {r["revision"] for r in report["revisions"]} >= {"0003"}
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    assert [(f["rule"], f["revision"]) for f in errors] == [("ban-drop-column", "0003")]
+    repo.write("pyproject.toml", '[tool.alembic-review]\nstart_after = "nope"\n')
+    proc = run_cli(str(repo.path), "--all")
+    assert proc.returncode == 2 and "start_after" in proc.stderr
