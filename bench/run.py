@@ -80,6 +80,30 @@ def machine() -> str:
             f"Python {platform.python_version()}, {', '.join(versions)}, {squawk}")
 
 
+IN_PROCESS = """
+import statistics, sys, time
+from pathlib import Path
+from linters.config import Config
+from linters.sqlfile import lint_sql
+text = Path(sys.argv[1]).read_text()
+lint_sql(text, "bench.sql", Config())  # imports, first-call costs
+times = []
+for _ in range(int(sys.argv[2])):
+    start = time.perf_counter()
+    lint_sql(text, "bench.sql", Config())
+    times.append(time.perf_counter() - start)
+print(statistics.median(times))
+"""
+
+
+def analysis_in_process(py: str, env: dict, sql_file: Path, reps: int) -> float:
+    """Median time of our SQL analysis (parse + rules + ignores) inside one warm process."""
+    out = subprocess.run([py, "-c", IN_PROCESS, str(sql_file), str(reps)], env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"in-process analysis failed: {out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def table(rows: list[Row], memory, reps: int, env_note: str) -> str:
     lines = [
         "| comparison | alembic-review | instead | their time | ratio | target |",
@@ -168,6 +192,11 @@ def _run(args, work: Path) -> int:
         a, b = compare(mine, theirs, args.reps)
         rows.append(Row(case, a.median, theirs.name, b.median, target))
         print(f"  ours {a.median:.3f} s  {theirs.name} {b.median:.3f} s  ratio {a.median / b.median:.2f}", file=sys.stderr)
+    in_process = analysis_in_process(py, ours_env, sql_file, args.reps)
+    squawk_median = rows[-1].baseline
+    rows.append(Row(f"SQL analysis alone, in-process (`sqlfile.lint_sql`, no interpreter start-up)", in_process,
+                    "squawk --reporter json FILE", squawk_median, 1.5))
+    print(f"  in-process analysis {in_process:.3f} s", file=sys.stderr)
     memory = [(f"PR check on {args.pr_revisions} revisions", peak_memory(ours("mem", str(pr_repo), "--base", "main"))),
               (f"`--all` on {args.all_revisions} revisions",
                peak_memory(ours("mem", str(all_repo), "--all", "--format", "json")))]
