@@ -1,8 +1,8 @@
 """Mechanical fixes in Alembic terms, written with libcst: the replacement source of an op.* call.
 
-The revision is parsed with libcst, the call statement at the finding's line is transformed, the
-whole module is rendered again, and the lines that replaced the statement are the suggestion: the
-indentation, quoting and comments of the author stay as they were.
+The call statement at the finding's line is found with `ast`; libcst parses that statement alone,
+transforms it and renders it again at the author's indentation: quoting, layout and comments on
+the call stay as they were.
 
 - op.create_index / op.drop_index -> `postgresql_concurrently=True`, inside
   `with op.get_context().autocommit_block():` unless already in one;
@@ -13,12 +13,12 @@ indentation, quoting and comments of the author stay as they were.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider
+cst = None  # libcst takes ~130 ms to import: loaded by suggest() only when a fix is written
 
 CONCURRENTLY = "concurrently"
 NOT_VALID = "not_valid"
@@ -95,93 +95,86 @@ def _autocommit(receiver: str, body: list[cst.BaseStatement]) -> cst.With:
     return cst.With(items=[cst.WithItem(item=context)], body=cst.IndentedBlock(body=body))
 
 
-class _Locate(cst.CSTVisitor):
-    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
-
-    def __init__(self, line: int):
-        self.line = line
-        self.found: tuple[cst.SimpleStatementLine, cst.Call, bool] | None = None
-        self.autocommit_depth = 0
-
-    def visit_With(self, node: cst.With) -> None:
-        if any(isinstance(i.item, cst.Call) and isinstance(i.item.func, cst.Attribute)
-               and i.item.func.attr.value == "autocommit_block" for i in node.items):
-            self.autocommit_depth += 1
-
-    def leave_With(self, node: cst.With) -> None:
-        if any(isinstance(i.item, cst.Call) and isinstance(i.item.func, cst.Attribute)
-               and i.item.func.attr.value == "autocommit_block" for i in node.items):
-            self.autocommit_depth -= 1
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        pos = self.get_metadata(PositionProvider, node)
-        if self.found or not pos.start.line <= self.line <= pos.end.line or len(node.body) != 1:
-            return
-        expr = node.body[0]
-        if isinstance(expr, cst.Expr) and isinstance(expr.value, cst.Call):
-            self.found = (node, expr.value, self.autocommit_depth > 0)
-
-
-class _Replace(cst.CSTTransformer):
-    def __init__(self, target: cst.SimpleStatementLine, replacement: list[cst.BaseStatement]):
-        self.target = target
-        self.replacement = replacement
-
-    def leave_SimpleStatementLine(self, original, updated):
-        if original is self.target:
-            return cst.FlattenSentinel(self.replacement)
-        return updated
-
-
 @lru_cache(maxsize=8)
-def _parsed(source: str) -> MetadataWrapper | None:
-    """One libcst parse per revision, however many findings it has (wrappers are only read)."""
+def _tree(source: str) -> ast.Module | None:
     try:
-        return MetadataWrapper(cst.parse_module(source))
-    except (cst.ParserSyntaxError, RecursionError):
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
         return None
+
+
+def _locate(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
+    """The `op.<name>(...)` expression statement spanning `line`, and whether an autocommit_block encloses it.
+
+    Located with `ast` (fast); libcst then parses only that statement, not the whole revision.
+    """
+    found, in_autocommit = None, False
+    stack = [(tree, False)]
+    while stack:
+        node, inside = stack.pop()
+        if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+                isinstance(i.context_expr, ast.Call) and isinstance(i.context_expr.func, ast.Attribute)
+                and i.context_expr.func.attr == "autocommit_block" for i in node.items):
+            inside = True
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
+                and node.lineno <= line <= (node.end_lineno or node.lineno):
+            found, in_autocommit = node, inside
+        stack += [(child, inside) for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt)]
+    return (found, in_autocommit) if found else None
 
 
 def suggest(source: str, line: int, rule: str) -> Suggestion | None:
     """The rewritten op.* call statement at `line` that fixes `rule`, or None when no mechanical fix applies."""
-    wrapper = _parsed(source)
-    if wrapper is None:
+    tree = _tree(source)
+    located = _locate(tree, line) if tree else None
+    if located is None:
         return None
-    finder = _Locate(line)
-    wrapper.visit(finder)
-    if finder.found is None:
+    node, in_autocommit = located
+    func = node.value.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
         return None
-    statement, call, in_autocommit = finder.found
-    func = call.func
-    if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
-        return None
-    receiver, name = func.value.value, func.attr.value
+    receiver, name = func.value.id, func.attr
     if name not in TRANSFORMS or rule not in TRANSFORMS[name][1] or receiver != "op":
         return None  # batch_op.* cannot leave its batch; other receivers are not Alembic's op
+    lines = source.splitlines()
+    start, end = node.lineno, node.end_lineno or node.lineno
+    if start != end and any(('"""' in l or "'''" in l) for l in lines[start - 1:end]):
+        return None  # re-indenting would change a multi-line string's text
+    first = lines[start - 1]
+    indent = first[:len(first) - len(first.lstrip())]
+    snippet = "\n".join(l[len(indent):] if l.startswith(indent) else l for l in lines[start - 1:end]) + "\n"
+    global cst
+    if cst is None:
+        import libcst
+        cst = libcst
+    try:
+        statement = cst.parse_module(snippet).body[0]
+    except cst.ParserSyntaxError:
+        return None
+    replacement = _transform(statement, receiver, name, in_autocommit)
+    if replacement is None:
+        return None
+    code = cst.Module(body=replacement).code.rstrip("\n")
+    text = "\n".join(indent + l if l else l for l in code.split("\n"))
+    return Suggestion(start, end, text)
+
+
+def _transform(statement, receiver: str, name: str, in_autocommit: bool) -> list | None:
+    call = statement.body[0].value
     kind = TRANSFORMS[name][0]
-    pos = wrapper.resolve(PositionProvider)[statement]
-    first = statement.with_changes(leading_lines=())
     if kind == CONCURRENTLY:
-        fixed = first.with_changes(body=[statement.body[0].with_changes(
+        fixed = statement.with_changes(body=[statement.body[0].with_changes(
             value=_with_keyword(call, "postgresql_concurrently"))])
-        replacement = [fixed] if in_autocommit else [_autocommit(receiver, [fixed])]
-    else:
-        constraint = _string(_argument(call, 0, "constraint_name"))
-        table = _string(_argument(call, 1, "source_table" if name == "create_foreign_key" else "table_name"))
-        if not constraint or not table:
-            return None  # the VALIDATE step needs the names spelled out
-        schema = _string(next((a.value for a in call.args if a.keyword and a.keyword.value in
-                               ("source_schema", "schema")), None))
-        qualified = f"{_quote(schema)}.{_quote(table)}" if schema else _quote(table)
-        sql = f"ALTER TABLE {qualified} VALIDATE CONSTRAINT {_quote(constraint)}"
-        fixed = first.with_changes(body=[statement.body[0].with_changes(
-            value=_with_keyword(call, "postgresql_not_valid"))])
-        validate = cst.parse_statement(f"{receiver}.execute({_literal(sql, call)})\n")
-        replacement = [fixed, validate] if in_autocommit else [fixed, _autocommit(receiver, [validate])]
-    # the comments and blank lines above the statement stay above it, outside the replaced range
-    replacement[0] = replacement[0].with_changes(leading_lines=statement.leading_lines)
-    new_code = wrapper.module.visit(_Replace(statement, replacement)).code
-    old_lines, new_lines = source.splitlines(), new_code.splitlines()
-    tail = len(old_lines) - pos.end.line
-    text = "\n".join(new_lines[pos.start.line - 1:len(new_lines) - tail])
-    return Suggestion(pos.start.line, pos.end.line, text)
+        return [fixed] if in_autocommit else [_autocommit(receiver, [fixed])]
+    constraint = _string(_argument(call, 0, "constraint_name"))
+    table = _string(_argument(call, 1, "source_table" if name == "create_foreign_key" else "table_name"))
+    if not constraint or not table:
+        return None  # the VALIDATE step needs the names spelled out
+    schema = _string(next((a.value for a in call.args if a.keyword and a.keyword.value in
+                           ("source_schema", "schema")), None))
+    qualified = f"{_quote(schema)}.{_quote(table)}" if schema else _quote(table)
+    sql = f"ALTER TABLE {qualified} VALIDATE CONSTRAINT {_quote(constraint)}"
+    fixed = statement.with_changes(body=[statement.body[0].with_changes(
+        value=_with_keyword(call, "postgresql_not_valid"))])
+    validate = cst.parse_statement(f"{receiver}.execute({_literal(sql, call)})\n")
+    return [fixed, validate] if in_autocommit else [fixed, _autocommit(receiver, [validate])]
