@@ -12,6 +12,7 @@ import ast
 from dataclasses import dataclass, field
 
 from linters.sql import Statement, relation_name
+from linters.pysource import parse_python
 
 MAX_IDENTIFIER = 63
 
@@ -88,9 +89,8 @@ class ForeignKeys:
         """Add what the upgrade() of one revision file creates (and drops) in foreign keys."""
         if "oreign" not in source:  # ForeignKey, create_foreign_key, type_="foreignkey"
             return
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
+        tree = parse_python(source)
+        if tree is None:
             return
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "upgrade":

@@ -18,7 +18,8 @@ import importlib
 import re
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
+
+from linters.pysource import parse_python
 
 cst = None  # libcst takes ~130 ms to import: loaded by suggest() only when a fix is written
 
@@ -102,14 +103,6 @@ def preload_libcst() -> None:
     threading.Thread(target=importlib.import_module, args=("libcst",), daemon=True).start()
 
 
-@lru_cache(maxsize=8)
-def _tree(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
-        return None
-
-
 def _locate(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
     """The `op.<name>(...)` expression statement spanning `line`, and whether an autocommit_block encloses it.
 
@@ -132,7 +125,7 @@ def _locate(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
 
 def suggest(source: str, line: int, rule: str) -> Suggestion | None:
     """The rewritten op.* call statement at `line` that fixes `rule`, or None when no mechanical fix applies."""
-    tree = _tree(source)
+    tree = parse_python(source)
     located = _locate(tree, line) if tree else None
     if located is None:
         return None

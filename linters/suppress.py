@@ -56,6 +56,8 @@ class Ignore:
 
 
 def python_ignores(path: str, source: RevisionSource) -> list[Ignore]:
+    if not OURS.search(source.source):
+        return []  # most revisions: no need to tokenize them for comments
     found = []
     for line, comment in source.comments.items():
         if m := OURS.search(comment):

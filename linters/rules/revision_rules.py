@@ -6,6 +6,7 @@ import ast
 
 from linters.findings import Finding
 from linters.rules import RULES, rule
+from linters.pysource import parse_python
 
 # Statements that change data or session settings, not the schema.
 NOT_SCHEMA = {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "SelectStmt", "CopyStmt", "TransactionStmt",
@@ -14,9 +15,8 @@ NOT_SCHEMA = {"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "SelectStmt
 
 
 def _function(source: str, name: str) -> ast.FunctionDef | None:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse_python(source)
+    if tree is None:
         return None
     return next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name), None)
 
