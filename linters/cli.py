@@ -68,14 +68,19 @@ def cmd_review(argv: list[str]) -> int:
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
     with progress_for(show_progress) as on_progress:
         report, config = review(options, on_progress=on_progress)
-    color = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = render_report(report, args.format, color)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+    return emit_report(report, args.format, args.output, config.fail_on)
+
+
+def emit_report(report, fmt: str, output: Path | None, fail_on: str) -> int:
+    """Write the report (colored on a terminal) to stdout or `output`; the exit code for `fail_on`."""
+    color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    text = render_report(report, fmt, color)
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
-    return 1 if report.reaches(config.fail_on) else 0
+    return 1 if report.reaches(fail_on) else 0
 
 
 def cmd_rules(argv: list[str]) -> int:

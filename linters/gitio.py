@@ -65,26 +65,6 @@ def list_files(root: Path, ref: str, under: list[str]) -> list[str]:
     return [p for p in out.decode("utf-8", "replace").split("\0") if p]
 
 
-def read_files(root: Path, ref: str, paths: list[str]) -> dict[str, str]:
-    """Contents of many files at `ref` in one `git cat-file --batch` call."""
-    if not paths:
-        return {}
-    request = "".join(f"{ref}:{p}\n" for p in paths).encode()
-    out = _git(root, "cat-file", "--batch", input=request)
-    contents: dict[str, str] = {}
-    pos = 0
-    for path in paths:
-        header_end = out.index(b"\n", pos)
-        header = out[pos:header_end].split()
-        pos = header_end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        contents[path] = out[pos:pos + size].decode("utf-8", "replace")
-        pos += size + 1  # the blob is followed by a newline
-    return contents
-
-
 def list_blobs(root: Path, ref: str, under: list[str]) -> list[tuple[str, str]]:
     """(repo-relative path, blob id) of the files below `under` at commit `ref`."""
     if not under:

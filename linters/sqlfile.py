@@ -9,7 +9,6 @@ as one deploy that starts outside a transaction (the file says BEGIN/COMMIT itse
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -90,7 +89,7 @@ def _error_line(text: str, message: str) -> int:
 
 
 def cmd_sql(argv: list[str]) -> int:
-    from linters.cli import render_report
+    from linters.cli import emit_report
     from linters.config import load_config
     from linters.engine import apply_config
     from linters.report.model import Report
@@ -109,11 +108,4 @@ def cmd_sql(argv: list[str]) -> int:
     findings.sort(key=lambda f: (f.line or 0, -f.severity.rank, f.rule))
     report = Report(base=None, pg_version=config.pg_version, findings=findings,
                     root=str(Path.cwd()) if path != "stdin" else None)
-    color = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    out = render_report(report, args.format, color)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(out, encoding="utf-8")
-    else:
-        sys.stdout.write(out)
-    return 1 if report.reaches(config.fail_on) else 0
+    return emit_report(report, args.format, args.output, config.fail_on)

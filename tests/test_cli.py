@@ -170,3 +170,17 @@ def test_start_after_treats_older_revisions_as_history_in_all_mode(repo):
     repo.write("pyproject.toml", '[tool.alembic-review]\nstart_after = "nope"\n')
     proc = run_cli(str(repo.path), "--all")
     assert proc.returncode == 2 and "start_after" in proc.stderr
+
+
+def test_sql_subcommand_reviews_a_raw_sql_file(tmp_path):
+    path = tmp_path / "migration.sql"
+    path.write_text("CREATE INDEX ix_users_email ON users (email);\n"
+                    "CREATE INDEX CONCURRENTLY ix_users_name ON users (name);\n")
+    proc = run_cli("sql", str(path), "--format", "json")
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    assert [(f["rule"], f["line"]) for f in report["findings"] if f["severity"] == "error"][0] == \
+        ("require-concurrent-index-creation", 1)
+    path.write_text("SELECT 1;\n")
+    assert run_cli("sql", str(path)).returncode == 0
+    assert run_cli("sql", str(tmp_path / "missing.sql")).returncode == 2
