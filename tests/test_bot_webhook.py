@@ -121,7 +121,7 @@ def test_new_head_drops_the_job_of_the_old_head(service, fake_github, tmp_path):
     service.procs[0].stop()
     service.serve(workers=2)  # same queue (SQLite in the data dir): both jobs survived the restart
     [run] = wait_for(lambda: completed_runs(fake_github, new), 120, what="the new head's check")
-    assert run["conclusion"] != "failure" and "require-concurrent-index-creation" not in run["output"]["summary"]
+    assert run["conclusion"] != "failure" and "require-concurrent-index-creation" not in run["output"]["summary"], run["output"]
     wait_for(lambda: 'outcome="dropped"} 1' in requests.get(service.url + "/metrics").text, 30,
              what="the old job to be dropped")
     assert fake_github.check_runs_for(REPO, old) == []  # no work was spent on the old head
