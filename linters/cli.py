@@ -57,8 +57,6 @@ def cmd_review(argv: list[str]) -> int:
     args = review_parser().parse_args(argv)
     from linters.render import default_workers, prestart
     prestart(default_workers() if args.all else 1)  # children import alembic while we read the history
-    from linters.suggest import preload_libcst
-    preload_libcst()  # in a thread, while we wait on git and the render children
     from linters.engine import Options, review
     from linters.progress import progress_for
 

@@ -14,9 +14,7 @@ the call stay as they were.
 from __future__ import annotations
 
 import ast
-import importlib
 import re
-import threading
 from dataclasses import dataclass
 
 from linters.pysource import parse_python
@@ -96,11 +94,6 @@ def _with_keyword(call: cst.Call, name: str) -> cst.Call:
 def _autocommit(receiver: str, body: list[cst.BaseStatement]) -> cst.With:
     context = cst.parse_expression(f"{receiver}.get_context().autocommit_block()")
     return cst.With(items=[cst.WithItem(item=context)], body=cst.IndentedBlock(body=body))
-
-
-def preload_libcst() -> None:
-    """Start importing libcst in the background: suggest() would otherwise pay ~130 ms at the end of the run."""
-    threading.Thread(target=importlib.import_module, args=("libcst",), daemon=True).start()
 
 
 def _locate(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
