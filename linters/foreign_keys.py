@@ -31,10 +31,28 @@ def _qualified(name: str, schema: str | None) -> str:
 class ForeignKeys:
     """child table -> {constraint name: referenced table}."""
     by_child: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Copy on write: `--all` runs each revision on its own copy of the history's keys (thousands of
+    # copies) and most change none of them. None: every inner dict is this object's own; a set: the
+    # children whose inner dict is, the others are shared with copies.
+    owned: set[str] | None = field(default=None, repr=False, compare=False)
+
+    def _writable(self, child: str) -> dict[str, str]:
+        fks = self.by_child.get(child)
+        if fks is None:
+            fks = self.by_child[child] = {}
+        elif self.owned is not None and child not in self.owned:
+            fks = self.by_child[child] = dict(fks)
+        if self.owned is not None:
+            self.owned.add(child)
+        return fks
+
+    def _drop_key(self, child: str | None, name: str | None) -> None:
+        if child in self.by_child and name in self.by_child[child]:
+            self._writable(child).pop(name)
 
     def add(self, child: str | None, name: str | None, parent: str | None) -> None:
         if child and parent:
-            self.by_child.setdefault(child, {})[name or f"{child}_fkey"] = parent
+            self._writable(child)[name or f"{child}_fkey"] = parent
 
     def parents(self, child: str) -> list[str]:
         return sorted(set(self.by_child.get(child, {}).values()))
@@ -46,7 +64,8 @@ class ForeignKeys:
         return sorted(c for c, fks in self.by_child.items() if parent in fks.values())
 
     def copy(self) -> "ForeignKeys":
-        return ForeignKeys({c: dict(fks) for c, fks in self.by_child.items()})
+        self.owned = set()  # from now on both sides share the inner dicts until they write
+        return ForeignKeys(dict(self.by_child), set())
 
     # -- from SQL, statement by statement ------------------------------------------------------
     def apply(self, stmt: Statement) -> None:
@@ -67,7 +86,7 @@ class ForeignKeys:
                 if cmd.get("subtype") == "AT_AddConstraint":
                     self._constraint(table, cmd.get("def", {}).get("Constraint", {}))
                 elif cmd.get("subtype") == "AT_DropConstraint":
-                    self.by_child.get(table, {}).pop(cmd.get("name"), None)
+                    self._drop_key(table, cmd.get("name"))
                 elif cmd.get("subtype") == "AT_AddColumn":
                     col = cmd.get("def", {}).get("ColumnDef", {})
                     for con in col.get("constraints") or ():
@@ -161,7 +180,7 @@ class _Reader(ast.NodeVisitor):
             offset = 1 if self._in_batch(node) else 0
             table = self.batch[-1] if offset else _str(_arg(node, 1, "table_name"))
             if table:
-                self.fks.by_child.get(table, {}).pop(_str(_arg(node, 0, "constraint_name")) or "", None)
+                self.fks._drop_key(table, _str(_arg(node, 0, "constraint_name")) or "")
         elif name == "drop_table":
             table = _str(_arg(node, 0, "table_name"))
             if table:

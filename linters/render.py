@@ -92,7 +92,9 @@ class _Child:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=_isolate, close_fds=True,
         )
-        self.buffer = b""
+        self.lines: collections.deque = collections.deque()  # complete reply lines not yet read
+        self.partial: list[bytes] = []  # the start of a line still arriving
+        self.partial_size = 0
         self.replied = 0  # bytes of replies to the current request
 
     def send(self, message: dict) -> None:
@@ -102,7 +104,7 @@ class _Child:
     def read(self, deadline: float) -> dict | None:
         """The next message, or None on timeout or when the child died."""
         fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buffer:
+        while not self.lines:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
@@ -112,10 +114,17 @@ class _Child:
             data = os.read(fd, 65536)
             if not data:
                 return None
-            self.buffer += data
-            if len(self.buffer) > MAX_REPLY_BYTES:
-                return {"type": "error", "stage": "render", "message": "output too large", "line": None}
-        line, self.buffer = self.buffer.split(b"\n", 1)
+            if b"\n" not in data:  # a long line arriving piece by piece
+                self.partial.append(data)
+                self.partial_size += len(data)
+                if self.partial_size > MAX_REPLY_BYTES:
+                    return {"type": "error", "stage": "render", "message": "output too large", "line": None}
+                continue
+            # Split a whole read at once: cutting one line at a time off a 64 KB buffer copies it per line.
+            *complete, rest = b"".join([*self.partial, data]).split(b"\n")
+            self.lines.extend(complete)
+            self.partial, self.partial_size = [rest], len(rest)
+        line = self.lines.popleft()
         self.replied += len(line)
         if self.replied > MAX_REPLY_BYTES:  # many small replies add up too
             return {"type": "error", "stage": "render", "message": "output too large", "line": None}
@@ -147,6 +156,10 @@ class _Child:
 
 
 def default_workers() -> int:
+    """Render children for a long run; ALEMBIC_REVIEW_WORKERS overrides."""
+    configured = os.environ.get("ALEMBIC_REVIEW_WORKERS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return min(int(configured), 64)
     return max(1, min(os.cpu_count() or 1, 8))
 
 
@@ -188,24 +201,45 @@ class Renderer:
         self.pg_version = pg_version
         self.directions = directions
 
-    def render(self, paths: list[Path], on_done=None) -> dict[str, RenderResult]:
+    def render(self, paths: list[Path], on_done=None, while_waiting=None, on_result=None) -> dict[str, RenderResult]:
+        """Render `paths`. While the children work, this thread runs `while_waiting()`, then
+        `on_result(path, result)` for each revision as it finishes, in the order they finish.
+
+        The calling thread would sit idle in join(): work that needs no results (imports, reading
+        sources) or one result (parsing its SQL) costs no wall time there. It runs on the calling
+        thread: importing from a second thread while the first imports too can see half-initialized
+        modules.
+        """
         jobs: queue.Queue = queue.Queue()
         for i, path in enumerate(paths):
             jobs.put((i, str(path)))
         results: dict[str, RenderResult] = {}
         if on_done is not None and hasattr(on_done, "start"):
             on_done.start(len(paths))  # a progress bar wants the total before the first revision
+        finished: queue.Queue = queue.Queue()  # paths as they finish; None when a worker thread ends
         with tempfile.TemporaryDirectory(prefix="alembic-review-") as workdir:
-            threads = [threading.Thread(target=self._work, args=(jobs, results, workdir, on_done), daemon=True)
+            threads = [threading.Thread(target=self._work, args=(jobs, results, workdir, on_done, finished),
+                                        daemon=True)
                        for _ in range(min(self.workers, max(1, len(paths))))]
             for t in threads:
                 t.start()
-            for t in threads:
-                t.join()
+            try:
+                if while_waiting is not None:
+                    while_waiting()
+                running = len(threads)
+                while running:
+                    path = finished.get()
+                    if path is None:
+                        running -= 1
+                    elif on_result is not None:
+                        on_result(path, results[path])
+            finally:
+                for t in threads:
+                    t.join()
         discard_prestarted()  # more were started than there were revisions
         return results
 
-    def _work(self, jobs: queue.Queue, results: dict, workdir: str, on_done) -> None:
+    def _work(self, jobs: queue.Queue, results: dict, workdir: str, on_done, finished: queue.Queue) -> None:
         """Feed one child, keeping PIPELINE requests queued in it so it never waits for us."""
         child: _Child | None = None
         inflight: collections.deque = collections.deque()
@@ -225,6 +259,7 @@ class Renderer:
                 index, path = inflight.popleft()
                 result, healthy = self._collect(child, path)
                 results[path] = result
+                finished.put(path)
                 if not healthy:
                     child.kill()
                     child = None
@@ -236,6 +271,7 @@ class Renderer:
         finally:
             if child is not None:
                 child.kill()
+            finished.put(None)
 
     def _start(self, workdir: str) -> _Child:
         try:

@@ -36,6 +36,18 @@ FIXED_RULES = frozenset().union(*(rules for _, rules in TRANSFORMS.values()))
 SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
+def load_libcst() -> None:
+    global cst
+    if cst is None:
+        import libcst
+        cst = libcst
+
+
+def may_suggest(source: str) -> bool:
+    """Whether a finding in `source` could get a fix (cheap: the op names appear in it)."""
+    return any(name in source for name in TRANSFORMS)
+
+
 @dataclass
 class Suggestion:
     start: int   # first line of the statement it replaces
@@ -136,10 +148,7 @@ def suggest(source: str, line: int, rule: str) -> Suggestion | None:
     first = lines[start - 1]
     indent = first[:len(first) - len(first.lstrip())]
     snippet = "\n".join(l[len(indent):] if l.startswith(indent) else l for l in lines[start - 1:end]) + "\n"
-    global cst
-    if cst is None:
-        import libcst
-        cst = libcst
+    load_libcst()
     try:
         statement = cst.parse_module(snippet).body[0]
     except cst.ParserSyntaxError:
