@@ -24,7 +24,7 @@ from linters.inverse import is_breaking_rule, is_expected_inverse, upgrade_creat
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
 from linters.state import RunState
-from linters.suggest import FIXED_RULES, suggest
+from linters.suggest import FIXED_RULES, load_libcst, may_suggest, suggest
 from linters.suppress import suppress
 
 
@@ -244,7 +244,21 @@ def apply_config(findings: list[Finding], config: Config) -> list[Finding]:
     return kept
 
 
-def review(options: Options, on_progress=None) -> tuple[Report, Config]:
+def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], also=None) -> None:
+    """What the steps after rendering need and can have before it: run while the children render."""
+    from linters.live import review as _live  # noqa: F401  (the models check, run after the rules)
+    for f in targets:
+        source = sources[f.path]
+        source.tree, source.autocommit_lines  # noqa: B018  (parsed once, cached)
+    if any(may_suggest(f.source) for f in targets):
+        load_libcst()  # ~130 ms: only when a fix may be written
+    if also is not None:
+        also()
+
+
+def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Report, Config]:
+    """Review the project at options.path; `while_rendering()` (e.g. importing the reporter) runs
+    while the render children work."""
     start = Path(options.path)
     if not start.exists():
         raise UsageError(f"path not found: {start}")
@@ -280,16 +294,21 @@ def review(options: Options, on_progress=None) -> tuple[Report, Config]:
 
     renderer = Renderer([project.root, project.project_dir, project.script_dir, *project.sys_path],
                         timeout=config.render_timeout, pg_version=config.pg_version)
-    results = renderer.render([project.root / f.path for f in ordered], on_done=on_progress)
-    reviewed = []
     sources = {f.path: RevisionSource(f.source) for f in head_files}
-    for f in ordered:
-        item = Reviewed(f, results[str(project.root / f.path)])
-        item.parsed = parse_chunks(item.render.chunks)
+    by_path = {str(project.root / f.path): f for f in ordered}
+    parsed: dict[str, Reviewed] = {}
+
+    def parse(path: str, result: RenderResult) -> None:  # each revision's SQL, as soon as it is rendered
+        f = by_path[path]
+        item = parsed[path] = Reviewed(f, result, parse_chunks(result.chunks))
         for stmt in item.parsed.statements:
             stmt.revision, stmt.path = f.revision, f.path
         mark_managed(item, sources[f.path])
-        reviewed.append(item)
+
+    renderer.render(list(by_path), on_done=on_progress, on_result=parse,
+                    while_waiting=lambda: _prepare(ordered, sources, while_rendering))
+    reviewed = [parsed[path] for path in by_path]
+    for item in reviewed:
         findings += render_findings(item)
     in_run = {id(f) for f in ordered} if base is not None else set()
     dropped = dropped_tables(s for item in reviewed for s in item.parsed.statements)
