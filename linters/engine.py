@@ -49,6 +49,7 @@ class Reviewed:
     file: RevisionFile
     render: RenderResult
     parsed: ParsedRevision = field(default_factory=ParsedRevision)
+    judged: bool = False  # its SQL findings are in (a run of its own, judged as soon as it rendered)
 
 
 def head_revision_files(project: Project) -> list[RevisionFile]:
@@ -297,6 +298,9 @@ def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Re
     sources = {f.path: RevisionSource(f.source) for f in head_files}
     by_path = {str(project.root / f.path): f for f in ordered}
     parsed: dict[str, Reviewed] = {}
+    one_run = base is not None
+    setup = RunSetup.of(project, config, [])  # the history's foreign keys are added below, when a run needs them
+    early: list[Finding] = []  # SQL findings of runs judged while the others still render
 
     def parse(path: str, result: RenderResult) -> None:  # each revision's SQL, as soon as it is rendered
         f = by_path[path]
@@ -304,22 +308,30 @@ def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Re
         for stmt in item.parsed.statements:
             stmt.revision, stmt.path = f.revision, f.path
         mark_managed(item, sources[f.path])
+        if not one_run and not dropped_tables(item.parsed.statements):
+            # Each revision is its own run (--all), and one that drops no table or foreign key never
+            # asks for the history's foreign keys: judge it now, while the children render the rest.
+            found = sql_findings([item], config, one_run=False, setup=setup)
+            locate_and_suggest(found, sources)
+            early.extend(found)
+            item.judged = True
 
     renderer.render(list(by_path), on_done=on_progress, on_result=parse,
                     while_waiting=lambda: _prepare(ordered, sources, while_rendering))
     reviewed = [parsed[path] for path in by_path]
     for item in reviewed:
         findings += render_findings(item)
-    in_run = {id(f) for f in ordered} if base is not None else set()
+    in_run = {id(f) for f in ordered} if one_run else set()
     dropped = dropped_tables(s for item in reviewed for s in item.parsed.statements)
     history_sources = [src for r in head_graph.upgrade_order() if id(head_graph.by_id[r]) not in in_run
                        and mentions_any(src := head_graph.by_id[r].source, dropped)] if dropped else []
-    setup = RunSetup.of(project, config, history_sources)
-    findings += sql_findings(reviewed, config, one_run=base is not None, setup=setup)
-    findings += revision_findings(reviewed, config)
+    setup.foreign_keys = history_foreign_keys(history_sources)
+    later = sql_findings([item for item in reviewed if not item.judged], config, one_run=one_run, setup=setup)
+    later += revision_findings(reviewed, config)
     from linters.live.review import model_and_database_findings  # models check; live mode when asked
-    findings += model_and_database_findings(options, project, config, head_graph, reviewed, one_run=base is not None)
-    locate_and_suggest(findings, sources)
+    later += model_and_database_findings(options, project, config, head_graph, reviewed, one_run=one_run)
+    locate_and_suggest(later, sources)
+    findings += early + later
     fully_reviewed = {item.file.path for item in reviewed if not item.render.errors and not item.parsed.failures}
     findings = suppress(findings, {p: sources[p] for p in {f.path for f in findings} | fully_reviewed if p in sources},
                         {item.file.path: item.parsed.statements for item in reviewed}, fully_reviewed, config.enabled)
