@@ -48,9 +48,13 @@ def review_parser() -> argparse.ArgumentParser:
     return p
 
 
-def render_report(report, fmt: str, color: bool) -> str:
+def render_report(report, fmt: str, color: bool, terminal: bool = False) -> str:
     module = importlib.import_module(f"linters.report.{FORMATS[fmt]}")
-    return module.render(report, color=color) if fmt == "text" else module.render(report)
+    if fmt == "text":
+        return module.render(report, color=color)
+    if fmt == "json":
+        return module.render(report, pretty=terminal)  # indented when a person reads it
+    return module.render(report)
 
 
 def cmd_review(argv: list[str]) -> int:
@@ -72,8 +76,8 @@ def cmd_review(argv: list[str]) -> int:
 
 def emit_report(report, fmt: str, output: Path | None, fail_on: str) -> int:
     """Write the report (colored on a terminal) to stdout or `output`; the exit code for `fail_on`."""
-    color = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    text = render_report(report, fmt, color)
+    terminal = output is None and sys.stdout.isatty()
+    text = render_report(report, fmt, terminal and "NO_COLOR" not in os.environ, terminal)
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
