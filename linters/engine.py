@@ -137,6 +137,11 @@ def deploy_runs(reviewed: list[Reviewed], one_run: bool) -> list[tuple[str, list
     return [("upgrade", g) for g in groups] + [("downgrade", list(reversed(g))) for g in reversed(groups)]
 
 
+# Enabled rule ids -> {statement kind: the rules that look at it (Rule.kinds), in registry order}: built
+# as kinds show up, shared by every call (a review may call sql_findings once per revision).
+_RULES_BY_KIND: dict[tuple[str, ...], dict[str, list]] = {}
+
+
 def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
                  setup: RunSetup | None = None) -> list[Finding]:
     """Run the SQL rules over every statement of each run, in the order PostgreSQL would see them.
@@ -148,6 +153,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
     """
     setup = setup or RunSetup()
     rules = [r for r in rules_of_kind("sql") if config.enabled(r.id)]
+    by_kind = _RULES_BY_KIND.setdefault(tuple(r.id for r in rules), {})
     findings: list[Finding] = []
     after_upgrade: dict[tuple[int, ...], ForeignKeys] = {}
     for direction, revisions in deploy_runs(reviewed, one_run):
@@ -160,10 +166,12 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
             created = upgrade_creations(item.parsed.statements) if direction == "downgrade" else set()
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
-                inverse = bool(created) and is_expected_inverse(stmt, created)
-                for rule in rules:
-                    if inverse and is_breaking_rule(rule.id):
-                        continue
+                checks = by_kind.get(stmt.kind)
+                if checks is None:
+                    checks = by_kind[stmt.kind] = [r for r in rules if r.kinds is None or stmt.kind in r.kinds]
+                if created and is_expected_inverse(stmt, created):
+                    checks = [r for r in checks if not is_breaking_rule(r.id)]
+                for rule in checks:
                     for hit in rule.check(stmt, state):  # a plain loop: no list built per rule and statement
                         findings.append(_finding_from_hit(rule, hit, stmt, state))
                 state.apply(stmt)

@@ -866,6 +866,13 @@ _HANDLERS: dict[str, Callable[[_Acc, dict], None]] = {
 }
 
 
+# The statement kinds whose handler may say transactional=False: the rule non-transactional-in-transaction
+# looks only at these (tests/test_rule_kinds.py checks that no other kind of statement is refused).
+MAY_BE_NON_TRANSACTIONAL = frozenset(
+    {kind for kind, handler in _HANDLERS.items() if handler is _not_transactional}
+    | {"IndexStmt", "ReindexStmt", "DropStmt", "AlterTableStmt", "AlterEnumStmt", "VacuumStmt", "ClusterStmt"})
+
+
 def _dispatch(acc: _Acc, node: dict) -> None:
     kind, body = _unwrap(node)
     handler = _HANDLERS.get(kind)

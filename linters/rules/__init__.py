@@ -2,7 +2,8 @@
 
 The CLI (`rules`, `explain`), the reporters and the README table all read RULES.
 A rule is one of three kinds:
-- "sql": check(stmt, state) -> iterable of Hit, called for every parsed statement in upgrade order;
+- "sql": check(stmt, state) -> iterable of Hit, called for every parsed statement in upgrade order
+  (only for statements of the pglast node kinds in `kinds`, when the rule declares them);
 - "history": check(history) -> iterable of Finding, called once with the graphs and change set;
 - "engine": reported by the engine itself (render-error), documented here like the others.
 """
@@ -25,6 +26,10 @@ class Rule:
     recipe: str           # the safe way, in Alembic terms
     lock: str | None = None
     check: Callable | None = None
+    # sql rules: the statement kinds (pglast node names, "IndexStmt", ...) the check can report on;
+    # None: every statement (rules that follow the run's state, or look at every statement's locks).
+    # tests/test_rule_kinds.py runs each rule over statements of other kinds: it must stay silent there.
+    kinds: frozenset[str] | None = None
 
 
 @dataclass
@@ -40,12 +45,14 @@ class Hit:
 RULES: dict[str, Rule] = {}
 
 
-def rule(id: str, severity: str, kind: str, summary: str, why: str, recipe: str, lock: str | None = None):
-    """Register the decorated function as the check of rule `id`."""
+def rule(id: str, severity: str, kind: str, summary: str, why: str, recipe: str, lock: str | None = None,
+         kinds=None):
+    """Register the decorated function as the check of rule `id` (sql rules: called only for `kinds`)."""
     def register(check: Callable | None) -> Callable | None:
         if id in RULES:
             raise ValueError(f"rule {id} registered twice")
-        RULES[id] = Rule(id, Severity(severity), kind, summary, why, recipe, lock, check)
+        RULES[id] = Rule(id, Severity(severity), kind, summary, why, recipe, lock, check,
+                         frozenset(kinds) if kinds is not None else None)
         return check
     return register
 

@@ -6,7 +6,7 @@ yet), and the "breaks running code" rules are also silent for columns the run it
 
 from linters.locks import lock_effect
 from linters.rules import Hit, rule
-from linters.rules.nodes import (EXEMPT_NEW_COLUMNS, EXEMPT_NEW_TABLES, alter_table_commands,
+from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_COLUMNS, EXEMPT_NEW_TABLES, alter_table_commands,
                                  column_constraints, is_bookkeeping, lock_of, single_command, type_name)
 
 
@@ -28,6 +28,7 @@ def _old_column(state, table, column) -> bool:
     recipe="Release the code that stops using the column first (remove it from the model), then drop it "
            "in a later migration and mark that line `# alembic-review: ignore[ban-drop-column]`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def ban_drop_column(stmt, state):
     for table, subtype, body in alter_table_commands(stmt):
@@ -50,6 +51,7 @@ def ban_drop_column(stmt, state):
            "`op.alter_column('t', 'x', server_default=sa.text('gen_random_uuid()'))`. A constant "
            "`server_default` (e.g. `server_default=sa.text('now()')` or `server_default='0'`) needs none of this.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def adding_field_with_default(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -90,6 +92,7 @@ def _has_default(coldef: dict) -> bool:
            "server_default='0'))` (instant since PostgreSQL 11), or add it `nullable=True`, backfill, and "
            "later `op.alter_column('t', 'x', nullable=False)` (see adding-not-nullable-field).",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def adding_required_field(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -114,6 +117,7 @@ def adding_required_field(stmt, state):
            "a later migration) `op.execute('ALTER TABLE t VALIDATE CONSTRAINT ck_t_x_not_null')`, then "
            "`op.alter_column('t', 'x', nullable=False)` (no scan) and `op.drop_constraint('ck_t_x_not_null', 't')`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def adding_not_nullable_field(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -142,6 +146,7 @@ def adding_not_nullable_field(stmt, state):
            "in batches, switch reads, then drop the old column in a later release. For varchar(n) -> text or a "
            "wider varchar, which do not rewrite, mark the line `# alembic-review: ignore[changing-column-type]`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def changing_column_type(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -172,6 +177,7 @@ rule(
     recipe="Make sure every reader handles NULL before `op.alter_column('t', 'x', nullable=True)`, then mark "
            "the line `# alembic-review: ignore[ban-drop-not-null]`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )(_column_change(lambda subtype, cmd: subtype == "AT_DropNotNull",
                  "dropping NOT NULL on {table}.{column} may break code that assumes a value"))
 
@@ -183,6 +189,7 @@ rule(
     recipe="Make the application always send the value first, then `op.alter_column('t', 'x', "
            "server_default=None)` and mark the line `# alembic-review: ignore[ban-drop-default]`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )(_column_change(lambda subtype, cmd: subtype == "AT_ColumnDefault" and not cmd.get("def"),
                  "dropping the default of {table}.{column} breaks inserts that omit it"))
 
@@ -194,6 +201,7 @@ rule(
     recipe="Make the application compute and write the value first, then run the DROP EXPRESSION "
            "(`op.execute('ALTER TABLE t ALTER COLUMN x DROP EXPRESSION')`) and mark it ignored.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )(_column_change(lambda subtype, cmd: subtype == "AT_DropExpression",
                  "dropping the generated expression of {table}.{column} leaves it unfilled for new rows"))
 
@@ -217,4 +225,5 @@ rule(
     recipe="Change how the application inserts first (omit the column for ALWAYS, supply it after DROP "
            "IDENTITY), then run the change and mark it `# alembic-review: ignore[ban-alter-identity]`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )(_column_change(_identity_change, "changing the identity of {table}.{column} may break inserts of running code"))

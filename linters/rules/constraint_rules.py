@@ -5,8 +5,8 @@ and indexed instantly, and nobody is waiting on it.
 """
 
 from linters.rules import Hit, rule
-from linters.rules.nodes import (EXEMPT_NEW_TABLES, alter_table_commands, column_constraints, dotted, is_bookkeeping,
-                                 lock_of, single_command, strings)
+from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, column_constraints, dotted,
+                                 is_bookkeeping, lock_of, single_command, strings)
 from linters.sql import relation_name
 
 NOT_VALID_RECIPE = (
@@ -53,6 +53,7 @@ def _label(con: dict) -> str:
         "same statement; we report a foreign key once, here.)" + EXEMPT_NEW_TABLES,
     recipe=NOT_VALID_RECIPE,
     lock="SHARE ROW EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def adding_foreign_key_constraint(stmt, state):
     for table, con, cmd, _ in _added_constraints(stmt, state):
@@ -76,6 +77,7 @@ def adding_foreign_key_constraint(stmt, state):
         "adding-serial-primary-key-field; foreign keys are reported by adding-foreign-key-constraint." + EXEMPT_NEW_TABLES,
     recipe=NOT_VALID_RECIPE,
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def constraint_missing_not_valid(stmt, state):
     for table, con, cmd, via in _added_constraints(stmt, state):
@@ -121,6 +123,7 @@ def _index_constraint(contype: str, stmt, state):
            "`op.create_index('uq_t_x', 't', ['x'], unique=True, postgresql_concurrently=True)`, then "
            "`op.execute('ALTER TABLE t ADD CONSTRAINT uq_t_x UNIQUE USING INDEX uq_t_x')` (instant).",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def disallowed_unique_constraint(stmt, state):
     for table, con, lock in _index_constraint("CONSTR_UNIQUE", stmt, state):
@@ -138,6 +141,7 @@ def disallowed_unique_constraint(stmt, state):
            "adding-not-nullable-field), then `op.execute('ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY "
            "USING INDEX t_pkey')`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def adding_serial_primary_key_field(stmt, state):
     for table, con, lock in _index_constraint("CONSTR_PRIMARY", stmt, state):
@@ -154,6 +158,7 @@ def adding_serial_primary_key_field(stmt, state):
     recipe="Make sure nothing depends on the guarantee, then `op.drop_constraint(...)` and mark the line "
            "`# alembic-review: ignore[ban-drop-constraint]`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def ban_drop_constraint(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -176,6 +181,7 @@ CHECKING = {"CONSTR_CHECK", "CONSTR_NOTNULL"}
     summary="A domain with a CHECK or NOT NULL constraint is hard to change online later.",
     why=DOMAIN_WHY + " (Unlike squawk, a domain with only a DEFAULT is not reported: a default is not a check.)",
     recipe=DOMAIN_RECIPE,
+    kinds=("CreateDomainStmt",),
 )
 def ban_create_domain_with_constraint(stmt, state):
     if stmt.kind == "CreateDomainStmt":
@@ -189,6 +195,7 @@ def ban_create_domain_with_constraint(stmt, state):
     summary="ALTER DOMAIN ... ADD CONSTRAINT checks every column of that domain in every table.",
     why=DOMAIN_WHY + " Domains created earlier in the same run are not reported.",
     recipe=DOMAIN_RECIPE,
+    kinds=("AlterDomainStmt",),
 )
 def ban_alter_domain_with_add_constraint(stmt, state):
     if stmt.kind == "AlterDomainStmt" and stmt.body.get("subtype") == "C":

@@ -19,6 +19,7 @@ def _targets(items) -> list[str]:
         "stops at this statement.",
     recipe="Assign each column once in the op.execute(...) / sa.update(...).values(...) statement.",
     lock="ROW EXCLUSIVE",
+    kinds=("UpdateStmt", "InsertStmt"),
 )
 def ban_duplicate_column_assignments(stmt, state):
     body = stmt.body

@@ -37,6 +37,7 @@ def _drop_rule(kinds: set[str], what: str, with_lock: bool = False):
     why="DROP DATABASE removes every table and row of that database, cannot run in a transaction, and "
         "cannot be rolled back.",
     recipe="Do not drop databases from Alembic migrations; do it by hand, deliberately, outside the deploy.",
+    kinds=("DropdbStmt",),
 )
 def ban_drop_database(stmt, state):
     if stmt.kind == "DropdbStmt":
@@ -51,6 +52,7 @@ rule(
         "foreign keys reference." + EXEMPT_NEW_OBJECTS,
     recipe=LATER_RELEASE.format(id="ban-drop-table"),
     lock="ACCESS EXCLUSIVE",
+    kinds=("DropStmt",),
 )(_drop_rule({"OBJECT_TABLE"}, "table", with_lock=True))
 
 
@@ -61,6 +63,7 @@ rule(
         "that references `b`, whatever is in them.",
     recipe="Name exactly the tables to empty, without CASCADE: `op.execute('TRUNCATE a, b')`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=("TruncateStmt",),
 )
 def ban_truncate_cascade(stmt, state):
     if stmt.kind == "TruncateStmt" and stmt.body.get("behavior") == "DROP_CASCADE":
@@ -87,4 +90,5 @@ for _id, _kinds, _what, _why in (
 ):
     rule(_id, "warning", "sql",
          summary=f"Dropping {'an' if _what[0] in 'aeiou' else 'a'} {_what} breaks the code that still uses it.",
-         why=_why + EXEMPT_NEW_OBJECTS, recipe=LATER_RELEASE.format(id=_id))(_drop_rule(_kinds, _what))
+         why=_why + EXEMPT_NEW_OBJECTS, recipe=LATER_RELEASE.format(id=_id),
+         kinds=("DropStmt",))(_drop_rule(_kinds, _what))

@@ -19,6 +19,7 @@ CONCURRENT_RECIPE = (
         "until the whole index is built, minutes to hours on a large table." + EXEMPT_NEW_TABLES,
     recipe=CONCURRENT_RECIPE,
     lock="SHARE",
+    kinds=("IndexStmt",),
 )
 def require_concurrent_index_creation(stmt, state):
     body = stmt.body
@@ -43,6 +44,7 @@ def require_concurrent_index_creation(stmt, state):
            "op.drop_index(..., postgresql_concurrently=True), or the op.execute of the REINDEX/DETACH) inside "
            "`with op.get_context().autocommit_block():`.",
     lock="SHARE UPDATE EXCLUSIVE",
+    kinds=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt"),
 )
 def ban_concurrent_index_creation_in_transaction(stmt, state):
     if not stmt.in_transaction:
@@ -87,6 +89,7 @@ def _reindexed_table(body: dict, state) -> str | None:
     recipe="Inside `with op.get_context().autocommit_block():` call "
            "`op.drop_index('ix_name', table_name='t', postgresql_concurrently=True, if_exists=True)`.",
     lock="ACCESS EXCLUSIVE",
+    kinds=("DropStmt",),
 )
 def require_concurrent_index_deletion(stmt, state):
     body = stmt.body
@@ -109,6 +112,7 @@ def require_concurrent_index_deletion(stmt, state):
     recipe="Inside `with op.get_context().autocommit_block():` run "
            "`op.execute('REINDEX INDEX CONCURRENTLY ix_name')` (PostgreSQL 12+).",
     lock="SHARE",
+    kinds=("ReindexStmt",),
 )
 def require_concurrent_reindex(stmt, state):
     body = stmt.body

@@ -44,6 +44,7 @@ def _old_table(state, table) -> bool:
         "(SQLAlchemy names every mapped column) and fails the moment the rename commits." + EXEMPT_NEW_COLUMNS,
     recipe=EXPAND_CONTRACT.format(what="column", id="renaming-column"),
     lock="ACCESS EXCLUSIVE",
+    kinds=("RenameStmt",),
 )
 def renaming_column(stmt, state):
     body = stmt.body
@@ -61,6 +62,7 @@ def renaming_column(stmt, state):
         "the rename commits." + EXEMPT_NEW_OBJECTS,
     recipe=EXPAND_CONTRACT.format(what="table", id="renaming-table"),
     lock="ACCESS EXCLUSIVE",
+    kinds=("RenameStmt",),
 )
 def renaming_table(stmt, state):
     body = stmt.body
@@ -98,6 +100,7 @@ def _renamed_object(stmt, state):
     why="Queries, hints, monitoring and other migrations that name the object by its old name fail once it "
         "is renamed (an enum value rename breaks code that writes the old value)." + EXEMPT_NEW_OBJECTS,
     recipe=EXPAND_CONTRACT.format(what="object", id="renaming-object"),
+    kinds=("RenameStmt", "AlterEnumStmt"),
 )
 def renaming_object(stmt, state):
     for words, name, table in _renamed_object(stmt, state):
@@ -112,6 +115,7 @@ def renaming_object(stmt, state):
         "the moment SET SCHEMA commits." + EXEMPT_NEW_OBJECTS,
     recipe="Create the object in the new schema (or a view there), move the application over, then drop the "
            "old one in a later release; or mark the line `# alembic-review: ignore[ban-set-schema]`.",
+    kinds=("AlterObjectSchemaStmt",),
 )
 def ban_set_schema(stmt, state):
     body = stmt.body
@@ -191,6 +195,7 @@ def _long_identifiers(sql: str) -> list[str]:
         "fails, and two long names sharing their first 63 bytes collide.",
     recipe="Choose a shorter name, or give the MetaData a `naming_convention` that produces short names "
            "(SQLAlchemy shortens names generated from a convention when they are too long).",
+    kinds=DEFINING,
 )
 def identifier_too_long(stmt, state):
     if stmt.kind not in DEFINING:

@@ -46,6 +46,9 @@ def object_name(obj: dict) -> str | None:
     return None
 
 
+ALTER_TABLE = ("AlterTableStmt",)  # the `kinds` of rules that read only alter_table_commands()
+
+
 def alter_table_commands(stmt) -> Iterator[tuple[str | None, str, dict]]:
     """(table, subtype, command body) for each subcommand of an ALTER TABLE."""
     if stmt.kind != "AlterTableStmt" or stmt.body.get("objtype") not in (None, "OBJECT_TABLE"):
@@ -58,6 +61,9 @@ def alter_table_commands(stmt) -> Iterator[tuple[str | None, str, dict]]:
 
 def column_constraints(coldef: dict) -> list[dict]:
     return [c["Constraint"] for c in coldef.get("constraints") or () if "Constraint" in c]
+
+
+DEFINING_COLUMNS = ("CreateStmt", "AlterTableStmt")  # the statements column_definitions() reads
 
 
 def column_definitions(stmt) -> Iterator[tuple[str | None, str | None, dict]]:

@@ -70,6 +70,7 @@ def _must_run_outside(cmd: dict) -> bool:
            "index). Dropping: `if_exists=True`. Enum values: `ALTER TYPE ... ADD VALUE IF NOT EXISTS`. Keep "
            "what cannot be guarded (renames, ADD CONSTRAINT without a preceding DROP CONSTRAINT IF EXISTS) "
            "inside the migration's transaction.",
+    kinds=("CreateStmt", "IndexStmt", "DropStmt", "RenameStmt", "AlterEnumStmt", "AlterTableStmt"),  # _unguarded
 )
 def prefer_robust_stmts(stmt, state):
     if stmt.in_transaction or stmt.kind == "TransactionStmt" or getattr(stmt, "managed", False):

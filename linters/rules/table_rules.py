@@ -4,7 +4,8 @@ Tables created earlier in the same run are not reported.
 """
 
 from linters.rules import Hit, rule
-from linters.rules.nodes import EXEMPT_NEW_TABLES, alter_table_commands, is_bookkeeping, lock_of, single_command
+from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, is_bookkeeping, lock_of,
+                                 single_command)
 from linters.sql import relation_name
 
 
@@ -22,6 +23,7 @@ def _old_table(state, table) -> bool:
     recipe="Inside `with op.get_context().autocommit_block():` run "
            "`op.execute('ALTER TABLE parent DETACH PARTITION child CONCURRENTLY')` (PostgreSQL 14+).",
     lock="ACCESS EXCLUSIVE",
+    kinds=ALTER_TABLE,
 )
 def require_concurrent_partition_detach(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -51,6 +53,7 @@ def _full_vacuum(body: dict) -> bool:
            "before that, the pg_repack extension (`pg_repack --table t`), which holds the strong lock only "
            "for a moment at the end.",
     lock="ACCESS EXCLUSIVE",
+    kinds=("VacuumStmt", "ClusterStmt"),
 )
 def prefer_repack(stmt, state):
     body = stmt.body

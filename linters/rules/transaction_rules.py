@@ -7,6 +7,7 @@ unless env.py sets transaction_per_migration=True.
 
 from __future__ import annotations
 
+from linters.locks import MAY_BE_NON_TRANSACTIONAL
 from linters.rules import Hit, rule
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, relation_name
 from linters.transaction import BLOCKING_MODES, is_bulk_dml
@@ -157,6 +158,7 @@ def backfill_in_migration(stmt, state):
            "drop foreign keys at a quiet time, one per revision; drop the foreign key in its own revision before "
            "dropping the table.",
     lock=AEL,
+    kinds=("DropStmt", "AlterTableStmt"),
 )
 def drop_fk_locks_parent(stmt, state):
     fks = state.foreign_keys
@@ -253,6 +255,7 @@ def _transaction_kind(stmt) -> str | None:
         "transaction (CREATE INDEX CONCURRENTLY) fail, and locks stay held until Alembic finally commits.",
     recipe="Let Alembic manage transactions: remove the BEGIN, and use `with op.get_context().autocommit_block():` "
            "for statements that must run outside a transaction.",
+    kinds=("TransactionStmt",),
 )
 def ban_uncommitted_transaction(stmt, state):
     if _transaction_kind(stmt) != "begin":
@@ -276,6 +279,7 @@ def ban_uncommitted_transaction(stmt, state):
         "and a failure leaves the database half-migrated with the old version stamp.",
     recipe="Remove the BEGIN/COMMIT. For statements that cannot run in a transaction use "
            "`with op.get_context().autocommit_block():`, which commits and reopens the transaction for Alembic.",
+    kinds=("TransactionStmt",),
 )
 def transaction_nesting(stmt, state):
     kind = _transaction_kind(stmt)
@@ -297,6 +301,7 @@ def transaction_nesting(stmt, state):
         "ban-concurrent-index-creation-in-transaction.)",
     recipe="Run the op.execute(...) inside `with op.get_context().autocommit_block():`; for an enum value "
            "before PostgreSQL 12, that is the only way to add it from a migration.",
+    kinds=MAY_BE_NON_TRANSACTIONAL,
 )
 def non_transactional_in_transaction(stmt, state):
     from linters.locks import lock_effect

@@ -6,7 +6,7 @@ every column a migration defines: CREATE TABLE, ADD COLUMN and ALTER COLUMN ... 
 """
 
 from linters.rules import Hit, rule
-from linters.rules.nodes import column_definitions, dotted, is_bookkeeping, strings
+from linters.rules.nodes import DEFINING_COLUMNS, column_definitions, dotted, is_bookkeeping, strings
 
 SERIALS = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"}
 
@@ -41,6 +41,7 @@ rule(
         "online (NOT VALID, then VALIDATE).",
     recipe="Use `sa.Text` (or `sa.String` without a length); if the limit is a business rule, add "
            "`sa.CheckConstraint('char_length(x) <= 100')`.",
+    kinds=DEFINING_COLUMNS,
 )(_type_rule({"varchar"}, "{table}.{column} is varchar with a length limit: prefer text", needs_length=True))
 
 rule(
@@ -49,6 +50,7 @@ rule(
     why="character(n) stores and compares blank-padded values, which surprises applications (length, equality, "
         "LIKE) and saves no space over text or varchar.",
     recipe="Use `sa.Text` (or `sa.String`) instead of `sa.CHAR(n)`.",
+    kinds=DEFINING_COLUMNS,
 )(_type_rule({"bpchar", "character"}, "{table}.{column} is char(n): use text"))
 
 rule(
@@ -58,6 +60,7 @@ rule(
         "zones (servers, users, DST) become ambiguous. timestamptz stores an instant. squawk 2.70 prints this "
         "rule as prefer-timestamp-tz.",
     recipe="Use `sa.DateTime(timezone=True)` instead of `sa.DateTime`.",
+    kinds=DEFINING_COLUMNS,
 )(_type_rule({"timestamp"}, "{table}.{column} is timestamp without time zone: use timestamptz"))
 
 rule(
@@ -66,6 +69,7 @@ rule(
     why="Ids and counters in int overflow at 2,147,483,647, and widening to bigint later is a full-table "
         "rewrite under ACCESS EXCLUSIVE (changing-column-type). bigint costs 4 more bytes per row.",
     recipe="Use `sa.BigInteger` (ids: `sa.Column('id', sa.BigInteger, sa.Identity(), primary_key=True)`).",
+    kinds=DEFINING_COLUMNS,
 )(_type_rule({"int4", "int", "integer", "serial", "serial4"}, "{table}.{column} is a 32-bit {type}: prefer bigint"))
 
 rule(
@@ -74,6 +78,7 @@ rule(
     why="smallint overflows at 32,767 and widening later rewrites the table under ACCESS EXCLUSIVE; the bytes "
         "saved rarely matter once alignment padding is counted.",
     recipe="Use `sa.BigInteger` instead of `sa.SmallInteger`.",
+    kinds=DEFINING_COLUMNS,
 )(_type_rule({"int2", "smallint", "smallserial", "serial2"}, "{table}.{column} is a 16-bit {type}: prefer bigint"))
 
 rule(
@@ -83,6 +88,7 @@ rule(
         "copies get wrong; IDENTITY columns are the SQL-standard replacement. SQLAlchemy renders an Integer "
         "primary key without sa.Identity() as SERIAL.",
     recipe="`sa.Column('id', sa.BigInteger, sa.Identity(), primary_key=True)`.",
+    kinds=DEFINING_COLUMNS,
 )(_type_rule(SERIALS, "{table}.{column} is {type}: use an IDENTITY column"))
 
 
@@ -92,6 +98,7 @@ rule(
     why="Enum values sort in declaration order, so ORDER BY and comparisons on the column follow it; a value "
         "appended at the end may sort where nobody meant it to.",
     recipe="Say where it goes: `op.execute(\"ALTER TYPE mood ADD VALUE 'meh' AFTER 'ok'\")`.",
+    kinds=("AlterEnumStmt",),
 )
 def require_enum_value_ordering(stmt, state):
     body = stmt.body
