@@ -163,7 +163,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
             state.foreign_keys = after_upgrade[key].copy()
         for item in revisions:
             statements = [s for s in item.parsed.statements if s.direction == direction]
-            created = upgrade_creations(item.parsed.statements) if direction == "downgrade" else set()
+            created = upgrade_creations(item.parsed.statements) if direction == "downgrade" and statements else set()
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
                 checks = by_kind.get(stmt.kind)

@@ -184,18 +184,31 @@ def _list_name(obj: dict) -> list[str]:
     return []
 
 
-def _walk(obj, key: str, skip: str = ""):
-    """Yield every dict wrapped as {key: {...}} anywhere under obj (not under skip)."""
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if k == skip:
-                continue
-            if k == key and isinstance(v, dict):
-                yield v
-            yield from _walk(v, key, skip)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _walk(v, key, skip)
+def _walk(obj, key: str, skip: str = "") -> list[dict]:
+    """Every dict wrapped as {key: {...}} anywhere under obj (not under skip), in document order.
+
+    A list filled by plain recursion that never descends into scalars: every DML statement is
+    walked, and nested generators cost a frame per level for every node.
+    """
+    found: list[dict] = []
+
+    def visit(node) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == skip:
+                    continue
+                if k == key and isinstance(v, dict):
+                    found.append(v)
+                if isinstance(v, (dict, list)):
+                    visit(v)
+        else:
+            for v in node:
+                if isinstance(v, (dict, list)):
+                    visit(v)
+
+    if isinstance(obj, (dict, list)):
+        visit(obj)
+    return found
 
 
 def _query_tables(query) -> list[str]:
@@ -864,7 +877,6 @@ _HANDLERS: dict[str, Callable[[_Acc, dict], None]] = {
         "CreateEventTrigStmt", "AlterEventTrigStmt", "AlterTypeStmt",
     ), _nothing),
 }
-
 
 # The statement kinds whose handler may say transactional=False: the rule non-transactional-in-transaction
 # looks only at these (tests/test_rule_kinds.py checks that no other kind of statement is refused).

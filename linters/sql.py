@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from pglast import parser as pg_parser
 
@@ -23,6 +22,14 @@ class Statement:
     path: str | None = None       # repo-relative revision file
     managed: bool = False         # emitted by Alembic itself (autocommit_block's COMMIT/BEGIN), not the revision
     _effects: dict = field(default_factory=dict, repr=False, compare=False)
+    # The node's one key ("IndexStmt") and its body: every rule asks every statement for them, so plain
+    # attributes set once (cached_property takes a lock on each first access in Python 3.11).
+    kind: str = field(init=False, repr=False, compare=False)
+    body: dict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.kind = next(iter(self.node))
+        self.body = self.node[self.kind]
 
     def lock_effect(self, pg_version: int = 15):
         """What the statement locks, rewrites and scans (linters.locks), computed once per version."""
@@ -30,15 +37,6 @@ class Statement:
             from linters.locks import lock_effect
             self._effects[pg_version] = lock_effect(self.node, pg_version)
         return self._effects[pg_version]
-
-    # Cached: every rule asks every statement for these (hundreds of thousands of calls on a big run).
-    @cached_property
-    def kind(self) -> str:
-        return next(iter(self.node))
-
-    @cached_property
-    def body(self) -> dict:
-        return self.node[self.kind]
 
 
 @dataclass

@@ -10,6 +10,7 @@ statement, for the transaction rules (linters/rules/transaction_rules.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, Statement
 
@@ -80,6 +81,7 @@ class TransactionState:
     revision: str | None = None
     statements: list[Statement] = field(default_factory=list)      # this revision, this direction
     reported: set[tuple[str, str | None]] = field(default_factory=set)  # (rule, revision) said once
+    _positions: dict[int, int] | None = field(default=None, repr=False)  # id(statement) -> index, for following()
 
     # -- what rules ask ------------------------------------------------------------------
     def timeout(self, name: str) -> bool:
@@ -102,12 +104,18 @@ class TransactionState:
         """ACCESS EXCLUSIVE locks this transaction holds on tables other sessions use."""
         return [h for h in self.held.values() if h.exclusive and not h.new]
 
-    def following(self, stmt: Statement) -> list[Statement]:
-        """The statements after `stmt` in this revision and direction (rules may look ahead)."""
-        for i, s in enumerate(self.statements):
-            if s is stmt:
-                return self.statements[i + 1:]
-        return []
+    def following(self, stmt: Statement) -> Iterator[Statement]:
+        """The statements after `stmt` in this revision and direction (rules may look ahead).
+
+        Lazy, and found by position: a rule that stops at the next COMMIT must not cost a scan of
+        the whole revision per BEGIN (quadratic on a long raw SQL file).
+        """
+        if self._positions is None:
+            self._positions = {id(s): i for i, s in enumerate(self.statements)}
+        start = self._positions.get(id(stmt))
+        if start is None:
+            return iter(())
+        return (self.statements[i] for i in range(start + 1, len(self.statements)))
 
     def once(self, rule: str) -> bool:
         """True the first time `rule` asks in this revision: rules that say one thing per revision."""
@@ -120,6 +128,7 @@ class TransactionState:
     # -- what the engine tells it ----------------------------------------------------------
     def begin_revision(self, revision: str | None, statements: list[Statement]) -> None:
         self.revision, self.statements = revision, statements
+        self._positions = None
         self.in_transaction = self.starts_in_transaction
         self.user_begin = None
 

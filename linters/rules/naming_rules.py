@@ -3,6 +3,8 @@
 Renames of tables, columns and objects created earlier in the same run are not reported.
 """
 
+import re
+
 from pglast import parser as pg_parser
 
 from linters.rules import Hit, rule
@@ -174,8 +176,15 @@ def _truncated(name: str) -> str:
     return name.encode("utf-8")[:MAX_IDENTIFIER_BYTES].decode("utf-8", "ignore")
 
 
+# In ASCII text an identifier over 63 bytes is a run of 64+ identifier characters, or a quoted one of 64+
+# characters ("" counts once): without such a run there is nothing to tokenize for.
+_MAYBE_LONG = re.compile(r'[A-Za-z0-9_$]{64}|"(?:[^"]|""){64}')
+
+
 def _long_identifiers(sql: str) -> list[str]:
     """Identifiers in the SQL text longer than 63 bytes (the parse tree only holds them truncated)."""
+    if sql.isascii() and not _MAYBE_LONG.search(sql):
+        return []
     out = []
     for token in pg_parser.scan(sql):
         if token.name != "IDENT":
@@ -200,8 +209,11 @@ def _long_identifiers(sql: str) -> list[str]:
 def identifier_too_long(stmt, state):
     if stmt.kind not in DEFINING:
         return
+    long_names = _long_identifiers(stmt.sql)
+    if not long_names:
+        return  # the common case: no need to collect the names the statement defines
     defined = set(_defined_names(stmt))
-    for name in dict.fromkeys(_long_identifiers(stmt.sql)):
+    for name in dict.fromkeys(long_names):
         if _truncated(name) in defined:  # a name this statement gives, not one it merely refers to
             yield Hit(f"{name} is {len(name.encode('utf-8'))} bytes long; PostgreSQL keeps only the first "
                       f"{MAX_IDENTIFIER_BYTES}: {_truncated(name)}")

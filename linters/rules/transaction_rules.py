@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from linters.locks import MAY_BE_NON_TRANSACTIONAL
 from linters.rules import Hit, rule
+from linters.rules.index_rules import ban_concurrent_index_creation_in_transaction
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, relation_name
 from linters.transaction import BLOCKING_MODES, is_bulk_dml
 
@@ -304,12 +305,9 @@ def transaction_nesting(stmt, state):
     kinds=MAY_BE_NON_TRANSACTIONAL,
 )
 def non_transactional_in_transaction(stmt, state):
-    from linters.locks import lock_effect
-    from linters.rules.index_rules import ban_concurrent_index_creation_in_transaction
-
     if not stmt.in_transaction or stmt.kind == "TransactionStmt":
         return
-    if lock_effect(stmt.node, state.pg_version).transactional:
+    if state.effect(stmt).transactional:  # the statement's cached lock effect, as every rule sees it
         return
     if any(True for _ in ban_concurrent_index_creation_in_transaction(stmt, state)):
         return  # said already, with the CONCURRENTLY recipe
