@@ -9,21 +9,20 @@ from linters import gitio
 from linters.changes import Change, compare
 from linters.config import Config, load_config
 from linters.errors import UsageError
-from linters.findings import Finding, Severity
+from linters.findings import Finding
 from linters.history import Graph, RevisionFile, parse_revision
 from linters.project import Project, find_project
 from linters.render import Renderer, RenderResult
 from linters.revision_files import RevisionLoader
 from linters.report.model import Report, RevisionEntry
-from linters.rules import RULES, Hit, rules_of_kind
+from linters.rules import RULES, rules_of_kind
 from linters.rules.history_rules import History
-from linters.sql import ParsedRevision, Statement, parse_chunks
-from linters.envpy import read_env_file
-from linters.foreign_keys import ForeignKeys, dropped_tables, history_foreign_keys, mentions_any
-from linters.inverse import is_breaking_rule, is_expected_inverse, upgrade_creations
+from linters.sql import ParsedRevision, parse_chunks
+from linters.foreign_keys import dropped_tables, history_foreign_keys, mentions_any
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
-from linters.state import RunState
+# The SQL rules over runs live in linters.sqlrun (the sql command needs them without git and rendering).
+from linters.sqlrun import RunSetup, apply_config, deploy_runs, sql_findings, _finding_from_hit  # noqa: F401
 from linters.suggest import FIXED_RULES, load_libcst, may_suggest, suggest
 from linters.suppress import suppress
 
@@ -79,106 +78,6 @@ def effective_config(project: Project, options: Options) -> Config:
     if options.ignore:
         config.ignore = list(config.ignore) + options.ignore
     return config.validate(RULES)
-
-
-def _finding_from_hit(rule, hit: Hit, stmt: Statement, state: RunState | None = None) -> Finding:
-    """Where the hit came from; table and lock default to what the lock model says of the statement."""
-    table, lock = hit.table, hit.lock
-    if state is not None and (table is None or lock is None):
-        effect = state.effect(stmt)
-        table = table or effect.table
-        lock = lock or next((lk.mode for lk in effect.locks if lk.table == table), None) or effect.mode
-    finding = Finding(
-        rule=rule.id, severity=rule.severity, message=hit.message, path=stmt.path, line=stmt.line or 1,
-        revision=stmt.revision, statement=stmt.sql, table=table, lock=lock or rule.lock,
-        hint=hit.hint or rule.recipe, suggestion=hit.suggestion, direction=stmt.direction,
-    )
-    finding.extra["statement_id"] = id(stmt)  # inline SQL ignores name the statement, not a line
-    return finding
-
-
-@dataclass
-class RunSetup:
-    """What the project tells every run: env.py's transaction and timeouts, the history's foreign keys."""
-    transaction_per_migration: bool = False
-    lock_timeout: bool = False
-    statement_timeout: bool = False
-    foreign_keys: ForeignKeys = field(default_factory=ForeignKeys)
-    in_transaction: bool = True  # Alembic runs each migration in a transaction; raw SQL files start outside
-
-    @classmethod
-    def of(cls, project: Project, config: Config, history_sources: list[str]) -> "RunSetup":
-        env = read_env_file(project.script_dir)
-        per_migration = config.transaction_per_migration
-        return cls(
-            transaction_per_migration=env.transaction_per_migration if per_migration is None else per_migration,
-            lock_timeout=config.assume_lock_timeout or env.lock_timeout,
-            statement_timeout=config.assume_lock_timeout or env.statement_timeout,
-            foreign_keys=history_foreign_keys(history_sources),
-        )
-
-    def new_state(self, config: Config) -> RunState:
-        state = RunState(pg_version=config.pg_version)
-        state.tx.per_migration = self.transaction_per_migration
-        state.tx.starts_in_transaction = self.in_transaction
-        state.tx.assumed = {"lock_timeout": self.lock_timeout, "statement_timeout": self.statement_timeout}
-        state.foreign_keys = self.foreign_keys.copy()
-        return state
-
-
-def deploy_runs(reviewed: list[Reviewed], one_run: bool) -> list[tuple[str, list[Reviewed]]]:
-    """The upgrade runs in order and downgrade runs in reverse order.
-
-    A pull request's new revisions deploy together in one `alembic upgrade`, so they share one run
-    (a table created by the first is new for the second). With --all every revision is judged as
-    its own deploy against the history before it.
-    """
-    groups = [reviewed] if one_run else [[item] for item in reviewed]
-    return [("upgrade", g) for g in groups] + [("downgrade", list(reversed(g))) for g in reversed(groups)]
-
-
-# Enabled rule ids -> {statement kind: the rules that look at it (Rule.kinds), in registry order}: built
-# as kinds show up, shared by every call (a review may call sql_findings once per revision).
-_RULES_BY_KIND: dict[tuple[str, ...], dict[str, list]] = {}
-
-
-def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
-                 setup: RunSetup | None = None) -> list[Finding]:
-    """Run the SQL rules over every statement of each run, in the order PostgreSQL would see them.
-
-    Revision boundaries matter: with transaction_per_migration each revision commits (its locks go);
-    without it the whole run is one transaction. A downgrade run starts from the schema its upgrade
-    left (foreign keys), and dropping what a revision's own upgrade created is its expected inverse,
-    not a breaking change.
-    """
-    setup = setup or RunSetup()
-    rules = [r for r in rules_of_kind("sql") if config.enabled(r.id)]
-    by_kind = _RULES_BY_KIND.setdefault(tuple(r.id for r in rules), {})
-    findings: list[Finding] = []
-    after_upgrade: dict[tuple[int, ...], ForeignKeys] = {}
-    for direction, revisions in deploy_runs(reviewed, one_run):
-        state = setup.new_state(config)
-        key = tuple(sorted(id(item) for item in revisions))
-        if direction == "downgrade" and key in after_upgrade:
-            state.foreign_keys = after_upgrade[key].copy()
-        for item in revisions:
-            statements = [s for s in item.parsed.statements if s.direction == direction]
-            created = upgrade_creations(item.parsed.statements) if direction == "downgrade" and statements else set()
-            state.tx.begin_revision(item.file.revision, statements)
-            for stmt in statements:
-                checks = by_kind.get(stmt.kind)
-                if checks is None:
-                    checks = by_kind[stmt.kind] = [r for r in rules if r.kinds is None or stmt.kind in r.kinds]
-                if created and is_expected_inverse(stmt, created):
-                    checks = [r for r in checks if not is_breaking_rule(r.id)]
-                for rule in checks:
-                    for hit in rule.check(stmt, state):  # a plain loop: no list built per rule and statement
-                        findings.append(_finding_from_hit(rule, hit, stmt, state))
-                state.apply(stmt)
-            state.tx.end_revision()
-        if direction == "upgrade":
-            after_upgrade[key] = state.foreign_keys
-    return findings
 
 
 def revision_findings(reviewed: list[Reviewed], config: Config) -> list[Finding]:
@@ -238,19 +137,6 @@ def unreadable_findings(files: list[RevisionFile]) -> list[Finding]:
     return [Finding(rule=rule.id, severity=rule.severity, path=f.path, line=f.error_line or 1,
                     revision=f.revision, hint=rule.recipe, message=f"could not read the revision: {f.error}")
             for f in files if f.error]
-
-
-def apply_config(findings: list[Finding], config: Config) -> list[Finding]:
-    kept = []
-    for f in findings:
-        if not config.enabled(f.rule):
-            continue
-        if f.rule in config.severity:
-            f.severity = Severity(config.severity[f.rule])
-        elif f.direction == "downgrade":
-            f.severity = Severity.INFO  # downgrades run rarely, by hand: tell, don't block
-        kept.append(f)
-    return kept
 
 
 def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], also=None) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pglast import parser as pg_parser
 
-from linters.render import Chunk
+if TYPE_CHECKING:  # linters.render (subprocesses, sandbox) is not needed to parse SQL
+    from linters.render import Chunk
 
 
 @dataclass

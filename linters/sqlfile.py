@@ -12,6 +12,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from linters.errors import UsageError
 
@@ -60,15 +61,15 @@ def _number_lines(text: str, statements) -> None:
 
 def lint_sql(text: str, path: str, config) -> list:
     """Findings of the SQL rules on `text`, located at lines of `path`."""
-    from linters.engine import Reviewed, RunSetup, sql_findings
     from linters.findings import Finding
-    from linters.history import RevisionFile
-    from linters.render import Chunk, RenderResult
     from linters.rules import RULES
     from linters.sql import parse_chunks
+    from linters.sqlrun import RunSetup, sql_findings
     from linters.suppress import apply_ignores, sql_ignores
 
-    parsed = parse_chunks([Chunk("upgrade", 1, text)], in_transaction=False)
+    # The file is one upgrade chunk (a linters.render.Chunk) and the one revision of one run (what
+    # sql_findings reads of an engine.Reviewed): stand-ins, as importing render or engine costs start-up.
+    parsed = parse_chunks([SimpleNamespace(direction="upgrade", line=1, sql=text)], in_transaction=False)
     _number_lines(text, parsed.statements)
     for stmt in parsed.statements:
         stmt.path = path
@@ -77,7 +78,7 @@ def lint_sql(text: str, path: str, config) -> list:
         rule = RULES["render-error"]
         findings.append(Finding(rule=rule.id, severity=rule.severity, path=path, line=_error_line(text, failure.message),
                                 message=f"PostgreSQL cannot parse this SQL: {failure.message}", hint=rule.recipe))
-    item = Reviewed(RevisionFile(path=path, source=""), RenderResult(path=path), parsed)
+    item = SimpleNamespace(file=SimpleNamespace(revision=None), parsed=parsed)
     findings += sql_findings([item], config, one_run=True, setup=RunSetup(in_transaction=False))
     return apply_ignores(findings, sql_ignores(path, parsed.statements))
 
@@ -91,7 +92,7 @@ def _error_line(text: str, message: str) -> int:
 def cmd_sql(argv: list[str]) -> int:
     from linters.cli import emit_report
     from linters.config import load_config
-    from linters.engine import apply_config
+    from linters.sqlrun import apply_config
     from linters.report.model import Report
     from linters.rules import RULES
 

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from linters.findings import Finding
 from linters.rules import RULES
-from linters.sourcemap import RevisionSource
+
+if TYPE_CHECKING:  # annotations only: raw SQL files (the sql command) have no Python source
+    from linters.sourcemap import RevisionSource
 
 OURS = re.compile(r"alembic-review:\s*ignore\b(?:\[(?P<rules>[^\]]*)\])?", re.IGNORECASE)
 SQUAWK = re.compile(r"--\s*squawk-ignore(?P<file>-file)?\b[ \t]*(?P<rules>[^\n]*)", re.IGNORECASE)

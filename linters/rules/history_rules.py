@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from linters.changes import Change
 from linters.findings import Finding, Severity
-from linters.history import Graph, RevisionFile
 from linters.rules import RULES, rule
+
+if TYPE_CHECKING:  # annotations only: the registry loads for the sql command too, which reads no history
+    from linters.changes import Change
+    from linters.history import Graph, RevisionFile
 
 
 @dataclass
