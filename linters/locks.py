@@ -101,6 +101,9 @@ class LockEffect:
         return strongest(lk.mode for lk in self.locks)
 
 
+_NO_EFFECT = LockEffect(locks=(), rewrite=False, scan=False, transactional=True)
+
+
 # --------------------------------------------------------------------------- helpers
 
 ColumnType = Callable[[str, str], "str | None"]
@@ -134,6 +137,8 @@ class _Acc:
             self.notes.append(text)
 
     def effect(self) -> LockEffect:
+        if not (self.locks or self.notes or self.rewrite or self.scan) and self.transactional:
+            return _NO_EFFECT  # most statements of a migration (SET, BEGIN, COMMENT ...): one shared value
         return LockEffect(
             locks=tuple(TableLock(t, m) for t, m in self.locks.items()),
             rewrite=self.rewrite,
@@ -184,22 +189,32 @@ def _list_name(obj: dict) -> list[str]:
     return []
 
 
-def _walk(obj, key: str, skip: str = "") -> list[dict]:
-    """Every dict wrapped as {key: {...}} anywhere under obj (not under skip), in document order.
+# Nodes that hold only literals and names: nothing _walk looks for can be under them.
+_LEAVES = frozenset({"A_Const", "String", "Integer", "Float", "Boolean", "BitString", "ColumnRef", "ParamRef",
+                     "A_Star"})
 
-    A list filled by plain recursion that never descends into scalars: every DML statement is
-    walked, and nested generators cost a frame per level for every node.
+
+def _walk(obj, key: str, skip: str = "") -> list[dict]:
+    """Every dict wrapped as {key: {...}} anywhere under obj (not under skip), in document order."""
+    return _walk_many(obj, (key,), skip)[key]
+
+
+def _walk_many(obj, keys: tuple[str, ...], skip: str = "") -> dict[str, list[dict]]:
+    """_walk for several keys in one pass: key -> the dicts wrapped as {key: {...}}, in document order.
+
+    Lists filled by plain recursion that never descends into scalars or literals: every DML
+    statement is walked, and nested generators cost a frame per level for every node.
     """
-    found: list[dict] = []
+    found: dict[str, list[dict]] = {key: [] for key in keys}
 
     def visit(node) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
                 if k == skip:
                     continue
-                if k == key and isinstance(v, dict):
-                    found.append(v)
-                if isinstance(v, (dict, list)):
+                if k in found and isinstance(v, dict):
+                    found[k].append(v)
+                if k not in _LEAVES and isinstance(v, (dict, list)):
                     visit(v)
         else:
             for v in node:
@@ -213,9 +228,11 @@ def _walk(obj, key: str, skip: str = "") -> list[dict]:
 
 def _query_tables(query) -> list[str]:
     """Relations read by a query (RangeVars), CTE names excluded."""
-    ctes = {c.get("ctename") for c in _walk(query, "CommonTableExpr")}
+    # One pass for both; a LockingClause holds no CTE, only the OF names, which may be aliases.
+    found = _walk_many(query, ("CommonTableExpr", "RangeVar"), skip="lockingClause")
+    ctes = {c.get("ctename") for c in found["CommonTableExpr"]}
     out: list[str] = []
-    for rv in _walk(query, "RangeVar", skip="lockingClause"):  # OF names may be aliases
+    for rv in found["RangeVar"]:
         name = _rel(rv)
         if name and not ("schemaname" not in rv and name in ctes) and name not in out:
             out.append(name)

@@ -24,6 +24,7 @@ class Statement:
     path: str | None = None       # repo-relative revision file
     managed: bool = False         # emitted by Alembic itself (autocommit_block's COMMIT/BEGIN), not the revision
     _effects: dict = field(default_factory=dict, repr=False, compare=False)
+    derived: dict = field(default_factory=dict, repr=False, compare=False)  # rules.nodes.derived(): read once
     # The node's one key ("IndexStmt") and its body: every rule asks every statement for them, so plain
     # attributes set once (cached_property takes a lock on each first access in Python 3.11).
     kind: str = field(init=False, repr=False, compare=False)

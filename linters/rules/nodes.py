@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Callable, Iterator
 
 from linters.locks import lock_effect
 from linters.sql import relation_name
@@ -49,14 +49,27 @@ def object_name(obj: dict) -> str | None:
 ALTER_TABLE = ("AlterTableStmt",)  # the `kinds` of rules that read only alter_table_commands()
 
 
-def alter_table_commands(stmt) -> Iterator[tuple[str | None, str, dict]]:
-    """(table, subtype, command body) for each subcommand of an ALTER TABLE."""
-    if stmt.kind != "AlterTableStmt" or stmt.body.get("objtype") not in (None, "OBJECT_TABLE"):
-        return
+def derived(stmt, compute: Callable):
+    """compute(stmt), once per statement: what many rules read off the same node (a tuple, not to change)."""
+    found = stmt.derived.get(compute)
+    if found is None:
+        found = stmt.derived[compute] = compute(stmt)
+    return found
+
+
+def alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
+    """(table, subtype, command body) for each subcommand of an ALTER TABLE (a dozen rules ask)."""
+    if stmt.kind != "AlterTableStmt":
+        return ()
+    return derived(stmt, _alter_table_commands)
+
+
+def _alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
+    if stmt.body.get("objtype") not in (None, "OBJECT_TABLE"):
+        return ()
     table = relation_name(stmt.body.get("relation"))
-    for cmd in stmt.body.get("cmds", []):
-        body = cmd.get("AlterTableCmd", {})
-        yield table, body.get("subtype"), body
+    bodies = [cmd.get("AlterTableCmd", {}) for cmd in stmt.body.get("cmds", [])]
+    return tuple((table, body.get("subtype"), body) for body in bodies)
 
 
 def column_constraints(coldef: dict) -> list[dict]:

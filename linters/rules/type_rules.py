@@ -6,13 +6,18 @@ every column a migration defines: CREATE TABLE, ADD COLUMN and ALTER COLUMN ... 
 """
 
 from linters.rules import Hit, rule
-from linters.rules.nodes import DEFINING_COLUMNS, column_definitions, dotted, is_bookkeeping, strings
+from linters.rules.nodes import DEFINING_COLUMNS, column_definitions, derived, dotted, is_bookkeeping, strings
 
 SERIALS = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"}
 
 
-def _typed_columns(stmt):
-    """(table, column, base type, typmods) of each column defined, pg_catalog. dropped."""
+def _typed_columns(stmt) -> tuple:
+    """(table, column, base type, typmods) of each column defined, pg_catalog. dropped (six rules ask)."""
+    return derived(stmt, _column_types)
+
+
+def _column_types(stmt) -> tuple:
+    out = []
     for table, column, coldef in column_definitions(stmt):
         if is_bookkeeping(table):
             continue
@@ -22,7 +27,8 @@ def _typed_columns(stmt):
         else:
             base = (names[1:] if len(names) > 1 and names[0] == "pg_catalog" else names)[-1:] or [""]
             base = base[0].lower()
-        yield table, column, base, coldef.get("typeName", {}).get("typmods") or []
+        out.append((table, column, base, coldef.get("typeName", {}).get("typmods") or []))
+    return tuple(out)
 
 
 def _type_rule(types: set[str], message: str, needs_length: bool = False):
