@@ -80,9 +80,17 @@ def deploy_runs(reviewed: list[Reviewed], one_run: bool) -> list[tuple[str, list
     return [("upgrade", g) for g in groups] + [("downgrade", list(reversed(g))) for g in reversed(groups)]
 
 
-# Enabled rule ids -> {statement kind: the rules that look at it (Rule.kinds), in registry order}: built
-# as kinds show up, shared by every call (a review may call sql_findings once per revision).
-_RULES_BY_KIND: dict[tuple[str, ...], dict[str, list]] = {}
+# (select, ignore) -> (enabled sql rules, {statement kind: (the enabled rules that look at it (Rule.kinds),
+# the same without the breaking-change rules)}), in registry order: built as kinds show up, shared by
+# every call (a review may call sql_findings once per revision).
+_DISPATCH: dict[tuple, tuple[list, dict[str, tuple[list, list]]]] = {}
+
+
+def _dispatch_table(config: Config) -> tuple[list, dict[str, tuple[list, list]]]:
+    key = (None if config.select is None else tuple(config.select), tuple(config.ignore))
+    if key not in _DISPATCH:
+        _DISPATCH[key] = ([r for r in rules_of_kind("sql") if config.enabled(r.id)], {})
+    return _DISPATCH[key]
 
 
 def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
@@ -96,8 +104,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
     not a breaking change.
     """
     setup = setup or RunSetup()
-    rules = [r for r in rules_of_kind("sql") if config.enabled(r.id)]
-    by_kind = _RULES_BY_KIND.setdefault(tuple(r.id for r in rules), {})
+    rules, by_kind = _dispatch_table(config)
     findings: list[Finding] = []
     after_upgrade: dict[tuple[int, ...], ForeignKeys] = {}
     for direction, revisions in deploy_runs(reviewed, one_run):
@@ -110,12 +117,12 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
             created = upgrade_creations(item.parsed.statements) if direction == "downgrade" and statements else set()
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
-                checks = by_kind.get(stmt.kind)
-                if checks is None:
-                    checks = by_kind[stmt.kind] = [r for r in rules if r.kinds is None or stmt.kind in r.kinds]
-                if created and is_expected_inverse(stmt, created):
-                    checks = [r for r in checks if not is_breaking_rule(r.id)]
-                for rule in checks:
+                if stmt.kind not in by_kind:
+                    looking = [r for r in rules if r.kinds is None or stmt.kind in r.kinds]
+                    by_kind[stmt.kind] = (looking, [r for r in looking if not is_breaking_rule(r.id)])
+                looking, not_breaking = by_kind[stmt.kind]
+                inverse = created and is_expected_inverse(stmt, created)  # undoes what its own upgrade created
+                for rule in not_breaking if inverse else looking:
                     for hit in rule.check(stmt, state):  # a plain loop: no list built per rule and statement
                         findings.append(_finding_from_hit(rule, hit, stmt, state))
                 state.apply(stmt)
