@@ -68,7 +68,8 @@ def cmd_review(argv: list[str]) -> int:
                       pg_version=args.pg_version, fail_on=args.fail_on, select=args.select, ignore=args.ignore,
                       database_url=args.database_url, live=args.live)
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
-    with progress_for(show_progress) as on_progress:
+    from linters.gcpause import cycle_collection_paused
+    with progress_for(show_progress) as on_progress, cycle_collection_paused():
         report, config = review(options, on_progress=on_progress,
                                 while_rendering=lambda: importlib.import_module(f"linters.report.{FORMATS[args.format]}"))
     return emit_report(report, args.format, args.output, config.fail_on)

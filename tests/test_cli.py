@@ -217,3 +217,18 @@ def test_json_is_indented_on_a_terminal_and_compact_in_a_pipe(repo):
     shown = b"".join(chunks).decode().replace("\r\n", "\n")
     assert shown.count("\n") > 20 and '\n  "findings": [' in shown  # indented for a person
     assert json.loads(shown) == json.loads(piped.stdout)
+
+
+def test_review_in_process_gives_the_garbage_collector_back(repo, tmp_path, capsys):
+    """The CLI pauses the cyclic collector while it works; a program that calls main() gets it back."""
+    import gc
+
+    from linters.cli import main
+
+    repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])')
+    assert gc.isenabled()
+    assert main([str(repo.path), "--base", "main", "--format", "json"]) == 1
+    assert gc.isenabled()
+    assert json.loads(capsys.readouterr().out)["findings"]
+    assert main([str(tmp_path / "missing")]) == 2  # the error path too
+    assert gc.isenabled()
