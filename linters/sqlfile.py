@@ -9,7 +9,6 @@ as one deploy that starts outside a transaction (the file says BEGIN/COMMIT itse
 from __future__ import annotations
 
 import argparse
-import gc
 import re
 import sys
 from pathlib import Path
@@ -93,6 +92,7 @@ def _error_line(text: str, message: str) -> int:
 def cmd_sql(argv: list[str]) -> int:
     from linters.cli import emit_report
     from linters.config import load_config
+    from linters.gcpause import cycle_collection_paused
     from linters.sqlrun import apply_config
     from linters.report.model import Report
     from linters.rules import RULES
@@ -106,15 +106,8 @@ def cmd_sql(argv: list[str]) -> int:
         config.ignore = list(config.ignore) + args.ignore
     config.validate(RULES)
     text, path = _read(args.file)
-    # Parsing and the rules allocate a few hundred thousand small objects that reference counting frees;
-    # the cyclic collector finds next to nothing among them but costs ~30 ms on a 5000-statement file.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with cycle_collection_paused():  # ~30 ms of collections on a 5000-statement file, for nothing
         findings = apply_config(lint_sql(text, path, config), config)
-    finally:
-        if collecting:
-            gc.enable()
     findings.sort(key=lambda f: (f.line or 0, -f.severity.rank, f.rule))
     report = Report(base=None, pg_version=config.pg_version, findings=findings,
                     root=str(Path.cwd()) if path != "stdin" else None)
