@@ -63,14 +63,16 @@ TRANSACTION_STARTS = {"TRANS_STMT_BEGIN", "TRANS_STMT_START"}
 def split_statements(sql: str) -> list[tuple[dict, str, str]]:
     """(node, statement text, comments before it) for each statement; raises pglast's ParseError."""
     parsed = json.loads(pg_parser.parse_sql_json(sql))
-    raw = sql.encode("utf-8")  # pglast locations are byte offsets
+    ascii_text = sql.isascii()  # pglast locations are byte offsets: in ASCII text, str offsets too
+    raw = sql if ascii_text else sql.encode("utf-8")
     out = []
     previous_end = 0
     for item in parsed.get("stmts", []):
         start = item.get("stmt_location", 0)
         end = start + item["stmt_len"] if item.get("stmt_len") else len(raw)
-        text = raw[start:end].decode("utf-8", "replace")
-        leading = raw[previous_end:start].decode("utf-8", "replace")
+        text, leading = raw[start:end], raw[previous_end:start]
+        if not ascii_text:
+            text, leading = text.decode("utf-8", "replace"), leading.decode("utf-8", "replace")
         # pglast starts a statement after the previous ';', so comments may sit inside `text`.
         stripped = text.lstrip()
         while stripped.startswith(("--", "/*")):

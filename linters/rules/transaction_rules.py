@@ -233,10 +233,12 @@ def require_statement_timeout(stmt, state):
     if tx.timeout("statement_timeout"):
         return
     effect = state.effect(stmt)
+    slow = _slow(stmt, effect)
+    if not slow:
+        return  # most statements: nothing to bound
     table = effect.table
     mode = next((lock.mode for lock in effect.locks if lock.table == table), None)
-    slow = _slow(stmt, effect)
-    if slow and mode in BLOCKING_MODES and _existing(state, table, stmt) and tx.once("require-statement-timeout"):
+    if mode in BLOCKING_MODES and _existing(state, table, stmt) and tx.once("require-statement-timeout"):
         yield Hit(f"{_verb(stmt)} {slow} {table} while holding {mode}, "
                   "with no statement_timeout to bound it (said once per revision)", table=table, lock=mode)
 
