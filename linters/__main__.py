@@ -1,5 +1,5 @@
 import sys
 
-from linters.cli import main
+from linters.cli import console_main
 
-sys.exit(main())
+sys.exit(console_main())

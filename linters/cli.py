@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -69,10 +70,11 @@ def cmd_review(argv: list[str]) -> int:
                       database_url=args.database_url, live=args.live)
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
     from linters.gcpause import cycle_collection_paused
-    with progress_for(show_progress) as on_progress, cycle_collection_paused():
-        report, config = review(options, on_progress=on_progress,
-                                while_rendering=lambda: importlib.import_module(f"linters.report.{FORMATS[args.format]}"))
-    return emit_report(report, args.format, args.output, config.fail_on)
+    with cycle_collection_paused():
+        with progress_for(show_progress) as on_progress:
+            report, config = review(options, on_progress=on_progress,
+                                    while_rendering=lambda: importlib.import_module(f"linters.report.{FORMATS[args.format]}"))
+        return emit_report(report, args.format, args.output, config.fail_on)
 
 
 def emit_report(report, fmt: str, output: Path | None, fail_on: str) -> int:
@@ -141,3 +143,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"alembic-review: internal error: {type(exc).__name__}: {exc} "
               "(rerun with ALEMBIC_REVIEW_DEBUG=1 for details)", file=sys.stderr)
         return 2
+
+
+def console_main() -> int:
+    """The program (`python -m linters`, `alembic-review`): main(), then leave without the full
+    collection Python runs at shutdown, which would walk every cached revision AST (~0.7 s after
+    `--all` on 1,000 revisions); the operating system takes the memory back at exit anyway."""
+    code = main()
+    gc.freeze()
+    return code

@@ -156,11 +156,15 @@ class _Child:
 
 
 def default_workers() -> int:
-    """Render children for a long run; ALEMBIC_REVIEW_WORKERS overrides."""
+    """Render children for a long run: one core per child but one, which the main process needs
+    (it parses and judges revisions while they render); ALEMBIC_REVIEW_WORKERS overrides.
+
+    On 2 cores, 1 child is as fast as 2 on `--all` over 1,000 revisions and uses ~15% less CPU
+    (the second child's alembic import buys nothing: the main process is the slower side)."""
     configured = os.environ.get("ALEMBIC_REVIEW_WORKERS", "")
     if configured.isdigit() and int(configured) > 0:
         return min(int(configured), 64)
-    return max(1, min(os.cpu_count() or 1, 8))
+    return max(1, min((os.cpu_count() or 1) - 1, 8))
 
 
 _warm: list[_Child] = []

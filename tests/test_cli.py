@@ -232,3 +232,17 @@ def test_review_in_process_gives_the_garbage_collector_back(repo, tmp_path, caps
     assert json.loads(capsys.readouterr().out)["findings"]
     assert main([str(tmp_path / "missing")]) == 2  # the error path too
     assert gc.isenabled()
+
+
+def test_installed_console_script_runs(tmp_path):
+    """`alembic-review`, as pip installs it next to this interpreter, is the same program."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "alembic-review"
+    assert script.exists(), "pip install -e . puts the console script next to the interpreter"
+    listed = subprocess.run([str(script), "rules"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "require-concurrent-index-creation" in listed.stdout
+    missing = subprocess.run([str(script), str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "path not found" in missing.stderr
