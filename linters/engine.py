@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from linters import gitio
@@ -18,7 +18,7 @@ from linters.report.model import Report, RevisionEntry
 from linters.rules import RULES, rules_of_kind
 from linters.rules.history_rules import History
 from linters.sql import ParsedRevision, parse_chunks
-from linters.foreign_keys import dropped_tables, history_foreign_keys, mentions_any
+from linters.foreign_keys import HistoryIndex, dropped_tables, history_foreign_keys, mentions_any
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
 # The SQL rules over runs live in linters.sqlrun (the sql command needs them without git and rendering).
@@ -195,6 +195,14 @@ def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Re
     one_run = base is not None
     setup = RunSetup.of(project, config, [])  # the history's foreign keys are added below, when a run needs them
     early: list[Finding] = []  # SQL findings of runs judged while the others still render
+    order = head_graph.upgrade_order() if not one_run else []
+    position = {rid: i for i, rid in enumerate(order)}
+    index: list[HistoryIndex] = []
+
+    def history_index() -> HistoryIndex:  # built when a first revision drops something
+        if not index:
+            index.append(HistoryIndex([head_graph.by_id[rid].source for rid in order]))
+        return index[0]
 
     def parse(path: str, result: RenderResult) -> None:  # each revision's SQL, as soon as it is rendered
         f = by_path[path]
@@ -202,10 +210,14 @@ def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Re
         for stmt in item.parsed.statements:
             stmt.revision, stmt.path = f.revision, f.path
         mark_managed(item, sources[f.path])
-        if not one_run and not dropped_tables(item.parsed.statements):
-            # Each revision is its own run (--all), and one that drops no table or foreign key never
-            # asks for the history's foreign keys: judge it now, while the children render the rest.
-            found = sql_findings([item], config, one_run=False, setup=setup)
+        if not one_run:
+            # Each revision is its own deploy (--all), judged against the revisions before it: now,
+            # while the children render the rest. Only a revision that drops a table or foreign key
+            # asks the history's foreign keys anything, and only about those tables.
+            dropped = dropped_tables(item.parsed.statements)
+            run_setup = replace(setup, foreign_keys=history_index().foreign_keys_before(
+                position.get(f.revision, 0), dropped)) if dropped else setup
+            found = sql_findings([item], config, one_run=False, setup=run_setup)
             locate_and_suggest(found, sources)
             early.extend(found)
             item.judged = True

@@ -9,6 +9,7 @@ with `ast` (never imported), in upgrade order, upgrade() only.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from linters.sql import Statement, relation_name
@@ -239,6 +240,35 @@ def dropped_tables(statements) -> set[str]:
 def mentions_any(source: str, names: set[str]) -> bool:
     """Cheap text filter before parsing a revision: does it name one of these tables at all?"""
     return any(name in source for name in names)
+
+
+WORD = re.compile(r"\w+")
+
+
+class HistoryIndex:
+    """The history's sources in upgrade order, indexed by the words in them: which ones name a table,
+    without scanning them all (`--all` asks once per revision that drops a table or foreign key)."""
+
+    def __init__(self, sources: list[str]):
+        self.sources = sources
+        self.by_word: dict[str, list[int]] = {}
+        for i, source in enumerate(sources):
+            if "oreign" in source:  # read_revision finds nothing in the others
+                for word in set(WORD.findall(source)):
+                    self.by_word.setdefault(word, []).append(i)
+
+    def foreign_keys_before(self, position: int, tables: set[str]) -> ForeignKeys:
+        """Foreign keys after the upgrade() of the sources before `position` that name one of `tables`.
+
+        A source that never names a table cannot add, drop or point a foreign key at it (names are
+        read from string literals), so the others can be left out for questions about these tables."""
+        found: set[int] = set()
+        for name in tables:
+            if WORD.fullmatch(name):
+                found.update(self.by_word.get(name, ()))
+            else:  # a quoted name with other characters: no word to look up
+                found.update(i for i, source in enumerate(self.sources) if name in source)
+        return history_foreign_keys([self.sources[i] for i in sorted(found) if i < position])
 
 
 def history_foreign_keys(sources: list[str]) -> ForeignKeys:

@@ -177,6 +177,27 @@ def test_dropping_a_table_or_foreign_key_locks_the_parents(repo, review):
     assert "op.drop_constraint" in line_text(repo, found[0]) and "op.drop_table" in line_text(repo, found[1])
 
 
+def test_all_mode_finds_the_parents_and_every_other_finding_once(repo):
+    """--all judges most rules while revisions still render, the foreign-key rule once all are parsed."""
+    import json
+
+    from tests.gitrepo import run_cli
+
+    _history_with_child_tables(repo)
+    repo.add_revision("0003", "0002", """
+        op.drop_constraint("fk_attempts_exam", "attempts", type_="foreignkey")
+        op.drop_table("attempts")
+    """, slug="drop")
+    report = json.loads(run_cli(str(repo.path), "--all", "--format", "json").stdout)
+    mine = [f for f in report["findings"] if f["revision"] == "0003" and f["direction"] == "upgrade"]
+    assert [(f["table"], f["lock"]) for f in mine if f["rule"] == "drop-fk-locks-parent"] == \
+        [("exams", "ACCESS EXCLUSIVE"), ("users", "ACCESS EXCLUSIVE")]
+    assert len([f for f in mine if f["rule"] == "ban-drop-table"]) == 1
+    assert len([f for f in mine if f["rule"] == "require-lock-timeout"]) == 1
+    keys = [(f["rule"], f["line"], f["message"]) for f in report["findings"]]
+    assert len(keys) == len(set(keys))  # no finding twice
+
+
 def test_dropping_a_table_without_foreign_keys_locks_only_itself(repo, review):
     _history_with_child_tables(repo)
     repo.add_revision("0003", "0002", 'op.drop_table("notes")', slug="drop")
