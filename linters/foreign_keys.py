@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from linters.sql import Statement, relation_name
 from linters.pysource import parse_python
@@ -54,6 +55,9 @@ class ForeignKeys:
     def add(self, child: str | None, name: str | None, parent: str | None) -> None:
         if child and parent:
             self._writable(child)[name or f"{child}_fkey"] = parent
+
+    def drop_child(self, child: str) -> None:
+        self.by_child.pop(child, None)
 
     def parents(self, child: str) -> list[str]:
         return sorted(set(self.by_child.get(child, {}).values()))
@@ -185,7 +189,7 @@ class _Reader(ast.NodeVisitor):
         elif name == "drop_table":
             table = _str(_arg(node, 0, "table_name"))
             if table:
-                self.fks.by_child.pop(_qualified(table, _str(_kw(node, "schema"))), None)
+                self.fks.drop_child(_qualified(table, _str(_kw(node, "schema"))))
         self.generic_visit(node)
 
     def _in_batch(self, node: ast.Call) -> bool:
@@ -271,9 +275,39 @@ class HistoryIndex:
         return history_foreign_keys([self.sources[i] for i in sorted(found) if i < position])
 
 
+class _Recorder(ForeignKeys):
+    """Reads a revision like ForeignKeys does, and keeps the changes it made, to replay them."""
+
+    def __init__(self):
+        super().__init__()
+        self.changes: list[tuple] = []
+
+    def add(self, child, name, parent):
+        self.changes.append(("add", child, name, parent))
+        super().add(child, name, parent)
+
+    def _drop_key(self, child, name):
+        self.changes.append(("_drop_key", child, name))
+        super()._drop_key(child, name)
+
+    def drop_child(self, child):
+        self.changes.append(("drop_child", child))
+        super().drop_child(child)
+
+
+@lru_cache(maxsize=8192)
+def _revision_changes(source: str) -> tuple[tuple, ...]:
+    """What reading the upgrade() of `source` does to the foreign keys: read once per source, though
+    `--all` asks for the history before each revision that drops something."""
+    recorder = _Recorder()
+    recorder.read_revision(source)
+    return tuple(recorder.changes)
+
+
 def history_foreign_keys(sources: list[str]) -> ForeignKeys:
     """Foreign keys after running the upgrade() of these revision sources, in the order given."""
     fks = ForeignKeys()
     for source in sources:
-        fks.read_revision(source)
+        for change, *args in _revision_changes(source):
+            getattr(fks, change)(*args)
     return fks
