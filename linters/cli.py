@@ -60,7 +60,7 @@ def render_report(report, fmt: str, color: bool, terminal: bool = False) -> str:
 
 def cmd_review(argv: list[str]) -> int:
     args = review_parser().parse_args(argv)
-    from linters.render import default_workers, prestart
+    from linters.render_process import default_workers, prestart
     prestart(default_workers() if args.all else 1)  # children import alembic while we read the history
     from linters.engine import Options, review
     from linters.progress import progress_for

@@ -141,7 +141,7 @@ def _check(result: int, what: str) -> None:
 
 
 def apply(plan: Plan) -> None:
-    """In the child, between fork and exec (called from linters.render._isolate)."""
+    """In the child, between fork and exec (called from linters.render_process._isolate)."""
     if plan.mounts:
         _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
         _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")

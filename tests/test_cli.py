@@ -246,3 +246,11 @@ def test_installed_console_script_runs(tmp_path):
     assert listed.returncode == 0 and "require-concurrent-index-creation" in listed.stdout
     missing = subprocess.run([str(script), str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "path not found" in missing.stderr
+
+
+def test_commands_that_never_render_are_known_to_the_early_start():
+    """`python -m linters` starts a render child before it parses arguments, except for these."""
+    from linters.cli import COMMANDS
+    from linters.render_process import NON_RENDERING_COMMANDS
+
+    assert set(NON_RENDERING_COMMANDS) == set(COMMANDS)

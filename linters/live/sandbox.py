@@ -18,7 +18,7 @@ from pathlib import Path
 
 import linters
 from linters.live.proxy import UnixProxy
-from linters.render import _isolate
+from linters.render_process import _isolate
 
 
 def _child_env(workdir: str) -> dict:
