@@ -61,8 +61,9 @@ class Renderer:
         if on_done is not None and hasattr(on_done, "start"):
             on_done.start(len(paths))  # a progress bar wants the total before the first revision
         finished: queue.Queue = queue.Queue()  # paths as they finish; None when a worker thread ends
+        failures: list[str] = []  # why a worker thread gave up (its child would not start)
         with tempfile.TemporaryDirectory(prefix="alembic-review-") as workdir:
-            threads = [threading.Thread(target=self._work, args=(jobs, results, workdir, on_done, finished),
+            threads = [threading.Thread(target=self._work, args=(jobs, results, workdir, on_done, finished, failures),
                                         daemon=True)
                        for _ in range(min(self.workers, max(1, len(paths))))]
             for t in threads:
@@ -80,10 +81,17 @@ class Renderer:
             finally:
                 for t in threads:
                     t.join()
+            for path in map(str, paths):  # no child could take them: each says why, the run goes on
+                if path not in results:
+                    results[path] = RenderResult(path=path)
+                    results[path].error("crash", f"no render process could run it: {failures[-1] if failures else '?'}")
+                    if on_result is not None:
+                        on_result(path, results[path])
         discard_prestarted()  # more were started than there were revisions
         return results
 
-    def _work(self, jobs: queue.Queue, results: dict, workdir: str, on_done, finished: queue.Queue) -> None:
+    def _work(self, jobs: queue.Queue, results: dict, workdir: str, on_done, finished: queue.Queue,
+              failures: list[str]) -> None:
         """Feed one child, keeping PIPELINE requests queued in it so it never waits for us."""
         child: _Child | None = None
         inflight: collections.deque = collections.deque()
@@ -112,6 +120,10 @@ class Renderer:
                     inflight.clear()
                 if on_done:
                     on_done(path)
+        except (RuntimeError, OSError) as exc:  # no child: the revisions it would have taken wait for the others
+            failures.append(str(exc))
+            for job in inflight:
+                jobs.put(job)
         finally:
             if child is not None:
                 child.kill()

@@ -185,3 +185,28 @@ def test_nonstandard_upgrade_signature_gets_op(repo, review):
                'def upgrade(op):\n    op.drop_column("users", "legacy_name")\n')
     code, report, _ = review()
     assert rules_of(report) == ["ban-drop-column"]
+
+
+def test_render_process_that_cannot_start_is_a_finding_per_revision_not_a_crash(repo, tmp_path):
+    """An interpreter without alembic for the children: every new revision says so, the graph checks still run."""
+    import subprocess
+    import sys
+    import venv
+
+    from tests.gitrepo import REPO_ROOT
+
+    bare = tmp_path / "bare"
+    venv.EnvBuilder(with_pip=False).create(bare)  # a Python with nothing installed
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")', slug="a")
+    repo.add_revision("0003", "0002", 'op.drop_column("users", "email")', slug="b")
+    script = (f"import sys; sys.executable = {str(bare / 'bin' / 'python')!r}\n"
+              "from linters.cli import console_main\n"
+              f"raise SystemExit(console_main())")
+    proc = subprocess.run([sys.executable, "-c", script, str(repo.path), "--base", "main", "--format", "json"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout)
+    crashes = [f for f in report["findings"] if f["rule"] == "render-error"]
+    assert sorted(f["revision"] for f in crashes) == ["0002", "0003"]
+    assert all("did not start" in f["message"] for f in crashes)
+    assert proc.returncode == 1
