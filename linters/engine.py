@@ -227,12 +227,14 @@ def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Re
     reviewed = [parsed[path] for path in by_path]
     for item in reviewed:
         findings += render_findings(item)
-    in_run = {id(f) for f in ordered} if one_run else set()
-    dropped = dropped_tables(s for item in reviewed for s in item.parsed.statements)
-    history_sources = [src for r in head_graph.upgrade_order() if id(head_graph.by_id[r]) not in in_run
-                       and mentions_any(src := head_graph.by_id[r].source, dropped)] if dropped else []
-    setup.foreign_keys = history_foreign_keys(history_sources)
-    later = sql_findings([item for item in reviewed if not item.judged], config, one_run=one_run, setup=setup)
+    later: list[Finding] = []
+    if pending := [item for item in reviewed if not item.judged]:  # one run (a PR): judged as a whole
+        in_run = {id(f) for f in ordered}
+        dropped = dropped_tables(s for item in pending for s in item.parsed.statements)
+        history_sources = [src for r in head_graph.upgrade_order() if id(head_graph.by_id[r]) not in in_run
+                           and mentions_any(src := head_graph.by_id[r].source, dropped)] if dropped else []
+        setup.foreign_keys = history_foreign_keys(history_sources)
+        later += sql_findings(pending, config, one_run=one_run, setup=setup)
     later += revision_findings(reviewed, config)
     from linters.live.review import model_and_database_findings  # models check; live mode when asked
     later += model_and_database_findings(options, project, config, head_graph, reviewed, one_run=one_run)
