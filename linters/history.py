@@ -85,6 +85,7 @@ def parse_revision(path: str, source: str, blob: str | None = None) -> RevisionF
 
 _FIRST_DEF = re.compile(r"^(?:def |async |class |@)", re.M)
 _IDENTITY_NAME = re.compile(r"\b(?:revision|down_revision|branch_labels|depends_on)\b")
+_FIRST_IDENTITY = re.compile(r"^(?:revision|down_revision|branch_labels|depends_on)\b", re.M)
 
 
 def read_identity(source: str, header_only: bool = False) -> dict | None:
@@ -100,7 +101,11 @@ def read_identity(source: str, header_only: bool = False) -> dict | None:
     if header_only:
         cut = _FIRST_DEF.search(source)
         if cut and not _IDENTITY_NAME.search(source, cut.start()):
-            ident = _read_identity(source[:cut.start()])
+            # From the first line that assigns an identity field: the docstring and imports above it
+            # are half of what parsing a header costs, and say nothing about the identity.
+            first = _FIRST_IDENTITY.search(source, 0, cut.start())
+            start = first.start() if first else 0
+            ident = _read_identity(source[start:cut.start()], source.count("\n", 0, start))
             if ident is not None and ident["error"] is None and "revision" in ident["lines"]:
                 ident["full"] = False
                 return ident
@@ -110,14 +115,15 @@ def read_identity(source: str, header_only: bool = False) -> dict | None:
     return ident
 
 
-def _read_identity(source: str) -> dict | None:
+def _read_identity(source: str, lines_before: int = 0) -> dict | None:
+    """`lines_before`: how many lines of the file come before `source` (a header read from its middle)."""
     ident: dict = {"revision": None, "down_revisions": [], "branch_labels": [], "depends_on": [],
                    "lines": {}, "error": None, "error_line": None}
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, MemoryError, RecursionError) as exc:
         ident["error"] = f"{type(exc).__name__}: {getattr(exc, 'msg', exc)}"
-        ident["error_line"] = getattr(exc, "lineno", None) or 1
+        ident["error_line"] = (getattr(exc, "lineno", None) or 1) + lines_before
         return ident
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
@@ -128,12 +134,12 @@ def _read_identity(source: str) -> dict | None:
             continue
         if name not in IDENTITY_FIELDS:
             continue
-        ident["lines"][name] = node.lineno
+        ident["lines"][name] = node.lineno + lines_before
         try:
             literal = ast.literal_eval(value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             ident["error"] = f"{name} is not a literal; it cannot be read without running the file"
-            ident["error_line"] = node.lineno
+            ident["error_line"] = node.lineno + lines_before
             continue
         if name == "revision":
             ident["revision"] = str(literal) if literal is not None else None

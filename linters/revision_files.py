@@ -94,8 +94,8 @@ class IdentityCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".identities-")
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump({"stamp": self.stamp, "entries": kept}, out, separators=(",", ":"))
+            with os.fdopen(fd, "w", encoding="utf-8") as out:  # dumps, not dump: only dumps uses the C encoder
+                out.write(json.dumps({"stamp": self.stamp, "entries": kept}, separators=(",", ":")))
             os.replace(tmp, self.path)  # atomic: a concurrent run reads the old or the new file
         except OSError:
             pass  # a read-only checkout still gets reviewed, only without the cache
