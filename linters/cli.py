@@ -7,6 +7,7 @@ import gc
 import importlib
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from linters import __version__
@@ -152,6 +153,10 @@ def console_main() -> int:
     revisions). Re-enabling it after the review would cost a walk over every object the review
     made (~0.1 s); the operating system takes the memory back at exit anyway."""
     gc.disable()
+    # Revisions are other people's code, read with ast: the warnings Python gives while parsing
+    # them ("invalid escape sequence") are not ours to print on stderr.
+    warnings.filterwarnings("ignore", category=SyntaxWarning)
+    warnings.filterwarnings("ignore", message="invalid escape sequence", category=DeprecationWarning)
     code = main()
     gc.freeze()
     return code

@@ -132,6 +132,11 @@ class _Child:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except OSError:  # a request still buffered for the dead child: nobody will read it
+                pass
 
 
 def default_workers() -> int:
@@ -160,6 +165,7 @@ def prestart(count: int = 1) -> None:
     global _warm_dir
     if _warm_dir is None:
         _warm_dir = tempfile.TemporaryDirectory(prefix="alembic-review-")
+        atexit.register(_warm_dir.cleanup)  # runs after discard_prestarted (atexit is last in, first out)
         atexit.register(discard_prestarted)
     for _ in range(count - len(_warm)):  # the ones already waiting count
         try:

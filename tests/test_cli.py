@@ -254,3 +254,20 @@ def test_commands_that_never_render_are_known_to_the_early_start():
     from linters.render_process import NON_RENDERING_COMMANDS
 
     assert set(NON_RENDERING_COMMANDS) == set(COMMANDS)
+
+
+def test_invalid_escape_sequences_in_a_revision_print_no_python_warning(repo):
+    """Parsing someone's revision must not put Python's warnings about their code on our stderr."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.gitrepo import REPO_ROOT
+
+    rel = repo.add_revision("0002", "0001", 'op.execute("UPDATE users SET email = \'\\)\' WHERE false")')
+    assert "'\\)'" in (repo.path / rel).read_text()  # an invalid escape sequence in the Python source
+    proc = subprocess.run([sys.executable, "-m", "linters", str(repo.path), "--base", "main"], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO_ROOT),
+                                                       "PYTHONWARNINGS": "default"})
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "Warning" not in proc.stderr, proc.stderr
