@@ -26,7 +26,8 @@ from pathlib import Path
 from pglast import parser as pg_parser
 
 from linters.config import Config
-from linters.engine import Reviewed, RunSetup, sql_findings
+from linters.engine import Reviewed
+from linters.sqlrun import RunSetup, sql_findings
 from linters.history import RevisionFile
 from linters.render import Chunk, RenderResult
 from linters.sql import parse_chunks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from linters import gitio
@@ -10,7 +10,7 @@ from linters.changes import Change, compare
 from linters.config import Config, load_config
 from linters.errors import UsageError
 from linters.findings import Finding
-from linters.history import Graph, RevisionFile, parse_revision
+from linters.history import Graph, RevisionFile
 from linters.project import Project, find_project
 from linters.render import Renderer, RenderResult
 from linters.revision_files import RevisionLoader
@@ -18,12 +18,11 @@ from linters.report.model import Report, RevisionEntry
 from linters.rules import RULES, rules_of_kind
 from linters.rules.history_rules import History
 from linters.sql import ParsedRevision, parse_chunks
-from linters.foreign_keys import HistoryIndex, dropped_tables, history_foreign_keys, mentions_any
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
-# The SQL rules over runs live in linters.sqlrun (the sql command needs them without git and rendering).
-from linters.sqlrun import RunSetup, apply_config, deploy_runs, sql_findings, _finding_from_hit  # noqa: F401
-from linters.suggest import FIXED_RULES, load_libcst, may_suggest, suggest
+from linters.sqlrun import RunSetup, apply_config
+from linters.judge import Judge, locate_and_suggest
+from linters.suggest import load_libcst, may_suggest
 from linters.suppress import suppress
 
 
@@ -48,7 +47,6 @@ class Reviewed:
     file: RevisionFile
     render: RenderResult
     parsed: ParsedRevision = field(default_factory=ParsedRevision)
-    judged: bool = False  # its SQL findings are in (a run of its own, judged as soon as it rendered)
 
 
 def head_revision_files(project: Project) -> list[RevisionFile]:
@@ -96,18 +94,6 @@ def mark_managed(item: Reviewed, source: RevisionSource) -> None:
     for stmt in item.parsed.statements:
         if stmt.kind == "TransactionStmt" and stmt.line in lines:
             stmt.managed = True
-
-
-def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource]) -> None:
-    """SQL findings span their whole op.* call statement, and carry the libcst fix where one is mechanical."""
-    for f in findings:
-        if "statement_id" not in f.extra or f.path not in sources or not f.line:
-            continue
-        source = sources[f.path]
-        if f.suggestion is None and f.rule in FIXED_RULES and (fix := suggest(source.source, f.line, f.rule)):
-            f.line, f.end_line, f.suggestion = fix.start, fix.end, fix.text
-        else:
-            f.line, f.end_line = source.statement_range(f.line)
 
 
 def render_findings(item: Reviewed) -> list[Finding]:
@@ -192,17 +178,9 @@ def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Re
     sources = {f.path: RevisionSource(f.source) for f in head_files}
     by_path = {str(project.root / f.path): f for f in ordered}
     parsed: dict[str, Reviewed] = {}
-    one_run = base is not None
-    setup = RunSetup.of(project, config, [])  # the history's foreign keys are added below, when a run needs them
+    one_run = base is not None  # a PR's new revisions deploy together; with --all each on its own
+    judge = Judge(config, RunSetup.of(project, config, []), head_graph, sources)
     early: list[Finding] = []  # SQL findings of runs judged while the others still render
-    order = head_graph.upgrade_order() if not one_run else []
-    position = {rid: i for i, rid in enumerate(order)}
-    index: list[HistoryIndex] = []
-
-    def history_index() -> HistoryIndex:  # built when a first revision drops something
-        if not index:
-            index.append(HistoryIndex([head_graph.by_id[rid].source for rid in order]))
-        return index[0]
 
     def parse(path: str, result: RenderResult) -> None:  # each revision's SQL, as soon as it is rendered
         f = by_path[path]
@@ -211,30 +189,14 @@ def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Re
             stmt.revision, stmt.path = f.revision, f.path
         mark_managed(item, sources[f.path])
         if not one_run:
-            # Each revision is its own deploy (--all), judged against the revisions before it: now,
-            # while the children render the rest. Only a revision that drops a table or foreign key
-            # asks the history's foreign keys anything, and only about those tables.
-            dropped = dropped_tables(item.parsed.statements)
-            run_setup = replace(setup, foreign_keys=history_index().foreign_keys_before(
-                position.get(f.revision, 0), dropped)) if dropped else setup
-            found = sql_findings([item], config, one_run=False, setup=run_setup)
-            locate_and_suggest(found, sources)
-            early.extend(found)
-            item.judged = True
+            early.extend(judge.alone(item))
 
     renderer.render(list(by_path), on_done=on_progress, on_result=parse,
                     while_waiting=lambda: _prepare(ordered, sources, while_rendering))
     reviewed = [parsed[path] for path in by_path]
     for item in reviewed:
         findings += render_findings(item)
-    later: list[Finding] = []
-    if pending := [item for item in reviewed if not item.judged]:  # one run (a PR): judged as a whole
-        in_run = {id(f) for f in ordered}
-        dropped = dropped_tables(s for item in pending for s in item.parsed.statements)
-        history_sources = [src for r in head_graph.upgrade_order() if id(head_graph.by_id[r]) not in in_run
-                           and mentions_any(src := head_graph.by_id[r].source, dropped)] if dropped else []
-        setup.foreign_keys = history_foreign_keys(history_sources)
-        later += sql_findings(pending, config, one_run=one_run, setup=setup)
+    later = judge.together(reviewed) if one_run else []
     later += revision_findings(reviewed, config)
     from linters.live.review import model_and_database_findings  # models check; live mode when asked
     later += model_and_database_findings(options, project, config, head_graph, reviewed, one_run=one_run)

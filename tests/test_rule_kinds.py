@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from linters.config import Config
-from linters.engine import Reviewed, RunSetup, sql_findings
+from linters.engine import Reviewed
+from linters.sqlrun import RunSetup, sql_findings
 from linters.history import RevisionFile
 from linters.render import Chunk, RenderResult
 from linters.rules import rules_of_kind

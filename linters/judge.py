@@ -1,0 +1,75 @@
+"""Judge parsed revisions with the SQL rules, in the deploy runs Alembic would make.
+
+A pull request's new revisions deploy together in one run, against the history outside it. With
+`--all` each revision is its own deploy against the revisions before it, judged as soon as it is
+rendered (while the children render the rest). Findings then span their whole op.* call and carry
+the libcst fix where one is mechanical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from linters.findings import Finding
+from linters.foreign_keys import HistoryIndex, dropped_tables, history_foreign_keys, mentions_any
+from linters.sourcemap import RevisionSource
+from linters.sqlrun import RunSetup, sql_findings
+from linters.suggest import FIXED_RULES, suggest
+
+if TYPE_CHECKING:
+    from linters.config import Config
+    from linters.engine import Reviewed
+    from linters.history import Graph
+
+
+def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource]) -> None:
+    """SQL findings span their whole op.* call statement, and carry the libcst fix where one is mechanical."""
+    for f in findings:
+        if "statement_id" not in f.extra or f.path not in sources or not f.line:
+            continue
+        source = sources[f.path]
+        if f.suggestion is None and f.rule in FIXED_RULES and (fix := suggest(source.source, f.line, f.rule)):
+            f.line, f.end_line, f.suggestion = fix.start, fix.end, fix.text
+        else:
+            f.line, f.end_line = source.statement_range(f.line)
+
+
+class Judge:
+    def __init__(self, config: Config, setup: RunSetup, graph: Graph, sources: dict[str, RevisionSource]):
+        self.config = config
+        self.setup = setup  # env.py's transactions and timeouts; the history's foreign keys per run
+        self.graph = graph
+        self.sources = sources
+        self._position: dict[str, int] | None = None
+        self._index: HistoryIndex | None = None
+
+    def alone(self, item: Reviewed) -> list[Finding]:
+        """`item` as its own deploy against the revisions before it in upgrade order (--all). Only a
+        revision that drops a table or foreign key asks the history's foreign keys anything, and
+        only about those tables."""
+        dropped = dropped_tables(item.parsed.statements)
+        setup = replace(self.setup, foreign_keys=self._history().foreign_keys_before(
+            self._position.get(item.file.revision, 0), dropped)) if dropped else self.setup
+        found = sql_findings([item], self.config, one_run=False, setup=setup)
+        locate_and_suggest(found, self.sources)
+        return found
+
+    def together(self, items: list[Reviewed]) -> list[Finding]:
+        """`items` deploy in one run (a pull request's new revisions), against the rest of the history."""
+        in_run = {id(item.file) for item in items}
+        dropped = dropped_tables(s for item in items for s in item.parsed.statements)
+        revisions = [self.graph.by_id[r] for r in self.graph.upgrade_order()] if dropped else []
+        history = [f.source for f in revisions if id(f) not in in_run and mentions_any(f.source, dropped)]
+        found = sql_findings(items, self.config, one_run=True,
+                             setup=replace(self.setup, foreign_keys=history_foreign_keys(history)))
+        locate_and_suggest(found, self.sources)
+        return found
+
+    def _history(self) -> HistoryIndex:
+        """Every source in upgrade order, indexed by word: built when a first revision drops something."""
+        if self._index is None:
+            order = self.graph.upgrade_order()
+            self._position = {rid: i for i, rid in enumerate(order)}
+            self._index = HistoryIndex([self.graph.by_id[rid].source for rid in order])
+        return self._index
