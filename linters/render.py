@@ -34,6 +34,14 @@ class RenderResult:
         self.errors.append({"stage": stage, "message": message, "line": line})
 
 
+def _drain(jobs: queue.Queue) -> None:
+    while True:
+        try:
+            jobs.get_nowait()
+        except queue.Empty:
+            return
+
+
 class Renderer:
     """A pool of sandboxed children sharing a queue of revisions."""
 
@@ -78,6 +86,9 @@ class Renderer:
                         running -= 1
                     elif on_result is not None:
                         on_result(path, results[path])
+            except BaseException:  # Ctrl-C, or a bug in on_result: stop after the revisions in flight
+                _drain(jobs)
+                raise
             finally:
                 for t in threads:
                     t.join()

@@ -210,3 +210,29 @@ def test_render_process_that_cannot_start_is_a_finding_per_revision_not_a_crash(
     assert sorted(f["revision"] for f in crashes) == ["0002", "0003"]
     assert all("did not start" in f["message"] for f in crashes)
     assert proc.returncode == 1
+
+
+def test_ctrl_c_stops_a_long_run_after_the_revisions_in_flight(repo):
+    """Interrupting `--all` on a slow history exits 130 at once, without rendering the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.gitrepo import REPO_ROOT
+
+    down = "0001"
+    for n in range(2, 42):  # 40 revisions of 0.25 s each: 10 s to render them all
+        rev = f"{n:04d}"
+        repo.add_revision(rev, down, "import time\ntime.sleep(0.25)", slug=f"slow{n}")
+        down = rev
+    proc = subprocess.Popen([sys.executable, "-m", "linters", str(repo.path), "--all", "--format", "json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "ALEMBIC_REVIEW_WORKERS": "1"})
+    time.sleep(2)  # started, and rendering
+    proc.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - interrupted < 4, "it went on rendering after Ctrl-C"
+    assert "Traceback" not in stderr
