@@ -111,3 +111,12 @@ def test_pre_commit_manifest_is_valid():
 @pytest.mark.parametrize("name", ["errors", "warnings", "report"])
 def test_outputs_are_documented(name):
     assert f"`{name}`" in DOC
+
+
+def test_the_action_keeps_the_history_cache_between_runs_except_in_publish_only_mode():
+    steps = ACTION["runs"]["steps"]
+    cache = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache@"))
+    assert cache["with"]["path"].endswith("/.git/alembic-review")  # where revision_files.IdentityCache lives
+    assert cache["with"]["restore-keys"] and cache["with"]["key"].startswith(cache["with"]["restore-keys"])
+    assert cache["if"] == "inputs.report == ''"  # publish-only mode reads a report, no history
+    assert steps.index(cache) < steps.index(next(s for s in steps if s.get("id") == "review"))
