@@ -174,7 +174,7 @@ def _run(args, work: Path) -> int:
         (f"PR check, 1 new revision on {args.pr_revisions} (identity cache warm)",
          ours("pr-warm", str(pr_repo), "--base", "main"),
          Command("alembic heads", [py, "-m", "alembic", "heads"], cwd=pr_repo, env=env), 0.5),
-        (f"PR check, 1 new revision on {args.pr_revisions} (cold: no cache, as in CI)",
+        (f"PR check, 1 new revision on {args.pr_revisions} (cold: no cache, a first CI run)",
          ours("pr-cold", str(pr_repo), "--base", "main", before=lambda: shutil.rmtree(cache, ignore_errors=True)),
          Command("alembic heads", [py, "-m", "alembic", "heads"], cwd=pr_repo, env=env), 0.5),
         (f"`--all` on {args.all_revisions} revisions",
