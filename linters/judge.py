@@ -8,6 +8,7 @@ the libcst fix where one is mechanical.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -15,12 +16,29 @@ from linters.findings import Finding
 from linters.foreign_keys import HistoryIndex, dropped_tables, history_foreign_keys, mentions_any
 from linters.sourcemap import RevisionSource
 from linters.sqlrun import RunSetup, sql_findings
-from linters.suggest import FIXED_RULES, suggest
+from linters.suggest import FIXED_RULES, locate_call, suggest
 
 if TYPE_CHECKING:
     from linters.config import Config
     from linters.engine import Reviewed
     from linters.history import Graph
+
+
+def _dropped_index_table(source: RevisionSource, line: int) -> str | None:
+    """The table an `op.drop_index(name, table_name=...)` call at `line` names: the DROP INDEX it
+    renders does not, and unless the run built the index, the SQL alone cannot tell its table."""
+    located = locate_call(source.tree, line) if source.tree else None
+    call = located[0].value if located else None
+    if call is None or not (isinstance(call.func, ast.Attribute) and call.func.attr == "drop_index"):
+        return None
+    table = call.args[1] if len(call.args) > 1 else \
+        next((k.value for k in call.keywords if k.arg == "table_name"), None)
+    schema = next((k.value for k in call.keywords if k.arg == "schema"), None)
+    if not (isinstance(table, ast.Constant) and isinstance(table.value, str)):
+        return None
+    if isinstance(schema, ast.Constant) and isinstance(schema.value, str) and schema.value != "public":
+        return f"{schema.value}.{table.value}"
+    return table.value
 
 
 def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource]) -> None:
@@ -29,6 +47,8 @@ def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSourc
         if "statement_id" not in f.extra or f.path not in sources or not f.line:
             continue
         source = sources[f.path]
+        if (f.statement or "")[:10].upper() == "DROP INDEX" and (table := _dropped_index_table(source, f.line)):
+            f.table = table
         if f.suggestion is None and f.rule in FIXED_RULES and (fix := suggest(source.source, f.line, f.rule)):
             f.line, f.end_line, f.suggestion = fix.start, fix.end, fix.text
         else:

@@ -108,7 +108,7 @@ def _autocommit(receiver: str, body: list[cst.BaseStatement]) -> cst.With:
     return cst.With(items=[cst.WithItem(item=context)], body=cst.IndentedBlock(body=body))
 
 
-def _locate(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
+def locate_call(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
     """The `op.<name>(...)` expression statement spanning `line`, and whether an autocommit_block encloses it.
 
     Located with `ast` (fast); libcst then parses only that statement, not the whole revision.
@@ -131,7 +131,7 @@ def _locate(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
 def suggest(source: str, line: int, rule: str) -> Suggestion | None:
     """The rewritten op.* call statement at `line` that fixes `rule`, or None when no mechanical fix applies."""
     tree = parse_python(source)
-    located = _locate(tree, line) if tree else None
+    located = locate_call(tree, line) if tree else None
     if located is None:
         return None
     node, in_autocommit = located

@@ -271,3 +271,16 @@ def test_invalid_escape_sequences_in_a_revision_print_no_python_warning(repo):
                                                        "PYTHONWARNINGS": "default"})
     assert proc.returncode in (0, 1), proc.stderr
     assert "Warning" not in proc.stderr, proc.stderr
+
+
+def test_dropping_an_index_of_the_history_names_its_table(repo, review):
+    """DROP INDEX does not name its table; the op.drop_index call does, and the finding says which table locks."""
+    repo.git("checkout", "-q", "main")
+    repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])', slug="index")
+    repo.commit("index")
+    repo.git("checkout", "-q", "feature")
+    repo.git("merge", "-q", "main")
+    repo.add_revision("0003", "0002", 'op.drop_index("ix_users_email", table_name="users")', slug="drop")
+    _, report, _ = review()
+    by_revision = {f["revision"]: f for f in report["findings"] if f["rule"] == "require-concurrent-index-deletion"}
+    assert (by_revision["0003"]["table"], by_revision["0003"]["lock"]) == ("users", "ACCESS EXCLUSIVE")
