@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from linters.sql import Statement, relation_name
-from linters.pysource import parse_python
+from linters.pysource import argument, func_name, keyword, literal_str, parse_python, qualified
 
 MAX_IDENTIFIER = 63
 
@@ -23,10 +23,6 @@ def _default_name(table: str, columns: list[str]) -> str:
     """PostgreSQL's name for an unnamed foreign key: <table>_<cols>_fkey, cut to 63 bytes."""
     base = f"{table.rsplit('.', 1)[-1]}_{'_'.join(columns)}"
     return (base[:MAX_IDENTIFIER - 5] + "_fkey")
-
-
-def _qualified(name: str, schema: str | None) -> str:
-    return f"{schema}.{name}" if schema and schema != "public" else name
 
 
 @dataclass
@@ -121,27 +117,6 @@ class ForeignKeys:
                 _Reader(self).visit(node)
 
 
-def _str(node: ast.AST | None) -> str | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Call) and _func_name(node) == "f" and node.args:  # op.f("fk_name")
-        return _str(node.args[0])
-    return None
-
-
-def _func_name(call: ast.Call) -> str | None:
-    func = call.func
-    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-
-
-def _kw(call: ast.Call, name: str) -> ast.AST | None:
-    return next((k.value for k in call.keywords if k.arg == name), None)
-
-
-def _arg(call: ast.Call, index: int, name: str) -> ast.AST | None:
-    return call.args[index] if len(call.args) > index else _kw(call, name)
-
-
 def _target_table(spec: str | None) -> str | None:
     """"users.id" -> "users", "audit.users.id" -> "audit.users"."""
     if not spec or "." not in spec:
@@ -162,34 +137,34 @@ class _Reader(ast.NodeVisitor):
         del self.batch[len(self.batch) - len(tables):]
 
     def _batch_table(self, expr: ast.AST) -> str | None:
-        if isinstance(expr, ast.Call) and _func_name(expr) == "batch_alter_table":
-            table = _str(_arg(expr, 0, "table_name"))
-            return _qualified(table, _str(_kw(expr, "schema"))) if table else None
+        if isinstance(expr, ast.Call) and func_name(expr) == "batch_alter_table":
+            table = literal_str(argument(expr, 0, "table_name"))
+            return qualified(table, literal_str(keyword(expr, "schema"))) if table else None
         return None
 
     def visit_Call(self, node: ast.Call) -> None:
-        name = _func_name(node)
+        name = func_name(node)
         if name == "create_table":
-            table = _str(_arg(node, 0, "table_name"))
+            table = literal_str(argument(node, 0, "table_name"))
             if table:
-                self._table_elements(_qualified(table, _str(_kw(node, "schema"))), node.args[1:])
+                self._table_elements(qualified(table, literal_str(keyword(node, "schema"))), node.args[1:])
         elif name == "add_column":
             in_batch = self._in_batch(node)
-            table = self.batch[-1] if in_batch else _str(_arg(node, 0, "table_name"))
+            table = self.batch[-1] if in_batch else literal_str(argument(node, 0, "table_name"))
             column = node.args[0 if in_batch else 1] if len(node.args) > (0 if in_batch else 1) else None
             if table and column is not None:
-                self._table_elements(_qualified(table, _str(_kw(node, "schema"))), [column])
+                self._table_elements(qualified(table, literal_str(keyword(node, "schema"))), [column])
         elif name == "create_foreign_key":
             self._create_foreign_key(node)
-        elif name == "drop_constraint" and _str(_kw(node, "type_")) == "foreignkey":
+        elif name == "drop_constraint" and literal_str(keyword(node, "type_")) == "foreignkey":
             offset = 1 if self._in_batch(node) else 0
-            table = self.batch[-1] if offset else _str(_arg(node, 1, "table_name"))
+            table = self.batch[-1] if offset else literal_str(argument(node, 1, "table_name"))
             if table:
-                self.fks._drop_key(table, _str(_arg(node, 0, "constraint_name")) or "")
+                self.fks._drop_key(table, literal_str(argument(node, 0, "constraint_name")) or "")
         elif name == "drop_table":
-            table = _str(_arg(node, 0, "table_name"))
+            table = literal_str(argument(node, 0, "table_name"))
             if table:
-                self.fks.drop_child(_qualified(table, _str(_kw(node, "schema"))))
+                self.fks.drop_child(qualified(table, literal_str(keyword(node, "schema"))))
         self.generic_visit(node)
 
     def _in_batch(self, node: ast.Call) -> bool:
@@ -197,33 +172,33 @@ class _Reader(ast.NodeVisitor):
             and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "op")
 
     def _create_foreign_key(self, node: ast.Call) -> None:
-        name = _str(_arg(node, 0, "constraint_name"))
+        name = literal_str(argument(node, 0, "constraint_name"))
         if self._in_batch(node):  # batch_op.create_foreign_key(name, referent_table, local, remote)
-            child, parent = self.batch[-1], _str(_arg(node, 1, "referent_table"))
+            child, parent = self.batch[-1], literal_str(argument(node, 1, "referent_table"))
         else:
-            child, parent = _str(_arg(node, 1, "source_table")), _str(_arg(node, 2, "referent_table"))
-            child = _qualified(child, _str(_kw(node, "source_schema"))) if child else None
+            child, parent = literal_str(argument(node, 1, "source_table")), literal_str(argument(node, 2, "referent_table"))
+            child = qualified(child, literal_str(keyword(node, "source_schema"))) if child else None
         if parent:
-            parent = _qualified(parent, _str(_kw(node, "referent_schema")))
+            parent = qualified(parent, literal_str(keyword(node, "referent_schema")))
         self.fks.add(child, name, parent)
 
     def _table_elements(self, table: str, elements: list[ast.AST]) -> None:
         for element in elements:
             if not isinstance(element, ast.Call):
                 continue
-            kind = _func_name(element)
+            kind = func_name(element)
             if kind == "Column":
-                column = _str(element.args[0]) if element.args else _str(_kw(element, "name"))
+                column = literal_str(element.args[0]) if element.args else literal_str(keyword(element, "name"))
                 for arg in list(element.args) + [k.value for k in element.keywords]:
-                    if isinstance(arg, ast.Call) and _func_name(arg) == "ForeignKey" and arg.args:
-                        parent = _target_table(_str(arg.args[0]))
-                        fk_name = _str(_kw(arg, "name")) or _default_name(table, [column or ""])
+                    if isinstance(arg, ast.Call) and func_name(arg) == "ForeignKey" and arg.args:
+                        parent = _target_table(literal_str(arg.args[0]))
+                        fk_name = literal_str(keyword(arg, "name")) or _default_name(table, [column or ""])
                         self.fks.add(table, fk_name, parent)
             elif kind == "ForeignKeyConstraint" and len(element.args) >= 2:
-                columns = [_str(c) or "" for c in getattr(element.args[0], "elts", [])]
-                refs = [_str(c) for c in getattr(element.args[1], "elts", [])]
+                columns = [literal_str(c) or "" for c in getattr(element.args[0], "elts", [])]
+                refs = [literal_str(c) for c in getattr(element.args[1], "elts", [])]
                 parent = _target_table(refs[0]) if refs else None
-                self.fks.add(table, _str(_kw(element, "name")) or _default_name(table, columns), parent)
+                self.fks.add(table, literal_str(keyword(element, "name")) or _default_name(table, columns), parent)
 
 
 def dropped_tables(statements) -> set[str]:

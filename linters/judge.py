@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from linters.findings import Finding
 from linters.foreign_keys import HistoryIndex, dropped_tables, history_foreign_keys, mentions_any
+from linters.pysource import argument, keyword, literal_str, qualified
 from linters.sourcemap import RevisionSource
 from linters.sqlrun import RunSetup, sql_findings
 from linters.suggest import FIXED_RULES, locate_call, suggest
@@ -31,14 +32,8 @@ def _dropped_index_table(source: RevisionSource, line: int) -> str | None:
     call = located[0].value if located else None
     if call is None or not (isinstance(call.func, ast.Attribute) and call.func.attr == "drop_index"):
         return None
-    table = call.args[1] if len(call.args) > 1 else \
-        next((k.value for k in call.keywords if k.arg == "table_name"), None)
-    schema = next((k.value for k in call.keywords if k.arg == "schema"), None)
-    if not (isinstance(table, ast.Constant) and isinstance(table.value, str)):
-        return None
-    if isinstance(schema, ast.Constant) and isinstance(schema.value, str) and schema.value != "public":
-        return f"{schema.value}.{table.value}"
-    return table.value
+    table = literal_str(argument(call, 1, "table_name"))
+    return qualified(table, literal_str(keyword(call, "schema"))) if table else None
 
 
 def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource]) -> None:
