@@ -25,6 +25,18 @@ def _rule_list(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def add_report_options(p: argparse.ArgumentParser, settings_found: str = "") -> None:
+    """The options a review and the `sql` command share: the report, the version, the settings, the rules."""
+    p.add_argument("--format", choices=list(FORMATS), default="text")
+    p.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
+    p.add_argument("--pg-version", type=int, help="PostgreSQL major version of production (default 15)")
+    p.add_argument("--config", type=Path, help="settings file (default: .alembic-review.toml or pyproject.toml"
+                                              f"{' ' + settings_found if settings_found else ''})")
+    p.add_argument("--select", type=_rule_list, help="only these rules (comma separated)")
+    p.add_argument("--ignore", type=_rule_list, help="skip these rules (comma separated)")
+    p.add_argument("--fail-on", choices=["error", "warning", "never"], help="exit 1 at this severity (default error)")
+
+
 def review_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="alembic-review", description="Review the new Alembic revisions of a branch for PostgreSQL.",
                 epilog="Other commands: `rules` lists the rules, `explain RULE` explains one, `demo` reviews the bundled example.")
@@ -32,13 +44,7 @@ def review_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--base", help="git ref to compare with (default: merge-base with the remote default branch)")
     which.add_argument("--all", action="store_true", help="review every revision, not only the new ones")
-    p.add_argument("--format", choices=list(FORMATS), default="text")
-    p.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
-    p.add_argument("--pg-version", type=int, help="PostgreSQL major version of production (default 15)")
-    p.add_argument("--config", type=Path, help="settings file (default: .alembic-review.toml or pyproject.toml)")
-    p.add_argument("--select", type=_rule_list, help="only these rules (comma separated)")
-    p.add_argument("--ignore", type=_rule_list, help="skip these rules (comma separated)")
-    p.add_argument("--fail-on", choices=["error", "warning", "never"], help="exit 1 at this severity (default error)")
+    add_report_options(p)
     live = p.add_mutually_exclusive_group()
     live.add_argument("--database-url", metavar="URL",
                       help="live mode: replay the migrations on a scratch database created on this server "

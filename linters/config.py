@@ -72,6 +72,17 @@ def _from_table(table: dict, source: str) -> Config:
     return config
 
 
+def with_flags(config: Config, flags) -> Config:
+    """`config` with the command line on top (`flags`: parsed options, None where not given):
+    --pg-version, --fail-on and --select replace the setting, --ignore adds to it."""
+    for name in ("pg_version", "fail_on", "select"):
+        if getattr(flags, name) is not None:
+            setattr(config, name, getattr(flags, name))
+    if flags.ignore:
+        config.ignore = list(config.ignore) + flags.ignore
+    return config
+
+
 def load_config(search_dirs: list[Path], explicit: Path | None = None) -> Config:
     """The first of: --config FILE, .alembic-review.toml, pyproject.toml [tool.alembic-review]."""
     if explicit is not None:

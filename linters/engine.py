@@ -7,7 +7,7 @@ from pathlib import Path
 
 from linters import gitio
 from linters.changes import Change, compare
-from linters.config import Config, load_config
+from linters.config import Config, load_config, with_flags
 from linters.errors import UsageError
 from linters.findings import Finding
 from linters.history import Graph, RevisionFile
@@ -69,13 +69,7 @@ def resolve_base(options: Options, root: Path | None) -> str | None:
 
 
 def effective_config(project: Project, options: Options) -> Config:
-    config = load_config([project.project_dir, project.root], options.config_file)
-    for name in ("pg_version", "fail_on", "select"):
-        if getattr(options, name) is not None:
-            setattr(config, name, getattr(options, name))
-    if options.ignore:
-        config.ignore = list(config.ignore) + options.ignore
-    return config.validate(RULES)
+    return with_flags(load_config([project.project_dir, project.root], options.config_file), options).validate(RULES)
 
 
 def revision_findings(reviewed: list[Reviewed], config: Config) -> list[Finding]:
