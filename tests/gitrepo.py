@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 import textwrap
+import threading
 from pathlib import Path
 
 GIT_ENV = {
@@ -90,6 +95,39 @@ def alembic_project(path: Path) -> GitRepo:
     repo.commit("initial schema")
     repo.git("checkout", "-q", "-b", "feature")
     return repo
+
+
+def run_on_terminal(*args: str, cwd: Path | None = None, terminal: str = "stderr") -> tuple[int, str, str]:
+    """`python -m linters ARGS` with `terminal` ("stderr" or "stdout") on a pseudo-terminal, as in a
+    shell, and the other stream piped: (exit code, stdout, stderr)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, terminal: slave}
+    proc = subprocess.Popen([sys.executable, "-m", "linters", *args], cwd=cwd, env=env,
+                            stdin=subprocess.DEVNULL, **streams)
+    os.close(slave)
+    chunks = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its end
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    piped = proc.communicate(timeout=300)
+    reader.join(timeout=10)
+    os.close(master)
+    shown = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+    stdout, stderr = (shown, piped[1].decode()) if terminal == "stdout" else (piped[0].decode(), shown)
+    return proc.returncode, stdout, stderr
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -187,34 +187,13 @@ def test_sql_subcommand_reviews_a_raw_sql_file(tmp_path):
 
 
 def test_json_is_indented_on_a_terminal_and_compact_in_a_pipe(repo):
-    import os
-    import pty
-    import subprocess
-    import sys
-
-    from tests.gitrepo import REPO_ROOT
+    from tests.gitrepo import run_on_terminal
 
     repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])')
     piped = run_cli(str(repo.path), "--base", "main", "--format", "json")
     assert piped.stdout.count("\n") == 1 and json.loads(piped.stdout)["findings"]  # one line for a program
 
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "linters", str(repo.path), "--base", "main", "--format", "json"],
-                            stdout=slave, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed its end
-            break
-        if not data:
-            break
-        chunks.append(data)
-    proc.wait(timeout=120)
-    os.close(master)
-    shown = b"".join(chunks).decode().replace("\r\n", "\n")
+    _, shown, _ = run_on_terminal(str(repo.path), "--base", "main", "--format", "json", terminal="stdout")
     assert shown.count("\n") > 20 and '\n  "findings": [' in shown  # indented for a person
     assert json.loads(shown) == json.loads(piped.stdout)
 
