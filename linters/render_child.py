@@ -134,15 +134,32 @@ def _context(send, direction: str, pg_version: int):
     return _CONTEXTS[key]
 
 
+def load_revision(path: str, module_name: str):
+    """Import the revision file at `path` as a module of its own (never from sys.modules)."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def call_with_op(fn, ops) -> None:
+    """Run upgrade()/downgrade() with alembic's `op` proxying to `ops`, as Alembic does."""
+    ops._install_proxy()
+    try:
+        required = [p for p in inspect.signature(fn).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        fn(*([ops] * min(len(required), 1)))  # some projects write upgrade(op)
+    finally:
+        ops._remove_proxy()
+
+
 def render(request: dict, send) -> None:
     from alembic.operations import Operations
 
     path = request["path"]
     TRACKER.path = path
     try:
-        spec = importlib.util.spec_from_file_location(request["module"], path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = load_revision(path, request["module"])
     except BaseException as exc:  # anything the revision raises, SystemExit included
         send({"type": "error", "stage": "import", "message": _describe(exc), "line": _error_line(exc, path)})
         return
@@ -153,16 +170,10 @@ def render(request: dict, send) -> None:
             continue
         TRACKER.bind_used = False
         context = _context(send, direction, int(request.get("pg_version", 15)))
-        ops = Operations(context)
-        ops._install_proxy()
         try:
-            params = [p for p in inspect.signature(fn).parameters.values()
-                      if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-            fn(*([ops] * min(len(params), 1)))  # some projects write upgrade(op)
+            call_with_op(fn, Operations(context))
         except BaseException as exc:
             send({"type": "error", "stage": direction, "message": _describe(exc), "line": _error_line(exc, path)})
-        finally:
-            ops._remove_proxy()
 
 
 def main() -> None:

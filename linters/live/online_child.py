@@ -6,9 +6,9 @@ that read through op.get_bind().
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
 import traceback
+
+from linters.render_child import call_with_op, load_revision
 
 
 def run(request: dict) -> dict:
@@ -19,10 +19,7 @@ def run(request: dict) -> dict:
         from alembic.operations import Operations
         from alembic.runtime.migration import MigrationContext
 
-        spec = importlib.util.spec_from_file_location("_alembic_review_online", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        fn = getattr(module, request.get("direction", "upgrade"))
+        fn = getattr(load_revision(path, "_alembic_review_online"), request.get("direction", "upgrade"))
         params = request["database"]
         engine = sa.create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(**params),
                                   poolclass=sa.pool.NullPool)
@@ -30,14 +27,7 @@ def run(request: dict) -> dict:
             with engine.connect() as conn:
                 context = MigrationContext.configure(conn)
                 with context.begin_transaction():
-                    ops = Operations(context)
-                    ops._install_proxy()
-                    try:
-                        required = [p for p in inspect.signature(fn).parameters.values()
-                                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-                        fn(*([ops] * min(len(required), 1)))  # some projects write upgrade(op)
-                    finally:
-                        ops._remove_proxy()
+                    call_with_op(fn, Operations(context))
         finally:
             engine.dispose()
         return {"ok": True}
