@@ -1,9 +1,9 @@
 import sys
 
+from linters.cli import console_main, subcommand
 from linters.render_process import prestart_for
 
-prestart_for(sys.argv[1:])  # first thing: the render child's import of alembic is the longest step of a PR check
-
-from linters.cli import console_main  # noqa: E402
+if subcommand(sys.argv[1:]) is None:
+    prestart_for(sys.argv[1:])  # before anything heavier: the child's import of alembic is the longest step of a PR check
 
 sys.exit(console_main())

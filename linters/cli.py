@@ -133,11 +133,19 @@ def cmd_sql(argv: list[str]) -> int:
 COMMANDS = {"rules": cmd_rules, "explain": cmd_explain, "demo": cmd_demo, "sql": cmd_sql}
 
 
+def subcommand(argv: list[str]):
+    """The command `argv` starts with (rules, explain, demo, sql), or None: a review (of a
+    directory, even one named like a command)."""
+    if argv and argv[0] in COMMANDS and not Path(argv[0]).is_dir():
+        return COMMANDS[argv[0]]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if argv and argv[0] in COMMANDS and not Path(argv[0]).is_dir():
-            return COMMANDS[argv[0]](argv[1:])
+        if (command := subcommand(argv)) is not None:
+            return command(argv[1:])
         return cmd_review(argv)
     except UsageError as exc:
         print(f"alembic-review: error: {exc}", file=sys.stderr)

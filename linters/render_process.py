@@ -184,14 +184,8 @@ def take_prestarted():
     return _warm.pop() if _warm else None
 
 
-# Commands of `python -m linters` that never render (linters.cli.COMMANDS, kept in step by a test).
-NON_RENDERING_COMMANDS = ("rules", "explain", "demo", "sql")
-
-
 def prestart_for(argv: list[str]) -> None:
-    """First thing in `python -m linters`: start the render children a review of `argv` will want."""
-    if argv and argv[0] in NON_RENDERING_COMMANDS and not Path(argv[0]).is_dir():
-        return
+    """First thing in `python -m linters`: start the render children a review with `argv` will want."""
     if any(a in ("-h", "--help", "--version") for a in argv):
         return
     prestart(default_workers() if "--all" in argv else 1)
