@@ -188,12 +188,15 @@ def test_all_mode_finds_the_parents_and_every_other_finding_once(repo):
         op.drop_constraint("fk_attempts_exam", "attempts", type_="foreignkey")
         op.drop_table("attempts")
     """, slug="drop")
+    repo.add_revision("0004", "0003", 'op.drop_table("notes")', slug="notes")  # no foreign keys: quiet
     report = json.loads(run_cli(str(repo.path), "--all", "--format", "json").stdout)
     mine = [f for f in report["findings"] if f["revision"] == "0003" and f["direction"] == "upgrade"]
     assert [(f["table"], f["lock"]) for f in mine if f["rule"] == "drop-fk-locks-parent"] == \
         [("exams", "ACCESS EXCLUSIVE"), ("users", "ACCESS EXCLUSIVE")]
     assert len([f for f in mine if f["rule"] == "ban-drop-table"]) == 1
     assert len([f for f in mine if f["rule"] == "require-lock-timeout"]) == 1
+    assert not [f for f in report["findings"] if f["revision"] == "0004" and f["rule"] == "drop-fk-locks-parent"]
+    assert [f for f in report["findings"] if f["revision"] == "0004" and f["rule"] == "ban-drop-table"]
     keys = [(f["rule"], f["line"], f["message"]) for f in report["findings"]]
     assert len(keys) == len(set(keys))  # no finding twice
 
