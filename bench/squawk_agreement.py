@@ -26,10 +26,10 @@ from pathlib import Path
 from pglast import parser as pg_parser
 
 from linters.config import Config
-from linters.engine import Reviewed
+from linters.model import RenderResult, Reviewed
 from linters.sqlrun import RunSetup, sql_findings
 from linters.history import RevisionFile
-from linters.render import Chunk, RenderResult
+from linters.sql import Chunk
 from linters.sql import parse_chunks
 from linters.suppress import SQUAWK_NAMES, apply_ignores, sql_ignores
 

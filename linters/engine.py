@@ -12,11 +12,11 @@ from linters.errors import UsageError
 from linters.findings import Finding
 from linters.history import Graph, RevisionFile
 from linters.project import Project, find_project
-from linters.render import Renderer, RenderResult
+from linters.render import Renderer
 from linters.revision_files import RevisionLoader
 from linters.report.model import Report, RevisionEntry
 from linters.rules import RULES, rules_of_kind
-from linters.rules.history_rules import History
+from linters.model import History, RenderResult, Reviewed
 from linters.sql import ParsedRevision, parse_chunks
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
@@ -39,14 +39,6 @@ class Options:
     progress: bool = False
     database_url: str | None = None  # live mode (linters/live/): replay the migrations on this server
     live: bool = False               # live mode on a throwaway cluster from initdb/pg_ctl
-
-
-@dataclass
-class Reviewed:
-    """One revision that was rendered and parsed."""
-    file: RevisionFile
-    render: RenderResult
-    parsed: ParsedRevision = field(default_factory=ParsedRevision)
 
 
 def head_revision_files(project: Project) -> list[RevisionFile]:

@@ -21,7 +21,7 @@ from linters.suggest import FIXED_RULES, locate_call, suggest
 
 if TYPE_CHECKING:
     from linters.config import Config
-    from linters.engine import Reviewed
+    from linters.model import Reviewed
     from linters.history import Graph
 
 

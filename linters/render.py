@@ -8,30 +8,13 @@ import queue
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from linters.model import RenderResult
+from linters.sql import Chunk
 from linters.render_process import _Child, default_workers, discard_prestarted, take_prestarted
 
 PIPELINE = 2  # requests queued in each child: it starts the next while we read the last
-
-
-@dataclass
-class Chunk:
-    direction: str
-    line: int | None
-    sql: str
-
-
-@dataclass
-class RenderResult:
-    path: str                      # absolute path of the revision file
-    chunks: list[Chunk] = field(default_factory=list)
-    errors: list[dict] = field(default_factory=list)   # {"stage", "message", "line"}
-    missing: list[str] = field(default_factory=list)   # directions with no function
-
-    def error(self, stage: str, message: str, line: int | None = None) -> None:
-        self.errors.append({"stage": stage, "message": message, "line": line})
 
 
 def _drain(jobs: queue.Queue) -> None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from pglast import parser as pg_parser
 
-if TYPE_CHECKING:  # linters.render (subprocesses, sandbox) is not needed to parse SQL
-    from linters.render import Chunk
+
+@dataclass
+class Chunk:
+    """SQL one op.* call emitted while rendering (line: of that call in the revision file)."""
+    direction: str
+    line: int | None
+    sql: str
 
 
 @dataclass

@@ -12,7 +12,6 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 from linters.errors import UsageError
 
@@ -55,13 +54,14 @@ def lint_sql(text: str, path: str, config) -> list:
     """Findings of the SQL rules on `text`, located at lines of `path`."""
     from linters.findings import Finding
     from linters.rules import RULES
-    from linters.sql import parse_chunks
+    from linters.history import RevisionFile
+    from linters.model import RenderResult, Reviewed
+    from linters.sql import Chunk, parse_chunks
     from linters.sqlrun import RunSetup, sql_findings
     from linters.suppress import apply_ignores, sql_ignores
 
-    # The file is one upgrade chunk (a linters.render.Chunk) and the one revision of one run (what
-    # sql_findings reads of an engine.Reviewed): stand-ins, as importing render or engine costs start-up.
-    parsed = parse_chunks([SimpleNamespace(direction="upgrade", line=1, sql=text)], in_transaction=False)
+    # The file is one upgrade chunk, and the one revision of one run.
+    parsed = parse_chunks([Chunk("upgrade", 1, text)], in_transaction=False)
     _number_lines(text, parsed.statements)
     for stmt in parsed.statements:
         stmt.path = path
@@ -70,7 +70,7 @@ def lint_sql(text: str, path: str, config) -> list:
         rule = RULES["render-error"]
         findings.append(Finding(rule=rule.id, severity=rule.severity, path=path, line=_error_line(text, failure.message),
                                 message=f"PostgreSQL cannot parse this SQL: {failure.message}", hint=rule.recipe))
-    item = SimpleNamespace(file=SimpleNamespace(revision=None), parsed=parsed)
+    item = Reviewed(RevisionFile(path=path, source=text), RenderResult(path), parsed)
     findings += sql_findings([item], config, one_run=True, setup=RunSetup(in_transaction=False))
     return apply_ignores(findings, sql_ignores(path, parsed.statements))
 

@@ -20,7 +20,7 @@ from linters.state import RunState
 
 if TYPE_CHECKING:
     from linters.config import Config
-    from linters.engine import Reviewed
+    from linters.model import Reviewed
     from linters.project import Project
 
 

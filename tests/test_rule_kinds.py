@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from linters.config import Config
-from linters.engine import Reviewed
+from linters.model import RenderResult, Reviewed
 from linters.sqlrun import RunSetup, sql_findings
 from linters.history import RevisionFile
-from linters.render import Chunk, RenderResult
+from linters.sql import Chunk
 from linters.rules import rules_of_kind
 from linters.sql import parse_chunks
 from tests.test_locks_postgres import CASES as LOCK_CASES

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql as pgsql
 
-from linters.render import Chunk
+from linters.sql import Chunk
 from linters.rules.naming_rules import _truncated
 from linters.sql import parse_chunks
 from linters.state import RunState

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from linters.history import Graph, RevisionFile
 from linters.project import Project
-from linters.render import Renderer, RenderResult
+from linters.model import RenderResult
+from linters.render import Renderer
 from linters.sql import ParsedRevision, Statement, parse_chunks
 
 

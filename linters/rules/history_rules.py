@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from linters.findings import Finding, Severity
 from linters.rules import RULES, rule
 
 if TYPE_CHECKING:  # annotations only: the registry loads for the sql command too, which reads no history
-    from linters.changes import Change
-    from linters.history import Graph, RevisionFile
-
-
-@dataclass
-class History:
-    head: Graph
-    base: Graph | None     # None when every revision counts as new (--all, or no git base)
-    changes: list[Change]
-
-    @property
-    def added(self) -> set[str]:
-        return {c.head.key for c in self.changes if c.status == "added"}
+    from linters.history import RevisionFile
+    from linters.model import History
 
 
 def _finding(rule_id: str, f: RevisionFile, line: int | None, message: str, **extra) -> Finding:
