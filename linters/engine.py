@@ -15,7 +15,7 @@ from linters.project import Project, find_project
 from linters.render import Renderer
 from linters.revision_files import RevisionLoader
 from linters.report.model import Report, RevisionEntry
-from linters.rules import RULES, rules_of_kind
+from linters.rules import RULES, HistoryRule, RevisionRule, rules_of
 from linters.model import History, RenderResult, Reviewed
 from linters.sql import ParsedRevision, parse_chunks
 from linters.rules.revision_rules import downgrade_raises_not_implemented
@@ -67,7 +67,7 @@ def effective_config(project: Project, options: Options) -> Config:
 def revision_findings(reviewed: list[Reviewed], config: Config) -> list[Finding]:
     """Rules about a revision as a whole (missing-downgrade)."""
     findings: list[Finding] = []
-    for rule in rules_of_kind("revision"):
+    for rule in rules_of(RevisionRule):
         if config.enabled(rule.id):
             for item in reviewed:
                 findings += list(rule.check(item))
@@ -89,25 +89,24 @@ def render_findings(item: Reviewed) -> list[Finding]:
         stage = error["stage"]
         if downgrade_raises_not_implemented(error):
             continue  # a deliberate one-way revision: missing-downgrade says so
-        out.append(Finding(
-            rule=rule.id, severity=rule.severity, path=item.file.path, line=error.get("line") or 1,
-            revision=item.file.revision, hint=rule.recipe,
+        out.append(rule.finding(
+            f"could not render {'the revision' if stage in ('import', 'timeout', 'crash') else stage + '()'}: {error['message']}",
+            path=item.file.path, line=error.get("line"), revision=item.file.revision,
             direction="downgrade" if stage == "downgrade" else "upgrade",
-            message=f"could not render {'the revision' if stage in ('import', 'timeout', 'crash') else stage + '()'}: {error['message']}",
         ))
     for failure in item.parsed.failures:
-        out.append(Finding(
-            rule=rule.id, severity=rule.severity, path=item.file.path, line=failure.line or 1,
-            revision=item.file.revision, hint=rule.recipe, statement=failure.sql, direction=failure.direction,
-            message=f"PostgreSQL cannot parse the SQL this call emits: {failure.message}",
+        out.append(rule.finding(
+            f"PostgreSQL cannot parse the SQL this call emits: {failure.message}",
+            path=item.file.path, line=failure.line, revision=item.file.revision, statement=failure.sql,
+            direction=failure.direction,
         ))
     return out
 
 
 def unreadable_findings(files: list[RevisionFile]) -> list[Finding]:
     rule = RULES["render-error"]
-    return [Finding(rule=rule.id, severity=rule.severity, path=f.path, line=f.error_line or 1,
-                    revision=f.revision, hint=rule.recipe, message=f"could not read the revision: {f.error}")
+    return [rule.finding(f"could not read the revision: {f.error}", path=f.path, line=f.error_line,
+                         revision=f.revision)
             for f in files if f.error]
 
 
@@ -143,7 +142,7 @@ def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Re
     history = History(head=head_graph, base=Graph(base_files) if base else None, changes=changes)
 
     findings: list[Finding] = []
-    for rule in rules_of_kind("history"):
+    for rule in rules_of(HistoryRule):
         findings += list(rule.check(history))
 
     targets = [c.head for c in changes if c.status == "added"]

@@ -9,7 +9,6 @@ from linters.rules import RULES
 
 README_START = "<!-- rules:start -->"
 README_END = "<!-- rules:end -->"
-KIND_NAMES = {"sql": "SQL", "history": "history", "revision": "revision", "engine": "engine"}
 
 
 def list_rules() -> str:
@@ -38,7 +37,7 @@ def markdown_table() -> str:
     """The README's rule table, from the same registry as `rules` and `explain`."""
     rows = ["| rule | default | checks | lock | what it catches |", "|---|---|---|---|---|"]
     for r in sorted(RULES.values(), key=lambda r: r.id):
-        rows.append(f"| `{r.id}` | {r.severity.value} | {KIND_NAMES.get(r.kind, r.kind)} | "
+        rows.append(f"| `{r.id}` | {r.severity.value} | {r.checks} | "
                     f"{_cell(r.lock) or '—'} | {_cell(r.summary)} |")
     return "\n".join(rows) + "\n"
 

@@ -3,14 +3,12 @@
 `op.drop_column("users", "nickname")` in the downgrade of the revision that added `nickname` is
 the expected inverse: the code that would miss the column is the code being rolled back. Such a
 statement still takes its locks (lock rules still speak); the rules about breaking running code
-(ban-drop-*, renaming-*) stay silent on it.
+(Rule.breaking: ban-drop-*, renaming-*) stay silent on it.
 """
 
 from __future__ import annotations
 
 from linters.sql import Statement, relation_name
-
-BREAKING_PREFIXES = ("ban-drop-", "renaming-")
 
 DROP_KINDS = {
     "OBJECT_TABLE": "table", "OBJECT_INDEX": "index", "OBJECT_VIEW": "view", "OBJECT_MATVIEW": "view",
@@ -18,10 +16,6 @@ DROP_KINDS = {
     "OBJECT_FUNCTION": "function", "OBJECT_PROCEDURE": "function", "OBJECT_SCHEMA": "schema",
     "OBJECT_EXTENSION": "extension", "OBJECT_TRIGGER": "trigger",
 }
-
-
-def is_breaking_rule(rule_id: str) -> bool:
-    return rule_id.startswith(BREAKING_PREFIXES)
 
 
 def _names(items) -> str:

@@ -17,7 +17,8 @@ from linters.foreign_keys import HistoryIndex, dropped_tables, history_foreign_k
 from linters.pysource import argument, keyword, literal_str, qualified
 from linters.sourcemap import RevisionSource
 from linters.sqlrun import RunSetup, sql_findings
-from linters.suggest import FIXED_RULES, locate_call, suggest
+from linters.rules import RULES
+from linters.suggest import locate_call, suggest
 
 if TYPE_CHECKING:
     from linters.config import Config
@@ -44,7 +45,8 @@ def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSourc
         source = sources[f.path]
         if (f.statement or "")[:10].upper() == "DROP INDEX" and (table := _dropped_index_table(source, f.line)):
             f.table = table
-        if f.suggestion is None and f.rule in FIXED_RULES and (fix := suggest(source.source, f.line, f.rule)):
+        rule_fix = RULES[f.rule].fix
+        if f.suggestion is None and rule_fix and (fix := suggest(source.source, f.line, rule_fix)):
             f.line, f.end_line, f.suggestion = fix.start, fix.end, fix.text
         else:
             f.line, f.end_line = source.statement_range(f.line)

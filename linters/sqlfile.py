@@ -52,7 +52,6 @@ def _number_lines(text: str, statements) -> None:
 
 def lint_sql(text: str, path: str, config) -> list:
     """Findings of the SQL rules on `text`, located at lines of `path`."""
-    from linters.findings import Finding
     from linters.rules import RULES
     from linters.history import RevisionFile
     from linters.model import RenderResult, Reviewed
@@ -68,8 +67,8 @@ def lint_sql(text: str, path: str, config) -> list:
     findings = []
     for failure in parsed.failures:  # pglast stops at the first syntax error of the file
         rule = RULES["render-error"]
-        findings.append(Finding(rule=rule.id, severity=rule.severity, path=path, line=_error_line(text, failure.message),
-                                message=f"PostgreSQL cannot parse this SQL: {failure.message}", hint=rule.recipe))
+        findings.append(rule.finding(f"PostgreSQL cannot parse this SQL: {failure.message}", path=path,
+                                     line=_error_line(text, failure.message)))
     item = Reviewed(RevisionFile(path=path, source=text), RenderResult(path), parsed)
     findings += sql_findings([item], config, one_run=True, setup=RunSetup(in_transaction=False))
     return apply_ignores(findings, sql_ignores(path, parsed.statements))

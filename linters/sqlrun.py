@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from linters.envpy import read_env_file
 from linters.findings import Finding, Severity
 from linters.foreign_keys import ForeignKeys, history_foreign_keys
-from linters.inverse import is_breaking_rule, is_expected_inverse, upgrade_creations
-from linters.rules import Hit, rules_of_kind
+from linters.inverse import is_expected_inverse, upgrade_creations
+from linters.rules import Hit, SqlRule, rules_of
 from linters.sql import Statement
 from linters.state import RunState
 
@@ -24,18 +24,16 @@ if TYPE_CHECKING:
     from linters.project import Project
 
 
-def _finding_from_hit(rule, hit: Hit, stmt: Statement, state: RunState | None = None) -> Finding:
+def _finding_from_hit(rule: SqlRule, hit: Hit, stmt: Statement, state: RunState | None = None) -> Finding:
     """Where the hit came from; table and lock default to what the lock model says of the statement."""
     table, lock = hit.table, hit.lock
     if state is not None and (table is None or lock is None):
         effect = state.effect(stmt)
         table = table or effect.table
         lock = lock or next((lk.mode for lk in effect.locks if lk.table == table), None) or effect.mode
-    finding = Finding(
-        rule=rule.id, severity=rule.severity, message=hit.message, path=stmt.path, line=stmt.line or 1,
-        revision=stmt.revision, statement=stmt.sql, table=table, lock=lock or rule.lock,
-        hint=hit.hint or rule.recipe, suggestion=hit.suggestion, direction=stmt.direction,
-    )
+    finding = rule.finding(hit.message, path=stmt.path, line=stmt.line, hint=hit.hint, revision=stmt.revision,
+                           statement=stmt.sql, table=table, lock=lock or rule.lock, suggestion=hit.suggestion,
+                           direction=stmt.direction)
     finding.extra["statement_id"] = id(stmt)  # inline SQL ignores name the statement, not a line
     return finding
 
@@ -80,7 +78,7 @@ def deploy_runs(reviewed: list[Reviewed], one_run: bool) -> list[tuple[str, list
     return [("upgrade", g) for g in groups] + [("downgrade", list(reversed(g))) for g in reversed(groups)]
 
 
-# (select, ignore) -> (enabled sql rules, {statement kind: (the enabled rules that look at it (Rule.kinds),
+# (select, ignore) -> (enabled sql rules, {statement kind: (the enabled rules that look at it (statement_kinds),
 # the same without the breaking-change rules)}), in registry order: built as kinds show up, shared by
 # every call (a review may call sql_findings once per revision).
 _DISPATCH: dict[tuple, tuple[list, dict[str, tuple[list, list]]]] = {}
@@ -89,7 +87,7 @@ _DISPATCH: dict[tuple, tuple[list, dict[str, tuple[list, list]]]] = {}
 def _dispatch_table(config: Config) -> tuple[list, dict[str, tuple[list, list]]]:
     key = (None if config.select is None else tuple(config.select), tuple(config.ignore))
     if key not in _DISPATCH:
-        _DISPATCH[key] = ([r for r in rules_of_kind("sql") if config.enabled(r.id)], {})
+        _DISPATCH[key] = ([r for r in rules_of(SqlRule) if config.enabled(r.id)], {})
     return _DISPATCH[key]
 
 
@@ -118,8 +116,8 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
                 if stmt.kind not in by_kind:
-                    looking = [r for r in rules if r.kinds is None or stmt.kind in r.kinds]
-                    by_kind[stmt.kind] = (looking, [r for r in looking if not is_breaking_rule(r.id)])
+                    looking = [r for r in rules if r.statement_kinds is None or stmt.kind in r.statement_kinds]
+                    by_kind[stmt.kind] = (looking, [r for r in looking if not r.breaking])
                 looking, not_breaking = by_kind[stmt.kind]
                 inverse = created and is_expected_inverse(stmt, created)  # undoes what its own upgrade created
                 for rule in not_breaking if inverse else looking:

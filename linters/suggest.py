@@ -21,18 +21,13 @@ from linters.pysource import parse_python
 
 cst = None  # libcst takes ~130 ms to import: loaded by suggest() only when a fix is written
 
+# The fixes a rule can name (Rule.fix), and the op functions each one rewrites.
 CONCURRENTLY = "concurrently"
 NOT_VALID = "not_valid"
-# op function -> (transform, rules whose finding it fixes)
-TRANSFORMS: dict[str, tuple[str, frozenset[str]]] = {
-    "create_index": (CONCURRENTLY, frozenset({"require-concurrent-index-creation",
-                                               "ban-concurrent-index-creation-in-transaction"})),
-    "drop_index": (CONCURRENTLY, frozenset({"require-concurrent-index-deletion",
-                                             "ban-concurrent-index-creation-in-transaction"})),
-    "create_foreign_key": (NOT_VALID, frozenset({"adding-foreign-key-constraint", "constraint-missing-not-valid"})),
-    "create_check_constraint": (NOT_VALID, frozenset({"constraint-missing-not-valid"})),
+FIXED_OPS: dict[str, frozenset[str]] = {
+    CONCURRENTLY: frozenset({"create_index", "drop_index"}),
+    NOT_VALID: frozenset({"create_foreign_key", "create_check_constraint"}),
 }
-FIXED_RULES = frozenset().union(*(rules for _, rules in TRANSFORMS.values()))
 SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
@@ -45,7 +40,7 @@ def load_libcst() -> None:
 
 def may_suggest(source: str) -> bool:
     """Whether a finding in `source` could get a fix (cheap: the op names appear in it)."""
-    return any(name in source for name in TRANSFORMS)
+    return any(name in source for names in FIXED_OPS.values() for name in names)
 
 
 @dataclass
@@ -128,8 +123,9 @@ def locate_call(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
     return (found, in_autocommit) if found else None
 
 
-def suggest(source: str, line: int, rule: str) -> Suggestion | None:
-    """The rewritten op.* call statement at `line` that fixes `rule`, or None when no mechanical fix applies."""
+def suggest(source: str, line: int, fix: str) -> Suggestion | None:
+    """The op.* call statement at `line` rewritten by `fix` (a rule's Rule.fix), or None when that fix
+    does not apply to the call."""
     tree = parse_python(source)
     located = locate_call(tree, line) if tree else None
     if located is None:
@@ -139,7 +135,7 @@ def suggest(source: str, line: int, rule: str) -> Suggestion | None:
     if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
         return None
     receiver, name = func.value.id, func.attr
-    if name not in TRANSFORMS or rule not in TRANSFORMS[name][1] or receiver != "op":
+    if name not in FIXED_OPS.get(fix, ()) or receiver != "op":
         return None  # batch_op.* cannot leave its batch; other receivers are not Alembic's op
     lines = source.splitlines()
     start, end = node.lineno, node.end_lineno or node.lineno
@@ -153,7 +149,7 @@ def suggest(source: str, line: int, rule: str) -> Suggestion | None:
         statement = cst.parse_module(snippet).body[0]
     except cst.ParserSyntaxError:
         return None
-    replacement = _transform(statement, receiver, name, in_autocommit)
+    replacement = _transform(statement, receiver, name, fix, in_autocommit)
     if replacement is None:
         return None
     code = cst.Module(body=replacement).code.rstrip("\n")
@@ -161,10 +157,9 @@ def suggest(source: str, line: int, rule: str) -> Suggestion | None:
     return Suggestion(start, end, text)
 
 
-def _transform(statement, receiver: str, name: str, in_autocommit: bool) -> list | None:
+def _transform(statement, receiver: str, name: str, fix: str, in_autocommit: bool) -> list | None:
     call = statement.body[0].value
-    kind = TRANSFORMS[name][0]
-    if kind == CONCURRENTLY:
+    if fix == CONCURRENTLY:
         fixed = statement.with_changes(body=[statement.body[0].with_changes(
             value=_with_keyword(call, "postgresql_concurrently"))])
         return [fixed] if in_autocommit else [_autocommit(receiver, [fixed])]

@@ -123,8 +123,7 @@ def unused_ignores(ignores: list[Ignore], reviewed_paths: set[str], enabled) -> 
                 continue
             seen.add(key)
             why = "no such rule" if name != "every rule" and name not in RULES else "nothing was reported here"
-            out.append(Finding(rule=rule.id, severity=rule.severity, path=ig.path, line=ig.line,
-                               message=f"`{ig.spelling}` does not silence {name}: {why}", hint=rule.recipe))
+            out.append(rule.finding(f"`{ig.spelling}` does not silence {name}: {why}", path=ig.path, line=ig.line))
     return out
 
 

@@ -1,4 +1,4 @@
-"""Rule.kinds: an SQL rule that declares the statement kinds it looks at is called only for those.
+"""SqlRule.statement_kinds: an SQL rule that declares the statement kinds it looks at is called only for those.
 
 A wrong declaration would silently hide findings, so every rule that declares kinds runs here over a
 corpus of statements of many kinds (bench/corpus, the lock model's measured cases, and the list below),
@@ -19,7 +19,7 @@ from linters.model import RenderResult, Reviewed
 from linters.sqlrun import RunSetup, sql_findings
 from linters.history import RevisionFile
 from linters.sql import Chunk
-from linters.rules import rules_of_kind
+from linters.rules import SqlRule, rules_of
 from linters.sql import parse_chunks
 from tests.test_locks_postgres import CASES as LOCK_CASES
 
@@ -92,11 +92,11 @@ def _statements(texts: list[str], in_transaction: bool):
 
 
 STATES = [(in_tx, pg) for in_tx in (True, False) for pg in (11, 15)]
-DECLARED = [r for r in rules_of_kind("sql") if r.kinds is not None]
+DECLARED = [r for r in rules_of(SqlRule) if r.statement_kinds is not None]
 
 
 def test_most_sql_rules_declare_their_kinds():
-    every = {r.id for r in rules_of_kind("sql") if r.kinds is None}
+    every = {r.id for r in rules_of(SqlRule) if r.statement_kinds is None}
     assert every == {"lock-held-across-statements", "backfill-in-migration", "require-lock-timeout",
                      "require-statement-timeout"}, "a new rule on every statement: declare its kinds if it can"
 
@@ -109,10 +109,10 @@ def test_rules_are_silent_on_kinds_they_do_not_declare(name, texts, in_transacti
     state.tx.begin_revision("r1", parsed.statements)
     for stmt in parsed.statements:
         for rule in DECLARED:
-            if stmt.kind not in rule.kinds:
+            if stmt.kind not in rule.statement_kinds:
                 hits = list(rule.check(stmt, state))
                 assert not hits, \
-                    f"{rule.id} reports on a {stmt.kind} ({stmt.sql!r}) but declares only {sorted(rule.kinds)}"
+                    f"{rule.id} reports on a {stmt.kind} ({stmt.sql!r}) but declares only {sorted(rule.statement_kinds)}"
         state.apply(stmt)
 
 
@@ -136,7 +136,7 @@ def _every_rule_on_every_statement(parsed, in_transaction: bool, config: Config)
     state.tx.begin_revision("r1", parsed.statements)
     out = []
     for stmt in parsed.statements:
-        for rule in rules_of_kind("sql"):
+        for rule in rules_of(SqlRule):
             out += [(rule.id, stmt.sql, hit.message) for hit in rule.check(stmt, state)]
         state.apply(stmt)
     return out

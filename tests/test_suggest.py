@@ -8,6 +8,7 @@ import uuid
 import psycopg
 import pytest
 
+from linters.rules import RULES
 from linters.suggest import suggest
 
 PG = "postgresql://postgres@127.0.0.1:5432/"
@@ -30,8 +31,13 @@ def upgrade():
 '''
 
 
+def fix_for(source: str, line: int, rule: str):
+    """The suggestion the review writes for a finding of `rule` at `line`: the rule's own fix."""
+    return suggest(source, line, RULES[rule].fix)
+
+
 def test_index_build_goes_concurrent_inside_autocommit_block_keeping_layout():
-    fix = suggest(REVISION, 3, "require-concurrent-index-creation")
+    fix = fix_for(REVISION, 3, "require-concurrent-index-creation")
     assert (fix.start, fix.end) == (3, 7)
     assert fix.text == textwrap.indent(textwrap.dedent('''\
         with op.get_context().autocommit_block():
@@ -41,32 +47,32 @@ def test_index_build_goes_concurrent_inside_autocommit_block_keeping_layout():
                 ["email"],
                 postgresql_concurrently=True,
             )  # trailing comment kept'''), "    ")
-    assert suggest(REVISION, 5, "require-concurrent-index-creation").text == fix.text  # any line of the call
+    assert fix_for(REVISION, 5, "require-concurrent-index-creation").text == fix.text  # any line of the call
 
 
 def test_already_in_autocommit_block_only_the_flag_is_added():
-    fix = suggest(REVISION, 10, "require-concurrent-index-deletion")
+    fix = fix_for(REVISION, 10, "require-concurrent-index-deletion")
     assert fix.text == '        op.drop_index("ix_b", table_name="users", postgresql_concurrently=True)'
 
 
 def test_constraints_become_not_valid_then_validated_after_a_commit():
-    fk = suggest(REVISION, 8, "adding-foreign-key-constraint")
+    fk = fix_for(REVISION, 8, "adding-foreign-key-constraint")
     assert fk.text.splitlines() == [
         '    op.create_foreign_key(op.f("fk_o_u"), "orders", "users", ["user_id"], ["id"], source_schema="shop", '
         'postgresql_not_valid=True)',
         "    with op.get_context().autocommit_block():",
         '        op.execute("ALTER TABLE shop.orders VALIDATE CONSTRAINT fk_o_u")',
     ]
-    check = suggest(REVISION, 11, "constraint-missing-not-valid")
+    check = fix_for(REVISION, 11, "constraint-missing-not-valid")
     assert check.text.splitlines()[0].endswith('"amount > 0", postgresql_not_valid=True)')
     assert "VALIDATE CONSTRAINT ck_amount" in check.text
 
 
 def test_no_suggestion_where_the_fix_is_not_mechanical():
-    assert suggest(REVISION, 13, "require-concurrent-index-creation") is None  # batch_op: inside a batch
-    assert suggest(REVISION, 14, "adding-foreign-key-constraint") is None      # no name to VALIDATE
-    assert suggest(REVISION, 3, "ban-drop-column") is None                     # not this rule's fix
-    assert suggest("def upgrade(:\n", 1, "require-concurrent-index-creation") is None
+    assert fix_for(REVISION, 13, "require-concurrent-index-creation") is None  # batch_op: inside a batch
+    assert fix_for(REVISION, 14, "adding-foreign-key-constraint") is None      # no name to VALIDATE
+    assert fix_for(REVISION, 3, "ban-drop-column") is None                     # not this rule's fix
+    assert fix_for("def upgrade(:\n", 1, "require-concurrent-index-creation") is None
 
 
 def test_cli_reports_the_call_range_and_applying_the_suggestion_fixes_the_finding(repo, review):

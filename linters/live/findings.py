@@ -8,9 +8,7 @@ from linters.sql import Statement
 
 
 def finding(rule_id: str, message: str, *, path: str | None, line: int | None, **fields) -> Finding:
-    rule = RULES[rule_id]
-    fields.setdefault("hint", rule.recipe)
-    return Finding(rule=rule.id, severity=rule.severity, message=message, path=path, line=line or 1, **fields)
+    return RULES[rule_id].finding(message, path=path, line=line, **fields)
 
 
 def at_statement(rule_id: str, message: str, stmt: Statement, **fields) -> Finding:

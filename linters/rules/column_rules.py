@@ -5,7 +5,7 @@ yet), and the "breaks running code" rules are also silent for columns the run it
 """
 
 from linters.locks import lock_effect
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_COLUMNS, EXEMPT_NEW_TABLES, alter_table_commands,
                                  column_constraints, is_bookkeeping, lock_of, single_command, type_name)
 
@@ -19,8 +19,8 @@ def _old_column(state, table, column) -> bool:
     return _existing(state, table) and (table, column) not in state.added_columns
 
 
-@rule(
-    "ban-drop-column", "error", "sql",
+@sql_rule(
+    "ban-drop-column", "error",
     summary="Dropping a column breaks the application code that still reads or writes it.",
     why="During a deploy the old release keeps running: its queries name the column (SQLAlchemy "
         "selects every mapped column) and fail as soon as it is gone. DROP COLUMN also takes an "
@@ -29,6 +29,7 @@ def _old_column(state, table, column) -> bool:
            "in a later migration and mark that line `# alembic-review: ignore[ban-drop-column]`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    breaking=True,
 )
 def ban_drop_column(stmt, state):
     for table, subtype, body in alter_table_commands(stmt):
@@ -37,8 +38,8 @@ def ban_drop_column(stmt, state):
                       table=table, lock="ACCESS EXCLUSIVE")
 
 
-@rule(
-    "adding-field-with-default", "error", "sql",
+@sql_rule(
+    "adding-field-with-default", "error",
     summary="Adding a column whose default PostgreSQL must compute per row rewrites the whole table.",
     why="Since PostgreSQL 11 a constant DEFAULT (a literal, now(), CURRENT_TIMESTAMP) is stored once in the "
         "catalog and ADD COLUMN is instant. A volatile default (gen_random_uuid(), random(), "
@@ -81,8 +82,8 @@ def _has_default(coldef: dict) -> bool:
     return False
 
 
-@rule(
-    "adding-required-field", "error", "sql",
+@sql_rule(
+    "adding-required-field", "error",
     summary="Adding a NOT NULL column without a default fails on a table that has rows.",
     why="PostgreSQL cannot fill existing rows of a NOT NULL column that has no default, so ALTER TABLE "
         "fails with 'column contains null values' and the deploy stops; on an empty dev table it passes, "
@@ -105,8 +106,8 @@ def adding_required_field(stmt, state):
                       f"as soon as {table} has a row", table=table, lock=lock_of(single_command(stmt, cmd), state, table))
 
 
-@rule(
-    "adding-not-nullable-field", "error", "sql",
+@sql_rule(
+    "adding-not-nullable-field", "error",
     summary="SET NOT NULL on an existing column scans the whole table under ACCESS EXCLUSIVE.",
     why="ALTER COLUMN ... SET NOT NULL holds ACCESS EXCLUSIVE (no reads, no writes) while PostgreSQL reads "
         "every row to prove there is no NULL, and fails if one remains. From PostgreSQL 12 the scan is "
@@ -135,8 +136,8 @@ def adding_not_nullable_field(stmt, state):
                   table=table, lock=lock_of(single_command(stmt, cmd), state, table), hint=hint)
 
 
-@rule(
-    "changing-column-type", "error", "sql",
+@sql_rule(
+    "changing-column-type", "error",
     summary="ALTER COLUMN ... TYPE rewrites the table under ACCESS EXCLUSIVE and breaks code using the old type.",
     why="Most type changes (int -> bigint, text -> varchar(n), timestamp -> timestamptz, anything with USING) "
         "rewrite the table and rebuild its indexes while holding ACCESS EXCLUSIVE: the table is offline for "
@@ -169,8 +170,8 @@ def _column_change(subtype_test, message):
     return check
 
 
-rule(
-    "ban-drop-not-null", "warning", "sql",
+sql_rule(
+    "ban-drop-not-null", "warning",
     summary="Dropping NOT NULL lets NULLs in that running code does not expect.",
     why="Code (and other services, reports, exports) written against a NOT NULL column assumes a value is "
         "always there; once NULLs can be written, old readers crash or mis-handle them." + EXEMPT_NEW_COLUMNS,
@@ -178,11 +179,12 @@ rule(
            "the line `# alembic-review: ignore[ban-drop-not-null]`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    breaking=True,
 )(_column_change(lambda subtype, cmd: subtype == "AT_DropNotNull",
                  "dropping NOT NULL on {table}.{column} may break code that assumes a value"))
 
-rule(
-    "ban-drop-default", "warning", "sql",
+sql_rule(
+    "ban-drop-default", "warning",
     summary="Dropping a column default breaks inserts that relied on it.",
     why="The running release may insert rows without naming the column and rely on the server default; "
         "after DROP DEFAULT those inserts store NULL or fail on NOT NULL." + EXEMPT_NEW_COLUMNS,
@@ -190,11 +192,12 @@ rule(
            "server_default=None)` and mark the line `# alembic-review: ignore[ban-drop-default]`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    breaking=True,
 )(_column_change(lambda subtype, cmd: subtype == "AT_ColumnDefault" and not cmd.get("def"),
                  "dropping the default of {table}.{column} breaks inserts that omit it"))
 
-rule(
-    "ban-drop-generated-expression", "warning", "sql",
+sql_rule(
+    "ban-drop-generated-expression", "warning",
     summary="DROP EXPRESSION turns a generated column into a plain one that nothing fills any more.",
     why="Code that relied on PostgreSQL computing the column now reads stale values for new rows, and "
         "writers that never set it leave it NULL." + EXEMPT_NEW_COLUMNS,
@@ -202,6 +205,7 @@ rule(
            "(`op.execute('ALTER TABLE t ALTER COLUMN x DROP EXPRESSION')`) and mark it ignored.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    breaking=True,
 )(_column_change(lambda subtype, cmd: subtype == "AT_DropExpression",
                  "dropping the generated expression of {table}.{column} leaves it unfilled for new rows"))
 
@@ -216,8 +220,8 @@ def _identity_change(subtype, cmd) -> bool:
     return False
 
 
-rule(
-    "ban-alter-identity", "warning", "sql",
+sql_rule(
+    "ban-alter-identity", "warning",
     summary="Adding, dropping or tightening an IDENTITY breaks inserts of the running code.",
     why="ADD GENERATED ALWAYS / SET GENERATED ALWAYS rejects inserts that supply the id; DROP IDENTITY "
         "makes inserts that omit it fail on NOT NULL. SET GENERATED BY DEFAULT and sequence options "

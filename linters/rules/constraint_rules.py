@@ -4,7 +4,8 @@ Lock rules here are silent for tables created earlier in the same run: an empty 
 and indexed instantly, and nobody is waiting on it.
 """
 
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
+from linters.suggest import NOT_VALID
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, column_constraints, dotted,
                                  is_bookkeeping, lock_of, single_command, strings)
 from linters.sql import relation_name
@@ -44,8 +45,8 @@ def _label(con: dict) -> str:
     return f" {con['conname']}" if con.get("conname") else ""
 
 
-@rule(
-    "adding-foreign-key-constraint", "error", "sql",
+@sql_rule(
+    "adding-foreign-key-constraint", "error",
     summary="Adding a foreign key without NOT VALID blocks writes to both tables while it scans.",
     why="ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE on the table and on the referenced table, then reads "
         "every row to check it: no INSERT, UPDATE or DELETE on either table until the scan ends. This is also "
@@ -54,6 +55,7 @@ def _label(con: dict) -> str:
     recipe=NOT_VALID_RECIPE,
     lock="SHARE ROW EXCLUSIVE",
     kinds=ALTER_TABLE,
+    fix=NOT_VALID,
 )
 def adding_foreign_key_constraint(stmt, state):
     for table, con, cmd, _ in _added_constraints(stmt, state):
@@ -64,8 +66,8 @@ def adding_foreign_key_constraint(stmt, state):
                       table=table, lock=lock_of(single_command(stmt, cmd), state, table))
 
 
-@rule(
-    "constraint-missing-not-valid", "error", "sql",
+@sql_rule(
+    "constraint-missing-not-valid", "error",
     summary="A CHECK constraint added without NOT VALID (or validated in the same transaction) scans under "
             "ACCESS EXCLUSIVE.",
     why="ADD CONSTRAINT ... CHECK holds ACCESS EXCLUSIVE (no reads, no writes) while it reads every row. "
@@ -78,6 +80,7 @@ def adding_foreign_key_constraint(stmt, state):
     recipe=NOT_VALID_RECIPE,
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    fix=NOT_VALID,
 )
 def constraint_missing_not_valid(stmt, state):
     for table, con, cmd, via in _added_constraints(stmt, state):
@@ -114,8 +117,8 @@ def _index_constraint(contype: str, stmt, state):
             yield table, con, lock_of(single_command(stmt, cmd), state, table)
 
 
-@rule(
-    "disallowed-unique-constraint", "error", "sql",
+@sql_rule(
+    "disallowed-unique-constraint", "error",
     summary="ADD CONSTRAINT ... UNIQUE builds its index while holding ACCESS EXCLUSIVE.",
     why="Without USING INDEX, PostgreSQL builds the unique index inside the ALTER TABLE, with the table locked "
         "ACCESS EXCLUSIVE: no reads or writes for the whole build. Also reported for ADD COLUMN ... UNIQUE." + EXEMPT_NEW_TABLES,
@@ -131,8 +134,8 @@ def disallowed_unique_constraint(stmt, state):
                   table=table, lock=lock)
 
 
-@rule(
-    "adding-serial-primary-key-field", "error", "sql",
+@sql_rule(
+    "adding-serial-primary-key-field", "error",
     summary="Adding a PRIMARY KEY to an existing table builds its index while holding ACCESS EXCLUSIVE.",
     why="ADD PRIMARY KEY (or ADD COLUMN ... PRIMARY KEY) builds a unique index and checks NOT NULL inside the "
         "ALTER TABLE, holding ACCESS EXCLUSIVE for the whole build: the table is offline." + EXEMPT_NEW_TABLES,
@@ -149,8 +152,8 @@ def adding_serial_primary_key_field(stmt, state):
                   table=table, lock=lock)
 
 
-@rule(
-    "ban-drop-constraint", "warning", "sql",
+@sql_rule(
+    "ban-drop-constraint", "warning",
     summary="Dropping a constraint removes a guarantee running code and other writers rely on.",
     why="Code written against a UNIQUE, CHECK or FOREIGN KEY constraint assumes the database enforces it; "
         "once dropped, bad rows can arrive. The drop takes ACCESS EXCLUSIVE (a foreign key: on the "
@@ -159,6 +162,7 @@ def adding_serial_primary_key_field(stmt, state):
            "`# alembic-review: ignore[ban-drop-constraint]`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    breaking=True,
 )
 def ban_drop_constraint(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -176,8 +180,8 @@ DOMAIN_RECIPE = ("Use a plain type and a table CHECK constraint: `op.create_chec
 CHECKING = {"CONSTR_CHECK", "CONSTR_NOTNULL"}
 
 
-@rule(
-    "ban-create-domain-with-constraint", "warning", "sql",
+@sql_rule(
+    "ban-create-domain-with-constraint", "warning",
     summary="A domain with a CHECK or NOT NULL constraint is hard to change online later.",
     why=DOMAIN_WHY + " (Unlike squawk, a domain with only a DEFAULT is not reported: a default is not a check.)",
     recipe=DOMAIN_RECIPE,
@@ -190,8 +194,8 @@ def ban_create_domain_with_constraint(stmt, state):
             yield Hit(f"domain {dotted(strings(stmt.body.get('domainname')))} carries a constraint")
 
 
-@rule(
-    "ban-alter-domain-with-add-constraint", "warning", "sql",
+@sql_rule(
+    "ban-alter-domain-with-add-constraint", "warning",
     summary="ALTER DOMAIN ... ADD CONSTRAINT checks every column of that domain in every table.",
     why=DOMAIN_WHY + " Domains created earlier in the same run are not reported.",
     recipe=DOMAIN_RECIPE,

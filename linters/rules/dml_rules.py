@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
 from linters.rules.nodes import is_bookkeeping
 from linters.sql import relation_name
 
@@ -11,8 +11,8 @@ def _targets(items) -> list[str]:
     return [t["ResTarget"].get("name") for t in items or () if "ResTarget" in t]
 
 
-@rule(
-    "ban-duplicate-column-assignments", "error", "sql",
+@sql_rule(
+    "ban-duplicate-column-assignments", "error",
     summary="Assigning the same column twice in one UPDATE or INSERT fails.",
     why="PostgreSQL rejects `UPDATE t SET a = 1, a = 2` (and an INSERT column list naming a column twice, and "
         "ON CONFLICT DO UPDATE SET with a repeat) with 'multiple assignments to same column': the migration "

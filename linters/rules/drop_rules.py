@@ -3,7 +3,7 @@
 Objects created earlier in the same run are not reported: no released code knows them yet.
 """
 
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
 from linters.rules.nodes import EXEMPT_NEW_OBJECTS, is_bookkeeping, lock_of, object_name
 from linters.sql import relation_name
 
@@ -31,21 +31,22 @@ def _drop_rule(kinds: set[str], what: str, with_lock: bool = False):
     return check
 
 
-@rule(
-    "ban-drop-database", "error", "sql",
+@sql_rule(
+    "ban-drop-database", "error",
     summary="A migration that drops a database destroys everything in it.",
     why="DROP DATABASE removes every table and row of that database, cannot run in a transaction, and "
         "cannot be rolled back.",
     recipe="Do not drop databases from Alembic migrations; do it by hand, deliberately, outside the deploy.",
     kinds=("DropdbStmt",),
+    breaking=True,
 )
 def ban_drop_database(stmt, state):
     if stmt.kind == "DropdbStmt":
         yield Hit(f"dropping database {stmt.body.get('dbname')}")
 
 
-rule(
-    "ban-drop-table", "error", "sql",
+sql_rule(
+    "ban-drop-table", "error",
     summary="Dropping a table breaks the code that still reads or writes it.",
     why="The running release still queries the table during the deploy and fails as soon as it is gone; the "
         "data is gone with it. DROP TABLE takes ACCESS EXCLUSIVE on the table and on every table its "
@@ -53,11 +54,12 @@ rule(
     recipe=LATER_RELEASE.format(id="ban-drop-table"),
     lock="ACCESS EXCLUSIVE",
     kinds=("DropStmt",),
+    breaking=True,
 )(_drop_rule({"OBJECT_TABLE"}, "table", with_lock=True))
 
 
-@rule(
-    "ban-truncate-cascade", "error", "sql",
+@sql_rule(
+    "ban-truncate-cascade", "error",
     summary="TRUNCATE ... CASCADE also empties every table that references the truncated ones.",
     why="CASCADE follows foreign keys recursively: truncating `a` empties `b` that references `a`, and `c` "
         "that references `b`, whatever is in them.",
@@ -88,7 +90,7 @@ for _id, _kinds, _what, _why in (
     ("ban-drop-extension", {"OBJECT_EXTENSION"}, "extension",
      "Dropping an extension also drops its functions, types and operators, which running code may use."),
 ):
-    rule(_id, "warning", "sql",
+    sql_rule(_id, "warning",
          summary=f"Dropping {'an' if _what[0] in 'aeiou' else 'a'} {_what} breaks the code that still uses it.",
          why=_why + EXEMPT_NEW_OBJECTS, recipe=LATER_RELEASE.format(id=_id),
-         kinds=("DropStmt",))(_drop_rule(_kinds, _what))
+         kinds=("DropStmt",), breaking=True)(_drop_rule(_kinds, _what))

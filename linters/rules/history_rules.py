@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from linters.findings import Finding, Severity
-from linters.rules import RULES, rule
+from linters.rules import RULES, history_rule
 
 if TYPE_CHECKING:  # annotations only: the registry loads for the sql command too, which reads no history
     from linters.history import RevisionFile
@@ -13,13 +13,11 @@ if TYPE_CHECKING:  # annotations only: the registry loads for the sql command to
 
 
 def _finding(rule_id: str, f: RevisionFile, line: int | None, message: str, **extra) -> Finding:
-    r = RULES[rule_id]
-    return Finding(rule=rule_id, severity=r.severity, message=message, path=f.path,
-                   line=line or 1, revision=f.revision, hint=extra.pop("hint", r.recipe), **extra)
+    return RULES[rule_id].finding(message, path=f.path, line=line, revision=f.revision, **extra)
 
 
-@rule(
-    "edited-revision", "error", "history",
+@history_rule(
+    "edited-revision", "error",
     summary="A revision that already exists on the base branch was changed.",
     why="Databases that already ran this revision never run it again: the change silently never "
         "reaches production, and fresh databases now differ from old ones.",
@@ -37,14 +35,13 @@ def edited_revision(history: History):
                 message = f"revision {head.revision} already exists on the base branch and its code changed: databases that ran it will never run the change"
             yield _finding("edited-revision", head, change.first_changed_line, message)
         elif change.status == "unchanged" and change.cosmetic:
-            yield Finding(rule="edited-revision", severity=Severity.INFO,
-                          message="only comments, formatting or docstrings changed in an existing revision (harmless)",
-                          path=change.head.path, line=1, revision=change.head.revision,
-                          hint="Nothing to do: the code Alembic runs is the same.")
+            yield _finding("edited-revision", change.head, 1,
+                           "only comments, formatting or docstrings changed in an existing revision (harmless)",
+                           severity=Severity.INFO, hint="Nothing to do: the code Alembic runs is the same.")
 
 
-@rule(
-    "deleted-revision", "error", "history",
+@history_rule(
+    "deleted-revision", "error",
     summary="A revision that exists on the base branch was deleted.",
     why="Databases stamped with this revision can no longer find it: `alembic upgrade` fails with "
         "\"Can't locate revision\", and revisions that depend on it are orphaned.",
@@ -57,8 +54,8 @@ def deleted_revision(history: History):
                            f"revision {change.base.revision or change.base.path} was deleted: databases already at it cannot upgrade")
 
 
-@rule(
-    "duplicate-revision", "error", "history",
+@history_rule(
+    "duplicate-revision", "error",
     summary="Two revision files declare the same revision id.",
     why="Alembic refuses to load a history where two files share an id, so no migration can run.",
     recipe="Give the newer file a fresh id (`alembic revision` generates one) and point its children at it.",
@@ -71,8 +68,8 @@ def duplicate_revision(history: History):
                            f"revision id {rid} is declared by {len(files)} files: {paths}")
 
 
-@rule(
-    "missing-down-revision", "error", "history",
+@history_rule(
+    "missing-down-revision", "error",
     summary="A revision's down_revision or depends_on names a revision that does not exist.",
     why="Alembic cannot build the graph: every command fails with \"Revision ... referenced from ... is not present\".",
     recipe="Point down_revision at an existing revision (`alembic heads` shows the current head).",
@@ -85,8 +82,8 @@ def missing_down_revision(history: History):
                            f"{field} {missing!r} of revision {f.revision} is not a revision in this history")
 
 
-@rule(
-    "multiple-heads", "error", "history",
+@history_rule(
+    "multiple-heads", "error",
     summary="The branch leaves the history with more heads than the base had.",
     why="`alembic upgrade head` fails with \"Multiple head revisions are present\": usually two pull "
         "requests each added a revision on the same parent.",

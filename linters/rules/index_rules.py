@@ -1,6 +1,7 @@
 """Index builds: CREATE INDEX blocks writes for the whole build unless CONCURRENTLY."""
 
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
+from linters.suggest import CONCURRENTLY
 from linters.rules.nodes import EXEMPT_NEW_TABLES, lock_of, object_name
 from linters.sql import relation_name
 
@@ -12,14 +13,15 @@ CONCURRENT_RECIPE = (
 )
 
 
-@rule(
-    "require-concurrent-index-creation", "error", "sql",
+@sql_rule(
+    "require-concurrent-index-creation", "error",
     summary="CREATE INDEX on an existing table without CONCURRENTLY blocks writes while it builds.",
     why="A plain CREATE INDEX takes a SHARE lock: every INSERT, UPDATE and DELETE on the table waits "
         "until the whole index is built, minutes to hours on a large table." + EXEMPT_NEW_TABLES,
     recipe=CONCURRENT_RECIPE,
     lock="SHARE",
     kinds=("IndexStmt",),
+    fix=CONCURRENTLY,
 )
 def require_concurrent_index_creation(stmt, state):
     body = stmt.body
@@ -33,8 +35,8 @@ def require_concurrent_index_creation(stmt, state):
               table=table, lock="SHARE")
 
 
-@rule(
-    "ban-concurrent-index-creation-in-transaction", "error", "sql",
+@sql_rule(
+    "ban-concurrent-index-creation-in-transaction", "error",
     summary="CONCURRENTLY index work (and DETACH ... CONCURRENTLY) inside the migration's transaction fails.",
     why="PostgreSQL refuses CREATE INDEX CONCURRENTLY in a transaction block, and Alembic runs every "
         "migration in one: the deploy stops with an error at this statement. Beyond squawk, which checks "
@@ -45,6 +47,7 @@ def require_concurrent_index_creation(stmt, state):
            "`with op.get_context().autocommit_block():`.",
     lock="SHARE UPDATE EXCLUSIVE",
     kinds=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt"),
+    fix=CONCURRENTLY,
 )
 def ban_concurrent_index_creation_in_transaction(stmt, state):
     if not stmt.in_transaction:
@@ -80,8 +83,8 @@ def _reindexed_table(body: dict, state) -> str | None:
     return name if body.get("kind") == "REINDEX_OBJECT_TABLE" else None
 
 
-@rule(
-    "require-concurrent-index-deletion", "warning", "sql",
+@sql_rule(
+    "require-concurrent-index-deletion", "warning",
     summary="DROP INDEX without CONCURRENTLY locks the table ACCESS EXCLUSIVE.",
     why="A plain DROP INDEX takes ACCESS EXCLUSIVE on the index's table: it waits behind every running query "
         "and blocks every read and write queued after it. The drop itself is quick, so this is a warning. "
@@ -90,6 +93,7 @@ def _reindexed_table(body: dict, state) -> str | None:
            "`op.drop_index('ix_name', table_name='t', postgresql_concurrently=True, if_exists=True)`.",
     lock="ACCESS EXCLUSIVE",
     kinds=("DropStmt",),
+    fix=CONCURRENTLY,
 )
 def require_concurrent_index_deletion(stmt, state):
     body = stmt.body
@@ -103,8 +107,8 @@ def require_concurrent_index_deletion(stmt, state):
                       table=table, lock="ACCESS EXCLUSIVE")
 
 
-@rule(
-    "require-concurrent-reindex", "error", "sql",
+@sql_rule(
+    "require-concurrent-reindex", "error",
     summary="REINDEX without CONCURRENTLY blocks writes (and reads that use the index) while it rebuilds.",
     why="REINDEX holds SHARE on the table (no writes) and ACCESS EXCLUSIVE on each index it rebuilds (no "
         "queries using it) for the whole rebuild. REINDEX ... CONCURRENTLY (PostgreSQL 12+) builds a new "

@@ -7,7 +7,7 @@ import re
 
 from pglast import parser as pg_parser
 
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
 from linters.rules.nodes import (EXEMPT_NEW_COLUMNS, EXEMPT_NEW_OBJECTS, dotted, is_bookkeeping, lock_of, object_name,
                                  strings)
 from linters.sql import relation_name
@@ -39,14 +39,15 @@ def _old_table(state, table) -> bool:
     return not state.is_new(table) and not is_bookkeeping(table)
 
 
-@rule(
-    "renaming-column", "error", "sql",
+@sql_rule(
+    "renaming-column", "error",
     summary="Renaming a column breaks the running code that uses the old name.",
     why="The release still running during the deploy selects and writes the column by its old name "
         "(SQLAlchemy names every mapped column) and fails the moment the rename commits." + EXEMPT_NEW_COLUMNS,
     recipe=EXPAND_CONTRACT.format(what="column", id="renaming-column"),
     lock="ACCESS EXCLUSIVE",
     kinds=("RenameStmt",),
+    breaking=True,
 )
 def renaming_column(stmt, state):
     body = stmt.body
@@ -57,14 +58,15 @@ def renaming_column(stmt, state):
                       "that uses the old name", table=table, lock=lock_of(stmt.node, state, table))
 
 
-@rule(
-    "renaming-table", "error", "sql",
+@sql_rule(
+    "renaming-table", "error",
     summary="Renaming a table breaks the running code that uses the old name.",
     why="The release still running during the deploy queries the table by its old name and fails the moment "
         "the rename commits." + EXEMPT_NEW_OBJECTS,
     recipe=EXPAND_CONTRACT.format(what="table", id="renaming-table"),
     lock="ACCESS EXCLUSIVE",
     kinds=("RenameStmt",),
+    breaking=True,
 )
 def renaming_table(stmt, state):
     body = stmt.body
@@ -96,13 +98,14 @@ def _renamed_object(stmt, state):
         yield words, name, None
 
 
-@rule(
-    "renaming-object", "warning", "sql",
+@sql_rule(
+    "renaming-object", "warning",
     summary="Renaming an index, sequence, view, type, constraint, function or schema breaks code using the old name.",
     why="Queries, hints, monitoring and other migrations that name the object by its old name fail once it "
         "is renamed (an enum value rename breaks code that writes the old value)." + EXEMPT_NEW_OBJECTS,
     recipe=EXPAND_CONTRACT.format(what="object", id="renaming-object"),
     kinds=("RenameStmt", "AlterEnumStmt"),
+    breaking=True,
 )
 def renaming_object(stmt, state):
     for words, name, table in _renamed_object(stmt, state):
@@ -110,8 +113,8 @@ def renaming_object(stmt, state):
                   table=table, lock=lock_of(stmt.node, state, table) if table else None)
 
 
-@rule(
-    "ban-set-schema", "warning", "sql",
+@sql_rule(
+    "ban-set-schema", "warning",
     summary="Moving an object to another schema breaks code that finds it by its old schema.",
     why="Code and search_path settings that reach the object through its current schema stop finding it "
         "the moment SET SCHEMA commits." + EXEMPT_NEW_OBJECTS,
@@ -196,8 +199,8 @@ def _long_identifiers(sql: str) -> list[str]:
     return out
 
 
-@rule(
-    "identifier-too-long", "warning", "sql",
+@sql_rule(
+    "identifier-too-long", "warning",
     summary="PostgreSQL silently truncates identifiers longer than 63 bytes.",
     why="A name over 63 bytes is cut to 63 with only a NOTICE: the database then holds a different name than "
         "the model and the migration, so a later `op.drop_constraint('<full name>')` or `op.drop_index(...)` "

@@ -1,11 +1,10 @@
-"""Rules about a revision as a whole (kind "revision": check(reviewed) -> Findings), and unused ignores."""
+"""Rules about a revision as a whole (RevisionRule: check(reviewed) -> Findings), and unused ignores."""
 
 from __future__ import annotations
 
 import ast
 
-from linters.findings import Finding
-from linters.rules import RULES, rule
+from linters.rules import RULES, engine_rule, revision_rule
 from linters.pysource import parse_python
 
 # Statements that change data or session settings, not the schema.
@@ -31,8 +30,8 @@ def downgrade_raises_not_implemented(error: dict) -> bool:
     return error.get("stage") == "downgrade" and str(error.get("message", "")).startswith("NotImplementedError")
 
 
-@rule(
-    "missing-downgrade", "warning", "revision",
+@revision_rule(
+    "missing-downgrade", "warning",
     summary="The upgrade changes the schema but downgrade() is missing, empty, or emits no SQL.",
     why="`alembic downgrade` is how a bad deploy is rolled back. With an empty downgrade it reports success, "
         "moves the version stamp back, and leaves the schema as the upgrade made it: the next upgrade then "
@@ -67,15 +66,14 @@ def missing_downgrade(item):
     else:
         message = "the upgrade changes the schema but downgrade() emits no SQL"
     first = schema_changes[0]
-    yield Finding(rule="missing-downgrade", severity=RULES["missing-downgrade"].severity, message=message,
-                  path=item.file.path, line=line, revision=item.file.revision,
-                  statement=first.sql, hint=RULES["missing-downgrade"].recipe)
+    yield RULES["missing-downgrade"].finding(message, path=item.file.path, line=line, revision=item.file.revision,
+                                             statement=first.sql)
 
 
-rule(
-    "unused-ignore", "info", "engine",
+engine_rule(
+    "unused-ignore", "info",
     summary="An `alembic-review: ignore[...]` (or `squawk-ignore`) comment that silences nothing.",
     why="An ignore left behind after the risky line changed would silently hide the next real problem on "
         "that line, and one naming a rule that does not exist never worked.",
     recipe="Remove the comment, or fix the rule id in it (`python -m linters rules` lists them).",
-)(None)
+)

@@ -1,6 +1,6 @@
 """Statements outside the migration's transaction that cannot be re-run after a partial failure."""
 
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
 from linters.rules.nodes import alter_table_commands, object_name
 from linters.sql import relation_name
 
@@ -52,8 +52,8 @@ def _must_run_outside(cmd: dict) -> bool:
     return bool((cmd.get("def") or {}).get("PartitionCmd", {}).get("concurrent"))
 
 
-@rule(
-    "prefer-robust-stmts", "warning", "sql",
+@sql_rule(
+    "prefer-robust-stmts", "warning",
     summary="A statement outside the migration's transaction that fails when the migration is re-run.",
     why="Inside Alembic's transaction a failure rolls everything back, so a re-run starts clean: those "
         "statements are not reported (squawk's own rule also accepts statements wrapped in a transaction, "

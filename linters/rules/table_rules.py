@@ -3,7 +3,7 @@
 Tables created earlier in the same run are not reported.
 """
 
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, is_bookkeeping, lock_of,
                                  single_command)
 from linters.sql import relation_name
@@ -13,8 +13,8 @@ def _old_table(state, table) -> bool:
     return not state.is_new(table) and not is_bookkeeping(table)
 
 
-@rule(
-    "require-concurrent-partition-detach", "warning", "sql",
+@sql_rule(
+    "require-concurrent-partition-detach", "warning",
     summary="DETACH PARTITION without CONCURRENTLY locks the whole partitioned table ACCESS EXCLUSIVE.",
     why="A plain DETACH PARTITION takes ACCESS EXCLUSIVE on the parent: every query on any partition waits, "
         "and the DETACH itself waits behind every running query. DETACH ... CONCURRENTLY (PostgreSQL 14+) "
@@ -43,8 +43,8 @@ def _full_vacuum(body: dict) -> bool:
                                             for o in body.get("options") or ())
 
 
-@rule(
-    "prefer-repack", "error", "sql",
+@sql_rule(
+    "prefer-repack", "error",
     summary="VACUUM FULL and CLUSTER rewrite the table under ACCESS EXCLUSIVE.",
     why="Both copy the whole table and rebuild its indexes while holding ACCESS EXCLUSIVE: no reads, no writes "
         "until done. squawk reports this only for PostgreSQL 19+, where REPACK CONCURRENTLY exists; the lock "

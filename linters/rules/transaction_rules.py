@@ -8,7 +8,7 @@ unless env.py sets transaction_per_migration=True.
 from __future__ import annotations
 
 from linters.locks import MAY_BE_NON_TRANSACTIONAL
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
 from linters.rules.index_rules import ban_concurrent_index_creation_in_transaction
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, relation_name
 from linters.transaction import BLOCKING_MODES, is_bulk_dml
@@ -54,8 +54,8 @@ def _verb(stmt) -> str:
     return " ".join(words[:size]).upper()
 
 
-@rule(
-    "lock-held-across-statements", "warning", "sql",
+@sql_rule(
+    "lock-held-across-statements", "warning",
     summary="A statement runs or waits while the migration transaction holds ACCESS EXCLUSIVE on a busy table.",
     why="A lock lasts until COMMIT, not until its statement ends. After `op.add_column(\"users\", ...)` every "
         "query on users waits until the transaction commits, so whatever runs next in the same transaction "
@@ -111,8 +111,8 @@ def lock_held_across_statements(stmt, state):
     yield Hit(message, table=harmed[0].table, lock=AEL, hint=hint)
 
 
-@rule(
-    "backfill-in-migration", "warning", "sql",
+@sql_rule(
+    "backfill-in-migration", "warning",
     summary="UPDATE/DELETE of a whole table, or bulk DML in the same transaction as DDL that locks that table.",
     why="An UPDATE or DELETE without WHERE touches every row in one transaction: every row stays locked until "
         "the migration commits, writers block, WAL and replication lag spike, and the table bloats. Run after "
@@ -149,8 +149,8 @@ def backfill_in_migration(stmt, state):
                           "whole table, until the migration commits", table=lock.table, lock=AEL)
 
 
-@rule(
-    "drop-fk-locks-parent", "warning", "sql",
+@sql_rule(
+    "drop-fk-locks-parent", "warning",
     summary="Dropping a foreign key, or a table that has one, locks the referenced table too.",
     why="DROP CONSTRAINT on a foreign key and DROP TABLE take ACCESS EXCLUSIVE on the referenced (parent) table "
         "as well, to remove its internal triggers. The parent is usually the busiest table (users, accounts): the "
@@ -193,8 +193,8 @@ def drop_fk_locks_parent(stmt, state):
                           f"{parent}: every query on {parent} waits for it", table=parent, lock=AEL)
 
 
-@rule(
-    "require-lock-timeout", "warning", "sql",
+@sql_rule(
+    "require-lock-timeout", "warning",
     summary="A statement that takes a blocking lock on an existing table runs without a lock_timeout.",
     why="A DDL statement waiting for its lock (behind one long-running query or an idle-in-transaction "
         "session) makes every later query on the table queue behind it: a brief ALTER becomes an outage. "
@@ -219,8 +219,8 @@ def require_lock_timeout(stmt, state):
                   "(said once per revision)", table=lock.table, lock=lock.mode)
 
 
-@rule(
-    "require-statement-timeout", "warning", "sql",
+@sql_rule(
+    "require-statement-timeout", "warning",
     summary="A statement that scans or rewrites an existing table under a blocking lock runs without a statement_timeout.",
     why="A rewrite or a validating scan holds its lock for as long as it takes on the production table's size, "
         "not the size of a developer's database. statement_timeout bounds how long the table can stay blocked.",
@@ -250,8 +250,8 @@ def _transaction_kind(stmt) -> str | None:
     return "begin" if kind in TRANSACTION_STARTS else "end" if kind in TRANSACTION_ENDS else None
 
 
-@rule(
-    "ban-uncommitted-transaction", "warning", "sql",
+@sql_rule(
+    "ban-uncommitted-transaction", "warning",
     summary="The migration's SQL opens a transaction (BEGIN) that it never commits or rolls back.",
     why="A BEGIN issued through op.execute without its COMMIT leaves a transaction open where Alembic expects "
         "none (inside autocommit_block) or merges into Alembic's own: statements that must run outside a "
@@ -273,8 +273,8 @@ def ban_uncommitted_transaction(stmt, state):
     yield Hit("BEGIN without a COMMIT or ROLLBACK later in this migration")
 
 
-@rule(
-    "transaction-nesting", "warning", "sql",
+@sql_rule(
+    "transaction-nesting", "warning",
     summary="BEGIN or COMMIT inside the transaction Alembic manages.",
     why="Alembic runs each migration inside a transaction. A BEGIN there does nothing (PostgreSQL only warns) "
         "so the statements are not isolated as the author thought; a COMMIT or ROLLBACK ends Alembic's "
@@ -295,8 +295,8 @@ def transaction_nesting(stmt, state):
                   "without one, and a failure leaves it half applied")
 
 
-@rule(
-    "non-transactional-in-transaction", "error", "sql",
+@sql_rule(
+    "non-transactional-in-transaction", "error",
     summary="A statement PostgreSQL refuses inside a transaction block runs inside the migration's transaction.",
     why="Alembic runs each migration in a transaction. Some statements cannot run in one: ALTER TYPE ... "
         "ADD VALUE before PostgreSQL 12, VACUUM, CREATE/DROP DATABASE, CREATE/DROP TABLESPACE, ALTER SYSTEM. "

@@ -5,7 +5,7 @@ every column a migration defines: CREATE TABLE, ADD COLUMN and ALTER COLUMN ... 
 `alembic_version` table (VARCHAR(32)) is never reported.
 """
 
-from linters.rules import Hit, rule
+from linters.rules import Hit, sql_rule
 from linters.rules.nodes import DEFINING_COLUMNS, column_definitions, derived, dotted, is_bookkeeping, strings
 
 SERIALS = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"}
@@ -39,8 +39,8 @@ def _type_rule(types: set[str], message: str, needs_length: bool = False):
     return check
 
 
-rule(
-    "prefer-text-field", "info", "sql",
+sql_rule(
+    "prefer-text-field", "info",
     summary="varchar(n) limits are costly to change later; prefer text.",
     why="In PostgreSQL varchar(n) and text are stored the same way. Raising the limit later is an ALTER COLUMN "
         "TYPE under ACCESS EXCLUSIVE, and lowering it rewrites the table. A CHECK constraint can be changed "
@@ -50,8 +50,8 @@ rule(
     kinds=DEFINING_COLUMNS,
 )(_type_rule({"varchar"}, "{table}.{column} is varchar with a length limit: prefer text", needs_length=True))
 
-rule(
-    "ban-char-field", "info", "sql",
+sql_rule(
+    "ban-char-field", "info",
     summary="char(n) pads values with spaces; it is almost always a mistake.",
     why="character(n) stores and compares blank-padded values, which surprises applications (length, equality, "
         "LIKE) and saves no space over text or varchar.",
@@ -59,8 +59,8 @@ rule(
     kinds=DEFINING_COLUMNS,
 )(_type_rule({"bpchar", "character"}, "{table}.{column} is char(n): use text"))
 
-rule(
-    "prefer-timestamptz", "info", "sql",
+sql_rule(
+    "prefer-timestamptz", "info",
     summary="timestamp without time zone drops the offset; prefer timestamptz.",
     why="A `timestamp` column stores wall-clock time without an offset, so values written from different time "
         "zones (servers, users, DST) become ambiguous. timestamptz stores an instant. squawk 2.70 prints this "
@@ -69,8 +69,8 @@ rule(
     kinds=DEFINING_COLUMNS,
 )(_type_rule({"timestamp"}, "{table}.{column} is timestamp without time zone: use timestamptz"))
 
-rule(
-    "prefer-bigint-over-int", "info", "sql",
+sql_rule(
+    "prefer-bigint-over-int", "info",
     summary="32-bit integer columns run out at 2.1 billion; prefer bigint.",
     why="Ids and counters in int overflow at 2,147,483,647, and widening to bigint later is a full-table "
         "rewrite under ACCESS EXCLUSIVE (changing-column-type). bigint costs 4 more bytes per row.",
@@ -78,8 +78,8 @@ rule(
     kinds=DEFINING_COLUMNS,
 )(_type_rule({"int4", "int", "integer", "serial", "serial4"}, "{table}.{column} is a 32-bit {type}: prefer bigint"))
 
-rule(
-    "prefer-bigint-over-smallint", "info", "sql",
+sql_rule(
+    "prefer-bigint-over-smallint", "info",
     summary="16-bit smallint columns run out at 32767; prefer bigint.",
     why="smallint overflows at 32,767 and widening later rewrites the table under ACCESS EXCLUSIVE; the bytes "
         "saved rarely matter once alignment padding is counted.",
@@ -87,8 +87,8 @@ rule(
     kinds=DEFINING_COLUMNS,
 )(_type_rule({"int2", "smallint", "smallserial", "serial2"}, "{table}.{column} is a 16-bit {type}: prefer bigint"))
 
-rule(
-    "prefer-identity", "info", "sql",
+sql_rule(
+    "prefer-identity", "info",
     summary="serial columns own a loose sequence; prefer IDENTITY.",
     why="serial creates a separate sequence with its own ownership and permissions, which dumps, grants and "
         "copies get wrong; IDENTITY columns are the SQL-standard replacement. SQLAlchemy renders an Integer "
@@ -98,8 +98,8 @@ rule(
 )(_type_rule(SERIALS, "{table}.{column} is {type}: use an IDENTITY column"))
 
 
-@rule(
-    "require-enum-value-ordering", "info", "sql",
+@sql_rule(
+    "require-enum-value-ordering", "info",
     summary="ALTER TYPE ... ADD VALUE without BEFORE/AFTER appends the value at the end of the enum.",
     why="Enum values sort in declaration order, so ORDER BY and comparisons on the column follow it; a value "
         "appended at the end may sort where nobody meant it to.",
