@@ -1,8 +1,8 @@
-"""`python -m linters demo`: a pull request in miniature, on the bundled example app.
+"""The demo's repository: a pull request in miniature, on the bundled example app.
 
 Copies the example app (alembic.ini, alembic/, models/) into a fresh git repository, commits its
 clean history on `main`, then adds examples/risky_add_exam_index.py on a branch, as a developer's
-PR would, and reviews that branch against main.
+PR would (`python -m linters demo` then reviews that branch against main).
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import linters
@@ -47,15 +45,3 @@ def build_demo_repo(target: Path) -> Path:
     _git(target, "add", "-A")
     _git(target, "commit", "-q", "-m", "add exam score index, drop users.phone")
     return target
-
-
-def run_demo(argv: list[str]) -> int:
-    from linters.cli import cmd_review
-
-    with tempfile.TemporaryDirectory(prefix="alembic-review-demo-") as tmp:
-        repo = build_demo_repo(Path(tmp) / "mathvidya")
-        print(f"A pull request on the example app adds {RISKY_TARGET}\n"
-              f"on top of a clean history. Reviewing it as CI would: alembic-review --base main\n", flush=True)
-        code = cmd_review([str(repo), "--base", "main", *argv])
-        print(f"\n(exit code {code}: in CI, a pull request with errors fails the check)", file=sys.stderr)
-    return 0 if code in (0, 1) else code

@@ -1,77 +1,110 @@
-"""The review pipeline, one direction: project -> histories -> change set -> render -> parse -> rules -> Report."""
+"""The review pipeline, one direction: project -> histories -> change set -> render -> parse -> rules -> Report.
+
+`review(scope)` runs these stages in order; the entry point (linters/cli/review.py) decides the
+scope once: the project, its settings, the git base, live mode.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from linters import gitio
 from linters.changes import Change, compare
-from linters.config import Config, load_config, with_flags
+from linters.config import Config
 from linters.errors import UsageError
 from linters.findings import Finding
 from linters.history import Graph, RevisionFile
+from linters.judge import Judge, locate_and_suggest
+from linters.model import History, LiveTarget, RenderResult, Reviewed
 from linters.project import Project, find_project
 from linters.render import Renderer
-from linters.revision_files import RevisionLoader
 from linters.report.model import Report, RevisionEntry
+from linters.revision_files import RevisionLoader
 from linters.rules import RULES, HistoryRule, RevisionRule, rules_of
-from linters.model import History, RenderResult, Reviewed
-from linters.sql import ParsedRevision, parse_chunks
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
+from linters.sql import parse_chunks
 from linters.sqlrun import RunSetup, apply_config
-from linters.judge import Judge, locate_and_suggest
 from linters.suggest import load_libcst, may_suggest
 from linters.suppress import suppress
 
 
 @dataclass
-class Options:
-    path: Path = Path(".")
-    base: str | None = None
-    all: bool = False
-    config_file: Path | None = None
-    pg_version: int | None = None
-    fail_on: str | None = None
-    select: list[str] | None = None
-    ignore: list[str] | None = None
-    progress: bool = False
-    database_url: str | None = None  # live mode (linters/live/): replay the migrations on this server
-    live: bool = False               # live mode on a throwaway cluster from initdb/pg_ctl
+class Scope:
+    """What one review covers, decided once by the entry point."""
+    project: Project
+    config: Config
+    base: str | None                 # the commit the branch is compared with; None: every revision is new
+    live: LiveTarget | None = None   # live mode: where to replay the migrations
 
 
-def head_revision_files(project: Project) -> list[RevisionFile]:
-    """Revision files as they are in the work tree (uncommitted edits count, as a developer expects)."""
-    return RevisionLoader(project).work_tree()
+def locate(path: Path) -> tuple[Path | None, Project]:
+    """The git repository root (None outside one) and the Alembic project at or above `path`."""
+    if not path.exists():
+        raise UsageError(f"path not found: {path}")
+    root = gitio.repo_root(path.resolve() if path.is_dir() else path.resolve().parent)
+    return root, find_project(path, root)
 
 
-def base_revision_files(project: Project, base: str) -> list[RevisionFile]:
-    return RevisionLoader(project).at_commit(base)
-
-
-def resolve_base(options: Options, root: Path | None) -> str | None:
-    if options.all:
+def resolve_base(path: Path, root: Path | None, ref: str | None, every_revision: bool) -> str | None:
+    """The commit to compare with: --base REF, else the merge-base with the remote default branch;
+    None with --all (every revision is new)."""
+    if every_revision:
         return None
-    if options.base:
+    if ref:
         if root is None:
-            raise UsageError(f"--base {options.base} needs a git repository, and {options.path} is not in one")
-        return gitio.resolve_commit(root, options.base)
+            raise UsageError(f"--base {ref} needs a git repository, and {path} is not in one")
+        return gitio.resolve_commit(root, ref)
     return gitio.default_base(root) if root else None
 
 
-def effective_config(project: Project, options: Options) -> Config:
-    return with_flags(load_config([project.project_dir, project.root], options.config_file), options).validate(RULES)
+@dataclass
+class Histories:
+    """The revision files of head (the work tree) and base, their graphs and what changed."""
+    head_files: list[RevisionFile]
+    history: History
 
 
-def revision_findings(reviewed: list[Reviewed], config: Config) -> list[Finding]:
-    """Rules about a revision as a whole (missing-downgrade)."""
-    findings: list[Finding] = []
-    for rule in rules_of(RevisionRule):
-        if config.enabled(rule.id):
-            for item in reviewed:
-                findings += list(rule.check(item))
-    return findings
+def read_histories(scope: Scope) -> Histories:
+    loader = RevisionLoader(scope.project, scope.base)  # reads each distinct file once, cached by git blob id
+    head_files = loader.work_tree()  # as in the work tree: uncommitted edits count, as a developer expects
+    base_files = loader.at_commit() if scope.base else []
+    loader.close()
+    changes = compare(base_files, head_files) if scope.base else [Change("added", f, None) for f in head_files]
+    history = History(head=Graph(head_files), base=Graph(base_files) if scope.base else None, changes=changes)
+    return Histories(head_files, history)
+
+
+def history_findings(history: History) -> list[Finding]:
+    return [f for rule in rules_of(HistoryRule) for f in rule.check(history)]
+
+
+def new_revisions(scope: Scope, history: History) -> list[RevisionFile]:
+    """The added revision files to review, after start_after, unreadable ones included."""
+    targets = [c.head for c in history.changes if c.status == "added"]
+    if scope.config.start_after:
+        anchor = history.head.resolve(scope.config.start_after)
+        if anchor is None:
+            raise UsageError(f"start_after names {scope.config.start_after!r}, which is not a revision of this history")
+        old = history.head.ancestors(anchor)
+        targets = [f for f in targets if f.revision not in old]
+    return targets
+
+
+def upgrade_ordered(targets: list[RevisionFile], graph: Graph) -> list[RevisionFile]:
+    """The readable targets in upgrade order; duplicates of a revision id keep their place after."""
+    readable = {f.revision: f for f in targets if not f.error and f.revision}
+    ordered = [readable[r] for r in graph.upgrade_order(set(readable))]
+    placed = {id(f) for f in ordered}  # by identity: comparing dataclasses field by field is quadratic
+    return ordered + [f for f in readable.values() if id(f) not in placed]
+
+
+def unreadable_findings(files: list[RevisionFile]) -> list[Finding]:
+    rule = RULES["render-error"]
+    return [rule.finding(f"could not read the revision: {f.error}", path=f.path, line=f.error_line,
+                         revision=f.revision)
+            for f in files if f.error]
 
 
 def mark_managed(item: Reviewed, source: RevisionSource) -> None:
@@ -80,6 +113,44 @@ def mark_managed(item: Reviewed, source: RevisionSource) -> None:
     for stmt in item.parsed.statements:
         if stmt.kind == "TransactionStmt" and stmt.line in lines:
             stmt.managed = True
+
+
+def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], also=None) -> None:
+    """What the steps after rendering need and can have before it: run while the children render."""
+    from linters.live import review as _live  # noqa: F401  (the models check, run after the rules)
+    for f in targets:
+        source = sources[f.path]
+        source.tree, source.autocommit_lines  # noqa: B018  (parsed once, cached)
+    if any(may_suggest(f.source) for f in targets):
+        load_libcst()  # ~130 ms: only when a fix may be written
+    if also is not None:
+        also()
+
+
+def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[str, RevisionSource],
+                     judge: Judge, on_progress=None, while_rendering=None) -> tuple[list[Reviewed], list[Finding]]:
+    """Render `ordered` in the sandboxed children and parse each revision's SQL as it arrives. With
+    --all (no base) each revision is also judged then, as its own deploy: those findings come back
+    with the reviewed revisions."""
+    project, config = scope.project, scope.config
+    renderer = Renderer([project.root, project.project_dir, project.script_dir, *project.sys_path],
+                        timeout=config.render_timeout, pg_version=config.pg_version)
+    by_path = {str(project.root / f.path): f for f in ordered}
+    parsed: dict[str, Reviewed] = {}
+    judged: list[Finding] = []
+
+    def parse(path: str, result: RenderResult) -> None:
+        f = by_path[path]
+        item = parsed[path] = Reviewed(f, result, parse_chunks(result.chunks))
+        for stmt in item.parsed.statements:
+            stmt.revision, stmt.path = f.revision, f.path
+        mark_managed(item, sources[f.path])
+        if scope.base is None:
+            judged.extend(judge.alone(item))
+
+    renderer.render(list(by_path), on_done=on_progress, on_result=parse,
+                    while_waiting=lambda: _prepare(ordered, sources, while_rendering))
+    return [parsed[path] for path in by_path], judged
 
 
 def render_findings(item: Reviewed) -> list[Finding]:
@@ -103,96 +174,36 @@ def render_findings(item: Reviewed) -> list[Finding]:
     return out
 
 
-def unreadable_findings(files: list[RevisionFile]) -> list[Finding]:
-    rule = RULES["render-error"]
-    return [rule.finding(f"could not read the revision: {f.error}", path=f.path, line=f.error_line,
-                         revision=f.revision)
-            for f in files if f.error]
+def revision_findings(reviewed: list[Reviewed], config: Config) -> list[Finding]:
+    """Rules about a revision as a whole (missing-downgrade)."""
+    return [f for rule in rules_of(RevisionRule) if config.enabled(rule.id) for item in reviewed for f in rule.check(item)]
 
 
-def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], also=None) -> None:
-    """What the steps after rendering need and can have before it: run while the children render."""
-    from linters.live import review as _live  # noqa: F401  (the models check, run after the rules)
-    for f in targets:
-        source = sources[f.path]
-        source.tree, source.autocommit_lines  # noqa: B018  (parsed once, cached)
-    if any(may_suggest(f.source) for f in targets):
-        load_libcst()  # ~130 ms: only when a fix may be written
-    if also is not None:
-        also()
+def judged_after_rendering(scope: Scope, history: History, reviewed: list[Reviewed], judge: Judge,
+                           sources: dict[str, RevisionSource]) -> list[Finding]:
+    """A PR's run judged together, the revision rules, and the models check (live mode when asked)."""
+    from linters.live.review import model_and_database_findings
+    one_run = scope.base is not None  # a PR's new revisions deploy together; with --all each on its own
+    found = judge.together(reviewed) if one_run else []
+    found += revision_findings(reviewed, scope.config)
+    found += model_and_database_findings(scope.live, scope.project, scope.config, history.head, reviewed,
+                                         one_run=one_run)
+    locate_and_suggest(found, sources)
+    return found
 
 
-def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Report, Config]:
-    """Review the project at options.path; `while_rendering()` (e.g. importing the reporter) runs
-    while the render children work."""
-    start = Path(options.path)
-    if not start.exists():
-        raise UsageError(f"path not found: {start}")
-    root = gitio.repo_root(start.resolve() if start.is_dir() else start.resolve().parent)
-    project = find_project(start, root)
-    config = effective_config(project, options)
-    base = resolve_base(options, root)
-
-    loader = RevisionLoader(project, base)  # reads each distinct file once, cached by git blob id
-    head_files = loader.work_tree()
-    base_files = loader.at_commit() if base else []
-    loader.close()
-    head_graph = Graph(head_files)
-    changes = compare(base_files, head_files) if base else [Change("added", f, None) for f in head_files]
-    history = History(head=head_graph, base=Graph(base_files) if base else None, changes=changes)
-
-    findings: list[Finding] = []
-    for rule in rules_of(HistoryRule):
-        findings += list(rule.check(history))
-
-    targets = [c.head for c in changes if c.status == "added"]
-    if config.start_after:
-        anchor = head_graph.resolve(config.start_after)
-        if anchor is None:
-            raise UsageError(f"start_after names {config.start_after!r}, which is not a revision of this history")
-        old = head_graph.ancestors(anchor)
-        targets = [f for f in targets if f.revision not in old]
-    findings += unreadable_findings(targets)
-    readable = {f.revision: f for f in targets if not f.error and f.revision}
-    ordered = [readable[r] for r in head_graph.upgrade_order(set(readable))]
-    placed = {id(f) for f in ordered}  # by identity: comparing dataclasses field by field is quadratic
-    ordered += [f for f in readable.values() if id(f) not in placed]  # duplicates keep their place
-
-    renderer = Renderer([project.root, project.project_dir, project.script_dir, *project.sys_path],
-                        timeout=config.render_timeout, pg_version=config.pg_version)
-    sources = {f.path: RevisionSource(f.source) for f in head_files}
-    by_path = {str(project.root / f.path): f for f in ordered}
-    parsed: dict[str, Reviewed] = {}
-    one_run = base is not None  # a PR's new revisions deploy together; with --all each on its own
-    judge = Judge(config, RunSetup.of(project, config, []), head_graph, sources)
-    early: list[Finding] = []  # SQL findings of runs judged while the others still render
-
-    def parse(path: str, result: RenderResult) -> None:  # each revision's SQL, as soon as it is rendered
-        f = by_path[path]
-        item = parsed[path] = Reviewed(f, result, parse_chunks(result.chunks))
-        for stmt in item.parsed.statements:
-            stmt.revision, stmt.path = f.revision, f.path
-        mark_managed(item, sources[f.path])
-        if not one_run:
-            early.extend(judge.alone(item))
-
-    renderer.render(list(by_path), on_done=on_progress, on_result=parse,
-                    while_waiting=lambda: _prepare(ordered, sources, while_rendering))
-    reviewed = [parsed[path] for path in by_path]
-    for item in reviewed:
-        findings += render_findings(item)
-    later = judge.together(reviewed) if one_run else []
-    later += revision_findings(reviewed, config)
-    from linters.live.review import model_and_database_findings  # models check; live mode when asked
-    later += model_and_database_findings(options, project, config, head_graph, reviewed, one_run=one_run)
-    locate_and_suggest(later, sources)
-    findings += early + later
+def settle(findings: list[Finding], reviewed: list[Reviewed], sources: dict[str, RevisionSource],
+           config: Config) -> list[Finding]:
+    """Inline ignores, then the settings (enabled rules, severities), in report order."""
     fully_reviewed = {item.file.path for item in reviewed if not item.render.errors and not item.parsed.failures}
     findings = suppress(findings, {p: sources[p] for p in {f.path for f in findings} | fully_reviewed if p in sources},
                         {item.file.path: item.parsed.statements for item in reviewed}, fully_reviewed, config.enabled)
     findings = apply_config(findings, config)
     findings.sort(key=lambda f: (f.path or "", f.line or 0, -f.severity.rank, f.rule))
+    return findings
 
+
+def build_report(scope: Scope, history: History, reviewed: list[Reviewed], findings: list[Finding]) -> Report:
     sql_by_path = {
         item.file.path: "\n".join(s.sql + ";" for s in item.parsed.statements if s.direction == "upgrade")
         for item in reviewed
@@ -200,8 +211,26 @@ def review(options: Options, on_progress=None, while_rendering=None) -> tuple[Re
     entries = [
         RevisionEntry(revision=c.current.revision or "", path=c.current.path, status=c.status,
                       down_revisions=list(c.current.down_revisions), sql=sql_by_path.get(c.current.path))
-        for c in changes if c.status != "unchanged" or options.all or base is None
+        for c in history.changes if c.status != "unchanged" or scope.base is None
     ]
-    report = Report(base=base, pg_version=config.pg_version, revisions=entries, findings=findings,
-                    root=str(project.root))
-    return report, config
+    return Report(base=scope.base, pg_version=scope.config.pg_version, revisions=entries, findings=findings,
+                  root=str(scope.project.root))
+
+
+def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
+    """Review the project of `scope`; `while_rendering()` (e.g. importing the reporter) runs while
+    the render children work."""
+    histories = read_histories(scope)
+    history = histories.history
+    findings = history_findings(history)
+    targets = new_revisions(scope, history)
+    findings += unreadable_findings(targets)
+    ordered = upgrade_ordered(targets, history.head)
+
+    sources = {f.path: RevisionSource(f.source) for f in histories.head_files}
+    judge = Judge(scope.config, RunSetup.of(scope.project, scope.config, []), history.head, sources)
+    reviewed, judged = render_and_parse(scope, ordered, sources, judge, on_progress, while_rendering)
+    for item in reviewed:
+        findings += render_findings(item)
+    findings += judged + judged_after_rendering(scope, history, reviewed, judge, sources)
+    return build_report(scope, history, reviewed, settle(findings, reviewed, sources, scope.config))

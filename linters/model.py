@@ -45,3 +45,10 @@ class History:
     @property
     def added(self) -> set[str]:
         return {c.head.key for c in self.changes if c.status == "added"}
+
+
+@dataclass(frozen=True)
+class LiveTarget:
+    """Live mode: where the migrations are replayed (linters/live/)."""
+    database_url: str | None = None  # a scratch database created on this server
+    throwaway_cluster: bool = False  # or a cluster started with this machine's initdb/pg_ctl

@@ -1,4 +1,4 @@
-"""`python -m linters sql FILE.sql`: the SQL rules alone, on a raw SQL file (or `-` for stdin).
+"""The SQL rules alone on raw SQL text (`python -m linters sql FILE.sql`, linters/cli/sql.py).
 
 What a squawk user runs on `alembic upgrade --sql` output, and what the benchmark compares with
 squawk. The file is parsed once (pglast's C parser, JSON out), each statement keeps the line it
@@ -8,34 +8,7 @@ as one deploy that starts outside a transaction (the file says BEGIN/COMMIT itse
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
-from pathlib import Path
-
-from linters.errors import UsageError
-
-
-def _parser() -> argparse.ArgumentParser:
-    from linters.cli import _Parser, add_report_options
-
-    p = _Parser(prog="alembic-review sql", description="Lint a raw SQL file with the SQL rules (no Alembic project needed).")
-    p.add_argument("file", help="the .sql file, or - for stdin")
-    add_report_options(p, settings_found="here")
-    return p
-
-
-def _read(name: str) -> tuple[str, str]:
-    """(text, path as reported) of the file named on the command line."""
-    if name == "-":
-        return sys.stdin.read(), "stdin"
-    path = Path(name)
-    if not path.is_file():
-        raise UsageError(f"SQL file not found: {name}")
-    try:
-        return path.read_text(encoding="utf-8", errors="replace"), name
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror}") from None
 
 
 def _number_lines(text: str, statements) -> None:
@@ -78,22 +51,3 @@ def _error_line(text: str, message: str) -> int:
     """pglast's message ends with `at index N` (a character offset) when it knows where."""
     found = re.search(r"at (?:index|location) (\d+)", message)
     return text.count("\n", 0, int(found.group(1))) + 1 if found else 1
-
-
-def cmd_sql(argv: list[str]) -> int:
-    from linters.cli import emit_report
-    from linters.config import load_config, with_flags
-    from linters.gcpause import cycle_collection_paused
-    from linters.sqlrun import apply_config
-    from linters.report.model import Report
-    from linters.rules import RULES
-
-    args = _parser().parse_args(argv)
-    config = with_flags(load_config([Path.cwd()], args.config), args).validate(RULES)
-    text, path = _read(args.file)
-    with cycle_collection_paused():  # ~30 ms of collections on a 5000-statement file, for nothing
-        findings = apply_config(lint_sql(text, path, config), config)
-    findings.sort(key=lambda f: (f.line or 0, -f.severity.rank, f.rule))
-    report = Report(base=None, pg_version=config.pg_version, findings=findings,
-                    root=str(Path.cwd()) if path != "stdin" else None)
-    return emit_report(report, args.format, args.output, config.fail_on)

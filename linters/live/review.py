@@ -17,20 +17,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from linters.envpy import read_env_file
 from linters.live.drift import drift_findings
 from linters.live.findings import finding
 from linters.live.mapped import anything_removed, mapped_column_findings, upgrade_runs
 from linters.live.models import Models, load_models, metadata_facts, metadata_specs, project_roots
 from linters.live.plan import RevisionSql, build_plan
 from linters.live.sandbox import run_child
+from linters.model import LiveTarget
 from linters.render import Renderer
 
 
 @contextmanager
-def database_url(options) -> Iterator[str]:
+def database_url(live: LiveTarget) -> Iterator[str]:
     """--database-url as given, or --live: a throwaway cluster for the length of the review."""
-    if options.database_url:
-        yield options.database_url
+    if live.database_url:
+        yield live.database_url
         return
     from linters.live.cluster import throwaway_cluster
     with throwaway_cluster() as url:
@@ -39,24 +41,21 @@ def database_url(options) -> Iterator[str]:
 
 def _transaction_per_migration(project, config) -> bool:
     """As the static run decides it: [tool.alembic-review] transaction_per_migration, else env.py."""
-    configured = getattr(config, "transaction_per_migration", None)
+    configured = config.transaction_per_migration
     if configured is not None:
         return configured
-    try:
-        from linters.envpy import read_env_file  # shared with the transaction rules
-    except ImportError:  # an engine without the transaction rules: our own keyword reading
-        return metadata_facts(project).options["transaction_per_migration"]
     return read_env_file(project.script_dir).transaction_per_migration
 
 
-def model_and_database_findings(options, project, config, graph, reviewed, one_run: bool) -> list:
-    """The models check (static, when the models can be loaded) and, when asked, live mode."""
+def model_and_database_findings(live_target: LiveTarget | None, project, config, graph, reviewed,
+                                one_run: bool) -> list:
+    """The models check (static, when the models can be loaded) and, with `live_target`, live mode."""
     facts = metadata_facts(project)
-    configured = getattr(config, "metadata", None)
+    configured = config.metadata
     specs, source = metadata_specs(configured, facts, project)
     preload = [] if configured else facts.preload
     runs = upgrade_runs([item.parsed.statements for item in reviewed], one_run)
-    live = bool(getattr(options, "database_url", None) or getattr(options, "live", False))
+    live = live_target is not None
     env_rel = project.rel(facts.path) if facts.path and facts.path.is_file() else None
     where = (_config_path(config, project), 1) if configured else (env_rel, facts.metadata_line)
     findings: list = []
@@ -79,7 +78,7 @@ def model_and_database_findings(options, project, config, graph, reviewed, one_r
                 findings.extend(drift_findings(loaded.diffs, loaded.tables, project.root, fallback))
             return loaded
 
-        with database_url(options) as url, scratch_database(url) as db:
+        with database_url(live_target) as url, scratch_database(url) as db:
             def apply_online(rev: RevisionSql):
                 reply = run_child("linters.live.online_child",
                                   {"sys_path": [str(p) for p in project_roots(project)],

@@ -1,0 +1,49 @@
+"""`python -m linters [PATH]` / `alembic-review`: review the new revisions of a branch."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from linters import __version__
+from linters.cli.options import Parser, add_report_options, emit_report, import_reporter, resolve_config
+
+
+def review_parser() -> Parser:
+    p = Parser(prog="alembic-review", description="Review the new Alembic revisions of a branch for PostgreSQL.",
+               epilog="Other commands: `rules` lists the rules, `explain RULE` explains one, `demo` reviews the bundled example.")
+    p.add_argument("path", nargs="?", default=".", help="the repository, the directory of alembic.ini, or the script directory")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--base", help="git ref to compare with (default: merge-base with the remote default branch)")
+    which.add_argument("--all", action="store_true", help="review every revision, not only the new ones")
+    add_report_options(p)
+    live = p.add_mutually_exclusive_group()
+    live.add_argument("--database-url", metavar="URL",
+                      help="live mode: replay the migrations on a scratch database created on this server "
+                           "(locks from pg_locks, up/down/up, drift against the models); dropped after")
+    live.add_argument("--live", action="store_true",
+                      help="live mode on a throwaway cluster started with this machine's initdb/pg_ctl")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--version", action="version", version=f"alembic-review {__version__}")
+    return p
+
+
+def cmd_review(argv: list[str]) -> int:
+    args = review_parser().parse_args(argv)
+    from linters.render_process import default_workers, prestart
+    prestart(default_workers() if args.all else 1)  # children import alembic while we read the history
+    from linters.engine import Scope, locate, resolve_base, review
+    from linters.gcpause import cycle_collection_paused
+    from linters.model import LiveTarget
+    from linters.progress import progress_for
+
+    path = Path(args.path)
+    root, project = locate(path)
+    config = resolve_config([project.project_dir, project.root], args)
+    live = LiveTarget(args.database_url, args.live) if args.database_url or args.live else None
+    scope = Scope(project, config, resolve_base(path, root, args.base, args.all), live)
+    show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
+    with cycle_collection_paused():
+        with progress_for(show_progress) as on_progress:
+            report = review(scope, on_progress=on_progress, while_rendering=lambda: import_reporter(args.format))
+        return emit_report(report, args.format, args.output, config.fail_on)
