@@ -1,4 +1,4 @@
-"""`--format json`: the versioned report contract (DESIGN.md)."""
+"""`--format json`: the versioned report contract (`"version": 1`; the fields are those of report/model.py and findings.py, and change only with a new version)."""
 
 import json
 
