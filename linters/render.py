@@ -9,12 +9,19 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from linters.model import RenderResult
 from linters.sql import Chunk
 from linters.render_process import _Child, default_workers, discard_prestarted, take_prestarted
 
 PIPELINE = 2  # requests queued in each child: it starts the next while we read the last
+
+
+class Job(NamedTuple):
+    index: int
+    path: str
+    resent: bool = False  # sent again after a child died with it queued, before it started
 
 
 def _drain(jobs: queue.Queue) -> None:
@@ -47,7 +54,7 @@ class Renderer:
         """
         jobs: queue.Queue = queue.Queue()
         for i, path in enumerate(paths):
-            jobs.put((i, str(path)))
+            jobs.put(Job(i, str(path)))
         results: dict[str, RenderResult] = {}
         if on_done is not None and hasattr(on_done, "start"):
             on_done.start(len(paths))  # a progress bar wants the total before the first revision
@@ -86,7 +93,13 @@ class Renderer:
 
     def _work(self, jobs: queue.Queue, results: dict, workdir: str, on_done, finished: queue.Queue,
               failures: list[str]) -> None:
-        """Feed one child, keeping PIPELINE requests queued in it so it never waits for us."""
+        """Feed one child, keeping PIPELINE requests queued in it so it never waits for us.
+
+        The child renders its requests in order and says when it starts one, so when it dies (or
+        is killed at a timeout) only the revision that was running is blamed; the ones queued
+        behind it go back to the queue for a fresh child. A revision the child never started is
+        sent again once; if a child dies before starting it a second time, it is blamed.
+        """
         child: _Child | None = None
         inflight: collections.deque = collections.deque()
         try:
@@ -96,22 +109,35 @@ class Renderer:
                         job = jobs.get_nowait()
                     except queue.Empty:
                         break
+                    inflight.append(job)  # before starting a child: if none starts, the job goes back
                     if child is None:
                         child = self._start(workdir)
-                    self._send(child, *job)
-                    inflight.append(job)
+                    if not self._send(child, job):
+                        if len(inflight) > 1:
+                            break  # a revision in flight ended it: reading its replies says which
+                        # Nothing was running: it died after its last reply (something a revision left
+                        # behind ended it). Not this revision's fault: a fresh child, and if that
+                        # one takes no request either, no child can render here.
+                        child.kill()
+                        child = self._start(workdir)
+                        if not self._send(child, job):
+                            raise RuntimeError("the render process ended before it was given a revision")
                 if not inflight:
                     return
-                index, path = inflight.popleft()
-                result, healthy = self._collect(child, path)
-                results[path] = result
-                finished.put(path)
+                job = inflight.popleft()
+                result, healthy, started = self._collect(child, job.path)
                 if not healthy:
                     child.kill()
                     child = None
-                    for job in inflight:  # sent to the dead child, never started: render them again
-                        jobs.put(job)
+                    for queued in inflight:  # sent to the dead child, never started: render them again
+                        jobs.put(queued)
                     inflight.clear()
+                    if not started and not job.resent:  # it was not running: not its fault
+                        jobs.put(job._replace(resent=True))
+                        continue
+                path = job.path
+                results[path] = result
+                finished.put(path)
                 if on_done:
                     on_done(path)
         except (RuntimeError, OSError) as exc:  # no child: the revisions it would have taken wait for the others
@@ -132,14 +158,21 @@ class Renderer:
         child.send({"sys_path": self.sys_path})
         return child
 
-    def _send(self, child: _Child, index: int, path: str) -> None:
-        child.send({"path": path, "module": f"_alembic_review_rev_{index}",
-                    "directions": list(self.directions), "pg_version": self.pg_version})
+    def _send(self, child: _Child, job: Job) -> bool:
+        """Queue a request in the child; False when the child is already gone (a broken pipe)."""
+        try:
+            child.send({"path": job.path, "module": f"_alembic_review_rev_{job.index}",
+                        "directions": list(self.directions), "pg_version": self.pg_version})
+        except OSError:
+            return False
+        return True
 
-    def _collect(self, child: _Child, path: str) -> tuple[RenderResult, bool]:
-        """The replies to the oldest request; its timeout runs from when the one before it ended."""
+    def _collect(self, child: _Child, path: str) -> tuple[RenderResult, bool, bool]:
+        """The replies to the oldest request: (result, the child is still healthy, the child started
+        rendering it). Its timeout runs from when the one before it ended."""
         result = RenderResult(path=path)
         deadline = time.monotonic() + self.timeout
+        started = False
         while True:
             message = child.read(deadline)
             if message is None:
@@ -148,15 +181,17 @@ class Renderer:
                 else:
                     child.proc.wait()
                     result.error("crash", f"the revision ended the render process (exit code {child.proc.returncode})")
-                return result, False
+                return result, False, started
             kind = message.get("type")
-            if kind == "done":
-                return result, True
-            if kind == "sql":
+            if kind == "start":
+                started = True
+            elif kind == "done":
+                return result, True, started
+            elif kind == "sql":
                 result.chunks.append(Chunk(message["direction"], message.get("line"), message["sql"]))
             elif kind == "error":
                 result.error(message.get("stage", "render"), message.get("message", ""), message.get("line"))
                 if message.get("message") == "output too large":
-                    return result, False
+                    return result, False, started
             elif kind == "missing":
                 result.missing.append(message["direction"])

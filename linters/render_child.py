@@ -5,7 +5,8 @@ with the line of the op.* call that produced it.
 Protocol: one JSON request per line on a private copy of stdin; JSON messages per line on a
 private copy of stdout. The child says {"type": "ready"} once alembic is imported; a request
 {"sys_path": [...]} sets the import path (no reply); a request naming a revision file is answered
-by {"type": "sql", ...} and {"type": "error", ...} messages, then {"type": "done"}.
+by {"type": "start"} as soon as it is read (the parent then knows which revision was running if the
+process dies), {"type": "sql", ...} and {"type": "error", ...} messages, then {"type": "done"}.
 The revision's own stdin/stdout/stderr are /dev/null so it cannot disturb the protocol.
 """
 
@@ -197,6 +198,7 @@ def main() -> None:
         if "sys_path" in request:  # configuration, sent before the first revision; no reply
             sys.path[:0] = request["sys_path"]
             continue
+        send({"type": "start"})
         try:
             render(request, send)
         finally:

@@ -146,6 +146,61 @@ def test_revision_that_kills_its_process_is_a_render_error(repo, review):
     assert "exit code 3" in crash["message"]
 
 
+# A hostile revision can reach the render process's own request and reply pipes. These use them to
+# force, without timing, the states a busy machine produces by chance.
+FIND_PIPES = """
+import gc, io, os
+pipes = [o for o in gc.get_objects() if isinstance(o, io.TextIOWrapper) and isinstance(o.name, int) and not o.closed]
+requests = next(p for p in pipes if p.readable())
+replies = next(p for p in pipes if p.writable())
+"""
+
+
+def test_revision_queued_behind_one_that_kills_the_process_is_rendered_in_a_fresh_one(repo, review, monkeypatch):
+    """The killer returns only once the next revision's request is surely queued in its process."""
+    monkeypatch.setenv("ALEMBIC_REVIEW_WORKERS", "1")  # one render process: the next revision queues behind
+    repo.add_revision("0002", "0001", FIND_PIPES + "requests.readline()  # the next request, taken away\nos._exit(3)")
+    repo.add_revision("0003", "0002", 'op.drop_column("users", "legacy_name")')
+    code, report, _ = review()
+    assert sorted(rules_of(report)) == ["ban-drop-column", "render-error"]
+    [crash] = [f for f in report["findings"] if f["rule"] == "render-error"]
+    assert "exit code 3" in crash["message"] and crash["path"].endswith("0002_change.py")
+
+
+def test_revision_queued_behind_one_that_times_out_is_rendered(repo, review, monkeypatch):
+    monkeypatch.setenv("ALEMBIC_REVIEW_WORKERS", "1")
+    repo.write("pyproject.toml", "[tool.alembic-review]\nrender_timeout = 2\n")
+    repo.add_revision("0002", "0001", FIND_PIPES + "requests.readline()\nwhile True:\n    pass")
+    repo.add_revision("0003", "0002", 'op.drop_column("users", "legacy_name")')
+    code, report, _ = review()
+    assert sorted(rules_of(report)) == ["ban-drop-column", "render-error"]
+    [timeout] = [f for f in report["findings"] if f["rule"] == "render-error"]
+    assert "longer than 2s" in timeout["message"] and timeout["path"].endswith("0002_change.py")
+
+
+def test_process_that_dies_between_revisions_loses_none_of_the_next(repo, review, monkeypatch):
+    """The process dies right after the first revision's last reply, before the next request is
+    written: sending it breaks the pipe. Nothing was running, so nobody is blamed and nothing is lost."""
+    monkeypatch.setenv("ALEMBIC_REVIEW_WORKERS", "1")
+    repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])' + FIND_PIPES + """
+def write_then_die(text, write=replies.write):
+    if '"done"' not in text:
+        return write(text)
+    os.close(requests.fileno())  # no reader left: the parent's next request gets a broken pipe
+    write(text)
+    replies.flush()
+    os._exit(3)
+replies.write = write_then_die
+""")
+    repo.add_revision("0003", "0002", 'op.drop_column("users", "legacy_name")')
+    repo.add_revision("0004", "0003", 'op.drop_column("exams", "title")')
+    code, report, _ = review()
+    found = {(f["rule"], f["revision"]) for f in report["findings"]}
+    assert "render-error" not in rules_of(report), report["findings"]
+    assert {("require-concurrent-index-creation", "0002"), ("ban-drop-column", "0003"),
+            ("ban-drop-column", "0004")} <= found
+
+
 def test_revision_printing_to_stdout_does_not_corrupt_the_report(repo, review):
     repo.add_revision("0002", "0001", 'print("noise"); import sys; sys.stdout.write("{bad json")\n'
                                       'op.drop_column("users", "legacy_name")')
