@@ -103,7 +103,7 @@ class JobQueue:
             return 0
 
     def reconcile_in_background(self) -> None:
-        """When a consumer starts: queue again the jobs of workers that died while none ran."""
+        """When a consumer starts: the jobs of workers that died are queued again now, not in a minute."""
         threading.Thread(target=self.reconcile_now, daemon=True, name="startup reconcile").start()
 
     def consumer(self, workers: int, *, embedded: bool) -> Consumer:
