@@ -1,7 +1,7 @@
 """`python -m bot <command> ...`: one dispatcher for the GitHub side of alembic-review.
 
-Each command is a module with `main(argv: list[str]) -> int`; add yours to COMMANDS
-(the webhook service will add `serve` and `worker`).
+Each command is a module with `main(argv: list[str]) -> int`; add yours to COMMANDS. Command
+modules share code through the other modules of bot/, never through each other.
 """
 
 from __future__ import annotations

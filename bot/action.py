@@ -24,14 +24,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from linters.findings import Finding, Severity
+from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
+from bot.report_reader import read_report
 from linters.report import github as github_format
 from linters.report import markdown, sarif
-from linters.report.model import Report, RevisionEntry
+from linters.report.model import Report
 
 STEP_SUMMARY_LIMIT = 1_000_000  # GitHub's step summary cap is 1 MiB
-MAX_REPORT_BYTES = 50 * 1024 * 1024
-MAX_FINDINGS = 20_000
 
 
 def _env(env: dict, name: str, default: str = "") -> str:
@@ -91,65 +90,6 @@ def build_parser(env: dict) -> argparse.ArgumentParser:
     return p
 
 
-# --- reports read as data ---------------------------------------------------------------------
-
-def _s(value, limit: int = 20_000) -> str | None:
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else json.dumps(value)
-    return text[:limit]
-
-
-def _i(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10_000_000 else None
-
-
-def report_from_untrusted_json(data) -> Report:
-    """A Report from JSON nobody vouches for: types checked, sizes capped, unknown keys dropped."""
-    if not isinstance(data, dict) or data.get("version") != 1:
-        raise ValueError("not an alembic-review report (version 1)")
-    findings = []
-    for item in (data.get("findings") or [])[:MAX_FINDINGS]:
-        if not isinstance(item, dict) or item.get("severity") not in ("error", "warning", "info"):
-            raise ValueError("a finding without a valid severity")
-        rule = _s(item.get("rule"), 100) or "unknown"
-        if not all(c.isalnum() or c in "-_." for c in rule):
-            raise ValueError(f"bad rule id {rule!r}")
-        path = _s(item.get("path"), 1000)
-        if path and (path.startswith("/") or ".." in Path(path).parts):
-            path = None
-        findings.append(Finding(
-            rule=rule, severity=Severity(item["severity"]), message=_s(item.get("message")) or "",
-            path=path, line=_i(item.get("line")), end_line=_i(item.get("end_line")),
-            revision=_s(item.get("revision"), 200), statement=_s(item.get("statement")),
-            table=_s(item.get("table"), 500), lock=_s(item.get("lock"), 100), hint=_s(item.get("hint")),
-            suggestion=_s(item.get("suggestion")),
-            direction="downgrade" if item.get("direction") == "downgrade" else "upgrade"))
-    revisions = []
-    for r in (data.get("revisions") or [])[:5000]:
-        if not isinstance(r, dict):
-            continue
-        downs = r.get("down_revisions") if isinstance(r.get("down_revisions"), list) else []
-        revisions.append(RevisionEntry(
-            revision=_s(r.get("revision"), 200) or "?", path=_s(r.get("path"), 1000) or "?",
-            status=r.get("status") if r.get("status") in ("added", "modified", "deleted", "unchanged") else "unchanged",
-            down_revisions=[_s(d, 200) for d in downs if d is not None][:20],
-            sql=_s(r.get("sql"), 2_000_000)))
-    pg = data.get("pg_version")
-    return Report(base=_s(data.get("base"), 100), pg_version=pg if _i(pg) else 15,
-                  revisions=revisions, findings=findings)
-
-
-def effective_fail_on(report: Report, lint_exit: int, requested: str) -> str:
-    """The fail-on the lint applied (it may come from the project's config): the check run
-    must agree with the exit code."""
-    if requested:
-        return requested
-    if lint_exit == 1:
-        return "error" if report.reaches("error") else "warning"
-    return "never" if report.reaches("error") else "error"
-
-
 # --- the run ----------------------------------------------------------------------------------
 
 def _github_output(env: dict, values: dict[str, str]) -> None:
@@ -171,27 +111,18 @@ def _append(path: str | None, text: str) -> None:
             out.write(text)
 
 
-# `python -m linters`, except that the working directory (the reviewed repository) is not put on
-# sys.path: a `linters/` package of theirs must not shadow ours.
-_LAUNCH_LINT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-                "from linters.cli import main; sys.exit(main(sys.argv[1:]))")
-
-
 def run_lint(args, env: dict, workspace: Path, report_path: Path, base: str | None) -> int:
-    cmd = [sys.executable, "-c", _LAUNCH_LINT, args.path, "--format", "json", "--output", str(report_path),
-           "--no-progress"]
-    if base:
-        cmd += ["--base", base]
+    lint = lint_args(args.path, report_path, base)
     if args.pg_version:
-        cmd += ["--pg-version", str(args.pg_version)]
+        lint += ["--pg-version", str(args.pg_version)]
     if args.fail_on:
-        cmd += ["--fail-on", args.fail_on]
+        lint += ["--fail-on", args.fail_on]
     if args.config:
-        cmd += ["--config", args.config]
+        lint += ["--config", args.config]
     child_env = {k: v for k, v in env.items() if not k.startswith("INPUT_") and k not in (
         "GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")}
-    print("alembic-review: python -m linters " + " ".join(cmd[3:]), flush=True)
-    return subprocess.run(cmd, cwd=workspace, env=child_env).returncode
+    print("alembic-review: python -m linters " + " ".join(lint), flush=True)
+    return subprocess.run(lint_command(lint), cwd=workspace, env=child_env).returncode
 
 
 def main(argv: list[str] | None = None, env: dict | None = None) -> int:
@@ -213,16 +144,6 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
 
     if args.report:
         report_path = (workspace / args.report).resolve()  # absolute paths stay as they are
-        try:
-            raw = report_path.read_bytes()
-            if len(raw) > MAX_REPORT_BYTES:
-                raise ValueError("report larger than 50 MB")
-            report = report_from_untrusted_json(json.loads(raw))
-        except (OSError, ValueError) as exc:
-            print(f"alembic-review: error: cannot read report {args.report}: {exc}", file=sys.stderr)
-            return 2
-        fail_on = args.fail_on or "error"
-        code = 1 if report.reaches(fail_on) else 0
     else:
         if args.report_file:
             report_path = (workspace / args.report_file).resolve()
@@ -233,14 +154,22 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
         report_path.unlink(missing_ok=True)
         base = args.base or (pull.get("base") or {}).get("sha")
         code = run_lint(args, env, workspace, report_path, base)
-        if code not in (0, 1) or not report_path.is_file():
+        if not left_report(code, report_path):
             print(f"::error title=alembic-review::alembic-review could not run (exit code {code}); "
                   "see the log above", flush=True)
             _append(env.get("GITHUB_STEP_SUMMARY"),
                     f"### alembic-review: could not run (exit code {code})\n\nSee the job log.\n")
             _github_output(env, {"errors": "", "warnings": "", "report": ""})
             return code if code not in (0, 1) else 2
-        report = Report.from_json(json.loads(report_path.read_text(encoding="utf-8")))
+    try:
+        report = read_report(report_path)
+    except (OSError, ValueError) as exc:
+        print(f"alembic-review: error: cannot read report {args.report or report_path}: {exc}", file=sys.stderr)
+        return 2
+    if args.report:
+        fail_on = args.fail_on or "error"
+        code = 1 if report.reaches(fail_on) else 0
+    else:
         fail_on = effective_fail_on(report, code, args.fail_on)
 
     _append(env.get("GITHUB_STEP_SUMMARY"), markdown.render(report, max_chars=STEP_SUMMARY_LIMIT))

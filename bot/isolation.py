@@ -149,9 +149,8 @@ print(json.dumps(out))
 _PROBE_PARENT = r"""
 import json, os, subprocess, sys
 from linters import sandbox
-from linters.render_process import _isolate, network_isolation_available
 try:
-    proc = subprocess.run([sys.executable, "-I", "-c", sys.argv[1], *sys.argv[2:]], preexec_fn=_isolate,
+    proc = subprocess.run([sys.executable, "-I", "-c", sys.argv[1], *sys.argv[2:]], preexec_fn=sandbox.isolate,
                           env={"PATH": os.defpath, "LANG": "C.UTF-8"}, cwd="/", capture_output=True,
                           text=True, timeout=60)
     child = json.loads(proc.stdout.strip().splitlines()[-1])

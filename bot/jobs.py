@@ -14,13 +14,11 @@ the whole job. A newer head arriving while a job runs cancels it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import posixpath
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,9 +28,10 @@ from pathlib import Path
 from github import GithubException
 
 from bot import fetch, isolation, ledger
-from bot.action import MAX_REPORT_BYTES, effective_fail_on, report_from_untrusted_json
 from bot.app_auth import AppAuth
+from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
 from bot.publish import publish
+from bot.report_reader import read_report
 from bot.settings import Settings
 from bot.store import KEEP, Store
 from linters.report.model import Report
@@ -43,11 +42,6 @@ CONFIG_FILES = {"alembic.ini", "env.py", "script.py.mako", "pyproject.toml", ".a
 REVISION_LINE = re.compile(r"^[+-]\s*(down_)?revision\s*(:[^=]*)?=", re.M)
 MAX_LISTED_FILES = 3000  # GitHub lists at most 3000 files of a pull request
 REPO = "repo"
-
-# `python -m linters`, except that the reviewed repository (the working directory) is not put on
-# sys.path: a `linters/` package of theirs must not shadow ours.
-_LAUNCH_LINT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-                "from linters.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
 @dataclass
@@ -224,8 +218,7 @@ class Review:
         home = tmp / "home"
         home.mkdir(mode=0o700)
         report_path = tmp / "report.json"
-        cmd = [sys.executable, "-c", _LAUNCH_LINT, str(checkout), "--base", base_commit, "--format", "json",
-               "--output", str(report_path), "--no-progress"]
+        cmd = lint_command(lint_args(checkout, report_path, base_commit))
         proc = subprocess.Popen(cmd, cwd=checkout, env=isolation.child_env(home, self.uid, checkout),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True, preexec_fn=isolation.die_with_parent)
@@ -246,13 +239,10 @@ class Review:
             isolation.kill_uid(self.uid)  # render children that outlived the reviewer
         reason = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
         reason = reason.replace(str(checkout), ".")[:1000]
-        if proc.returncode not in (0, 1) or not report_path.is_file():
+        if not left_report(proc.returncode, report_path):
             return proc.returncode, None, reason or f"the reviewer exited with code {proc.returncode}"
         try:
-            raw = report_path.read_bytes()
-            if len(raw) > MAX_REPORT_BYTES:
-                raise ValueError("report larger than 50 MB")
-            return proc.returncode, report_from_untrusted_json(json.loads(raw)), reason
+            return proc.returncode, read_report(report_path), reason
         except ValueError as exc:
             return 2, None, f"the reviewer's report could not be read: {exc}"
 

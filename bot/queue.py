@@ -5,6 +5,8 @@ The web process only enqueues (`enqueue(job)`); consumers run the jobs: threads 
 A queued job survives restarts (it is in the database). A job taken by a worker that then died is
 lost to huey, but not to us: its pull request stays "running" in the ledger without a live holder,
 and the reconciler (a periodic task, also run when a consumer starts) queues it again.
+
+Importing this module builds nothing: `open_queue(settings)` does, at start-up.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 
 from bot import ledger
-from bot.settings import Settings, load
+from bot.app_auth import AppAuth
+from bot.isolation import clean_stale_jobs
+from bot.jobs import Runtime, reconcile, run_job
+from bot.settings import Settings, SettingsError
+from bot.store import open_store
 
 log = logging.getLogger("alembic_review.queue")
 
@@ -50,70 +56,60 @@ def make_huey(settings: Settings):
                 filename=str(settings.sqlite_path), synchronous=settings.sqlite_synchronous)
 
 
-SETTINGS = load(need_app=False)  # where the queue is; the App's credentials are checked by the commands
-huey = make_huey(SETTINGS)
-
-_runtime = None
-_runtime_lock = threading.Lock()
-
-
-def runtime():
-    """What jobs need in this process (settings, store, App auth), built once on first use."""
-    global _runtime
-    with _runtime_lock:
-        if _runtime is None:
-            from bot.app_auth import AppAuth
-            from bot.jobs import Runtime
-            from bot.store import open_store
-
-            settings = load()
-            _runtime = Runtime(settings=settings, store=open_store(settings), auth=AppAuth(settings))
-        return _runtime
-
-
-def check_reachable() -> None:
-    """At start-up: the queue and the store answer, or one clear line (SettingsError)."""
-    from bot.settings import SettingsError
-
-    where = re.sub(r"//[^@/]*@", "//***@", SETTINGS.redis_url) if SETTINGS.redis_url else str(SETTINGS.data_dir)
+def open_queue(settings: Settings) -> JobQueue:
+    """At start-up: the queue, with what its jobs need; the queue and the store answer, or one clear
+    line (SettingsError)."""
+    huey = make_huey(settings)
+    where = re.sub(r"//[^@/]*@", "//***@", settings.redis_url) if settings.redis_url else str(settings.data_dir)
     try:
-        runtime().store.ping()
+        rt = Runtime(settings=settings, store=open_store(settings), auth=AppAuth(settings))
+        rt.store.ping()
         huey.pending_count()
     except Exception as exc:
         raise SettingsError(f"cannot use the queue at {where}: {type(exc).__name__}: {exc}") from None
+    return JobQueue(huey, rt)
 
 
-def enqueue(job: ledger.Job) -> None:
-    review_task(job.as_dict())
+class JobQueue:
+    """The queue as this process uses it: huey with our two tasks, and what the jobs need (rt)."""
 
+    def __init__(self, huey: Huey, rt: Runtime):
+        self.huey, self.rt = huey, rt
+        # Queued messages name their task by module and name; these are the names the tasks had as
+        # module-level functions, so that jobs queued by an older process still run.
+        self.review_task = huey.task(retries=RETRIES, retry_delay=RETRY_DELAY, context=True,
+                                     name="review_task")(self._review)
+        huey.periodic_task(crontab(minute="*"), name="reconcile_task")(self.reconcile_now)
 
-@huey.task(retries=RETRIES, retry_delay=RETRY_DELAY, context=True)
-def review_task(job_data: dict, task=None):
-    from bot.jobs import run_job
+    def enqueue(self, job: ledger.Job) -> None:
+        self.review_task(job.as_dict())
 
-    job = ledger.Job.from_dict(job_data)
-    outcome = run_job(runtime(), job, last_attempt=task is None or task.retries == 0)
-    if outcome == "busy":
-        review_task.schedule(args=(job_data,), delay=BUSY_DELAY)
-    return None
+    def pending(self) -> int:
+        return self.huey.pending_count()
 
+    def _review(self, job_data: dict, task=None):
+        job = ledger.Job.from_dict(job_data)
+        outcome = run_job(self.rt, job, last_attempt=task is None or task.retries == 0)
+        if outcome == "busy":
+            self.review_task.schedule(args=(job_data,), delay=BUSY_DELAY)
+        return None
 
-def reconcile_now() -> int:
-    from bot.isolation import clean_stale_jobs
-    from bot.jobs import reconcile
+    def reconcile_now(self) -> int:
+        try:
+            clean_stale_jobs(self.rt.settings.work_dir, 2 * self.rt.settings.job_timeout + 60)
+            return reconcile(self.rt, self.enqueue)
+        except Exception as exc:
+            log.warning("reconciler failed: %s: %s", type(exc).__name__, exc)
+            return 0
 
-    try:
-        rt = runtime()
-        clean_stale_jobs(rt.settings.work_dir, 2 * rt.settings.job_timeout + 60)
-        return reconcile(rt, enqueue)
-    except Exception as exc:
-        log.warning("reconciler failed: %s: %s", type(exc).__name__, exc)
-        return 0
+    def reconcile_in_background(self) -> None:
+        """When a consumer starts: the jobs of workers that died are queued again now, not in a minute."""
+        threading.Thread(target=self.reconcile_now, daemon=True, name="startup reconcile").start()
 
-
-@huey.periodic_task(crontab(minute="*"))
-def reconcile_task():
-    reconcile_now()
+    def consumer(self, workers: int, *, embedded: bool) -> Consumer:
+        cls = EmbeddedConsumer if embedded else Consumer
+        return cls(self.huey, workers=workers, worker_type="thread", periodic=True, initial_delay=0.05,
+                   backoff=1.5, max_delay=1.0, check_worker_health=True, shutdown_timeout=30)
 
 
 class EmbeddedConsumer(Consumer):
@@ -121,9 +117,3 @@ class EmbeddedConsumer(Consumer):
 
     def _set_signal_handlers(self):
         pass
-
-
-def consumer(workers: int, *, embedded: bool) -> Consumer:
-    cls = EmbeddedConsumer if embedded else Consumer
-    return cls(huey, workers=workers, worker_type="thread", periodic=True, initial_delay=0.05,
-               backoff=1.5, max_delay=1.0, check_worker_health=True, shutdown_timeout=30)

@@ -15,8 +15,6 @@ import argparse
 import hashlib
 import hmac
 import logging
-import sys
-import threading
 import time
 from contextlib import asynccontextmanager
 
@@ -26,7 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from bot import ledger
 from bot.metrics import Metrics
-from bot.settings import Settings, SettingsError
+from bot.service import start
+from bot.settings import Settings
 
 log = logging.getLogger("alembic_review.webhook")
 
@@ -226,28 +225,6 @@ def create_app(settings: Settings, store, enqueue, *, pending=lambda: 0, isolati
 
 # --- the command ----------------------------------------------------------------------------------
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("huey").setLevel(logging.WARNING)
-
-
-def check_sandbox(settings: Settings) -> list[str]:
-    """Probe the sandbox as a job would use it; exit 2 if our secrets can be reached from it."""
-    from bot import isolation
-
-    result = isolation.probe(settings)
-    for line in result["lines"]:
-        log.info("sandbox: %s", line)
-    if not result["ok"]:
-        raise SettingsError("the sandbox does not keep revisions away from our secrets: "
-                            + "; ".join(result["lines"][-6:]))
-    if settings.private_key_path and settings.private_key_path.stat().st_mode & 0o077:
-        log.warning("GITHUB_PRIVATE_KEY_PATH %s is readable by group/others: chmod 600 it",
-                    settings.private_key_path)
-    return result["lines"]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot serve",
                                      description="Run the alembic-review GitHub App webhook service.")
@@ -257,25 +234,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="job threads in this process (0: only receive webhooks; run `python -m bot worker`)")
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    try:
-        from bot import queue
-        from bot.settings import load
-
-        settings = load()
-        settings.read_private_key()
-        queue.check_reachable()
-        lines = check_sandbox(settings)
-        rt = queue.runtime()
-    except SettingsError as exc:
-        print(f"alembic-review serve: error: {exc}", file=sys.stderr)
+    started = start("serve", args.log_level)
+    if started is None:
         return 2
+    settings, queue, rt = started.settings, started.queue, started.queue.rt
     consumer = queue.consumer(args.workers, embedded=True) if args.workers > 0 else None
 
     def on_start():
         if consumer is not None:
             consumer.start()
-            threading.Thread(target=queue.reconcile_now, daemon=True, name="startup reconcile").start()
+            queue.reconcile_in_background()
         log.info("alembic-review listening on %s:%d (%s queue %r, %d job thread(s))", args.host, args.port,
                  "redis" if settings.redis_url else "sqlite", settings.queue_name, args.workers)
 
@@ -283,8 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         if consumer is not None:
             consumer.stop(graceful=True)
 
-    app = create_app(settings, rt.store, queue.enqueue, pending=queue.huey.pending_count,
-                     isolation_lines=lines, on_start=on_start, on_stop=on_stop, forget_token=rt.auth.forget)
+    app = create_app(settings, rt.store, queue.enqueue, pending=queue.pending, isolation_lines=started.sandbox_lines,
+                     on_start=on_start, on_stop=on_stop, forget_token=rt.auth.forget)
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
 
-from bot.settings import SettingsError
+from bot.service import start
 
 log = logging.getLogger("alembic_review.worker")
 
@@ -21,23 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         print("alembic-review worker: error: --workers must be at least 1", file=sys.stderr)
         return 2
-    from bot.webhook import check_sandbox, setup_logging
-
-    setup_logging(args.log_level)
-    try:
-        from bot import queue
-        from bot.settings import load
-
-        settings = load()
-        settings.read_private_key()
-        queue.check_reachable()
-        check_sandbox(settings)
-    except SettingsError as exc:
-        print(f"alembic-review worker: error: {exc}", file=sys.stderr)
+    started = start("worker", args.log_level)
+    if started is None:
         return 2
+    settings, queue = started.settings, started.queue
     log.info("alembic-review worker: %d job thread(s) on the %s queue %r", args.workers,
              "redis" if settings.redis_url else "sqlite", settings.queue_name)
     consumer = queue.consumer(args.workers, embedded=False)
-    threading.Thread(target=queue.reconcile_now, daemon=True, name="startup reconcile").start()
+    queue.reconcile_in_background()
     consumer.run()
     return 0

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import atexit
 import collections
-import ctypes
 import json
 import os
-import resource
 import select
 import subprocess
 import sys
@@ -26,31 +24,14 @@ from pathlib import Path
 import linters
 from linters import sandbox
 
-CLONE_NEWNET = 0x40000000
-CHILD_MEMORY = 2 * 1024 ** 3
-CHILD_FILE_SIZE = 16 * 1024 ** 2
-CHILD_CPU_SECONDS = 600
 MAX_REPLY_BYTES = 8 * 1024 ** 2  # a revision emitting more SQL than this is cut off
-def _isolate() -> None:
-    """preexec_fn: limits first, then drop the network where the kernel allows it."""
-    os.setsid()
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (CHILD_FILE_SIZE, CHILD_FILE_SIZE))
-    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
-        ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
-    except OSError:
-        pass
-    if sandbox.PLAN is not None:  # code from strangers (the webhook service): see linters/sandbox.py
-        sandbox.apply(sandbox.PLAN)
 
 
 def network_isolation_available() -> bool:
     """Whether a child can be put in its own network namespace on this machine."""
     probe = subprocess.run(
         [sys.executable, "-I", "-c", "import socket; s=socket.socket(); s.settimeout(1); s.connect(('127.0.0.1', 9))"],
-        preexec_fn=_isolate, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
+        preexec_fn=sandbox.isolate, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
     )
     return b"Network is unreachable" in probe.stderr or b"Errno 101" in probe.stderr
 
@@ -69,7 +50,7 @@ class _Child:
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-c", bootstrap], cwd=workdir, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            preexec_fn=_isolate, close_fds=True,
+            preexec_fn=sandbox.isolate, close_fds=True,
         )
         self.lines: collections.deque = collections.deque()  # complete reply lines not yet read
         self.partial: list[bytes] = []  # the start of a line still arriving

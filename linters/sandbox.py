@@ -1,9 +1,11 @@
-"""Extra confinement of the render child for code from strangers (the webhook service).
+"""How a child that runs code not ours is confined: `isolate`, its preexec_fn, and the extra
+confinement for code from strangers (the webhook service).
 
-linters/render.py always gives the child an emptied environment, rlimits, a timeout and, where the
-kernel allows, a network namespace of its own. With ALEMBIC_REVIEW_SANDBOX=strict (the webhook
-service sets it; the CLI and the Action run the user's own code and leave it off) the child also
-gets, before it execs Python:
+Every such child (the render children, the live children, the service's sandbox probe) starts
+through `isolate`: a session of its own, rlimits, and, where the kernel allows, a network namespace
+of its own; its starter gives it an emptied environment and a timeout. With
+ALEMBIC_REVIEW_SANDBOX=strict (the webhook service sets it; the CLI and the Action run the user's
+own code and leave it off) the child also gets, before it execs Python:
 
 - when we are root: a private mount namespace in which /tmp, /var/tmp, /dev/shm and /run (Unix
   sockets of local databases, lock files) are empty size-capped tmpfs, and so is every directory
@@ -34,6 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+CHILD_MEMORY = 2 * 1024 ** 3       # rlimits of every child started through isolate()
+CHILD_FILE_SIZE = 16 * 1024 ** 2
+CHILD_CPU_SECONDS = 600
 MS_NOSUID, MS_NODEV, MS_RDONLY = 0x2, 0x4, 0x1
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
@@ -141,7 +147,7 @@ def _check(result: int, what: str) -> None:
 
 
 def apply(plan: Plan) -> None:
-    """In the child, between fork and exec (called from linters.render_process._isolate)."""
+    """In the child, between fork and exec (called from isolate)."""
     if plan.mounts:
         _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
         _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
@@ -185,3 +191,19 @@ def describe(plan: Plan | None) -> list[str]:
 
 
 PLAN = make_plan(os.environ)
+
+
+def isolate() -> None:
+    """preexec_fn of every child that runs code not ours: limits first, then drop the network where
+    the kernel allows it, then the strict plan if there is one."""
+    os.setsid()
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (CHILD_FILE_SIZE, CHILD_FILE_SIZE))
+    resource.setrlimit(resource.RLIMIT_CPU, (CHILD_CPU_SECONDS, CHILD_CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET)
+    except OSError:
+        pass
+    if PLAN is not None:  # code from strangers (the webhook service)
+        apply(PLAN)

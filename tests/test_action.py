@@ -13,8 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bot.action import report_from_untrusted_json
 from bot.publish import MARKER
+from bot.report_reader import report_from_untrusted_json
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 from tests.gitrepo import REPO_ROOT, alembic_project
 
@@ -244,7 +244,7 @@ def test_untrusted_report_validation():
     (["warning"], 0, "warning", "warning"),  # an explicit input wins
 ])
 def test_check_conclusion_agrees_with_the_lint_exit_code(severities, lint_exit, requested, expected):
-    from bot.action import effective_fail_on
+    from bot.lint_child import effective_fail_on
     from linters.findings import Finding, Severity
     from linters.report.model import Report
     report = Report(base=None, pg_version=15, findings=[Finding("r", Severity(s), "m") for s in severities])

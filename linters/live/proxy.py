@@ -1,6 +1,6 @@
 """A Unix-socket door to one database server, for a sandboxed child that has no network.
 
-The models child runs in a network namespace of its own (linters/render.py `_isolate`), so it
+The models child runs in a network namespace of its own (linters/sandbox.py `isolate`), so it
 cannot open TCP connections. For the drift check it must still reach the scratch database: we
 listen on `<dir>/.s.PGSQL.<port>` (the name libpq uses for `host=<dir> port=<port>`) and copy
 bytes to and from the real server. The child can reach that one server and nothing else.

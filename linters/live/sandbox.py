@@ -2,7 +2,7 @@
 one reply. Used to import the models (models_child.py) and to apply a revision online
 (online_child.py).
 
-The sandbox is linters/render.py's `_isolate` (rlimits, a network namespace of its own) plus an
+The sandbox is linters/sandbox.py's `isolate` (rlimits, a network namespace of its own) plus an
 emptied environment and a temporary working directory. When the child needs the scratch
 database, it gets a Unix socket to that one server (linters/live/proxy.py): no other network.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import linters
 from linters.live.proxy import UnixProxy
-from linters.render_process import _isolate
+from linters.sandbox import isolate
 
 
 def _child_env(workdir: str) -> dict:
@@ -45,7 +45,7 @@ def run_child(module: str, request: dict, *, timeout: float, database: dict | No
         try:
             proc = subprocess.run([sys.executable, "-I", "-c", bootstrap], cwd=workdir, env=_child_env(workdir),
                                   input=json.dumps(request) + "\n", capture_output=True, text=True,
-                                  timeout=timeout, preexec_fn=_isolate)
+                                  timeout=timeout, preexec_fn=isolate)
         except subprocess.TimeoutExpired:
             return {"ok": False, "stage": "timeout", "message": f"took longer than {timeout:g}s"}
         finally:
