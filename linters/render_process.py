@@ -27,15 +27,6 @@ from linters import sandbox
 MAX_REPLY_BYTES = 8 * 1024 ** 2  # a revision emitting more SQL than this is cut off
 
 
-def network_isolation_available() -> bool:
-    """Whether a child can be put in its own network namespace on this machine."""
-    probe = subprocess.run(
-        [sys.executable, "-I", "-c", "import socket; s=socket.socket(); s.settimeout(1); s.connect(('127.0.0.1', 9))"],
-        preexec_fn=sandbox.isolate, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30,
-    )
-    return b"Network is unreachable" in probe.stderr or b"Errno 101" in probe.stderr
-
-
 class _Child:
     """One sandboxed render process and a line reader over its replies."""
 

@@ -65,22 +65,3 @@ class Report:
             "findings": [f.to_json() for f in self.findings],
             "summary": self.summary,
         }
-
-    @classmethod
-    def from_json(cls, data: dict) -> "Report":
-        """Read a report written by `--format json` (the Action's publish step reads it as data)."""
-        findings = []
-        for item in data.get("findings", []):
-            known = {k: item.get(k) for k in Finding.__dataclass_fields__ if k not in ("extra",)}
-            known["severity"] = Severity(item["severity"])
-            known["direction"] = item.get("direction") or "upgrade"
-            findings.append(Finding(**known))
-        revisions = [
-            RevisionEntry(
-                revision=r["revision"], path=r["path"], status=r["status"],
-                down_revisions=list(r.get("down_revisions") or []), sql=r.get("sql"),
-            )
-            for r in data.get("revisions", [])
-        ]
-        return cls(base=data.get("base"), pg_version=data.get("pg_version", 15),
-                   revisions=revisions, findings=findings)
