@@ -24,6 +24,7 @@ class Config:
     assume_lock_timeout: bool = False     # env.py sets lock_timeout itself
     transaction_per_migration: bool | None = None  # None: read it from env.py's context.configure()
     render_timeout: float = 30.0          # seconds per revision
+    downgrades: bool = False              # --all: review downgrades too (a PR check always does)
     metadata: str | list[str] | None = None  # "pkg.module:Base.metadata" (default: env.py's target_metadata)
     source: str | None = None             # where the settings came from
 
@@ -35,7 +36,7 @@ class Config:
         for name in (self.select or []) + list(self.ignore) + list(self.severity):
             if name not in known_rules:
                 raise UsageError(f"unknown rule {name!r} (see `python -m linters rules`)")
-        for name in ("assume_lock_timeout", "transaction_per_migration"):
+        for name in ("assume_lock_timeout", "transaction_per_migration", "downgrades"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be true or false, not {getattr(self, name)!r}")
         specs = [self.metadata] if isinstance(self.metadata, str) else self.metadata

@@ -133,8 +133,12 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
     --all (no base) each revision is also judged then, as its own deploy: those findings come back
     with the reviewed revisions."""
     project, config = scope.project, scope.config
+    # A PR's downgrades are reviewed; --all reviews them only when asked (a fifth of its time), or
+    # in live mode, whose round trip runs them.
+    both = scope.base is not None or config.downgrades or scope.live is not None
+    directions = ("upgrade", "downgrade") if both else ("upgrade",)
     renderer = Renderer([project.root, project.project_dir, project.script_dir, *project.sys_path],
-                        timeout=config.render_timeout, pg_version=config.pg_version)
+                        timeout=config.render_timeout, pg_version=config.pg_version, directions=directions)
     by_path = {str(project.root / f.path): f for f in ordered}
     parsed: dict[str, Reviewed] = {}
     judged: list[Finding] = []

@@ -23,6 +23,7 @@ class RenderResult:
     chunks: list[Chunk] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)   # {"stage", "message", "line"}
     missing: list[str] = field(default_factory=list)   # directions with no function
+    directions: tuple[str, ...] = ("upgrade", "downgrade")  # the directions that were rendered
 
     def error(self, stage: str, message: str, line: int | None = None) -> None:
         self.errors.append({"stage": stage, "message": message, "line": line})

@@ -84,7 +84,7 @@ class Renderer:
                     t.join()
             for path in map(str, paths):  # no child could take them: each says why, the run goes on
                 if path not in results:
-                    results[path] = RenderResult(path=path)
+                    results[path] = RenderResult(path=path, directions=self.directions)
                     results[path].error("crash", f"no render process could run it: {failures[-1] if failures else '?'}")
                     if on_result is not None:
                         on_result(path, results[path])
@@ -170,7 +170,7 @@ class Renderer:
     def _collect(self, child: _Child, path: str) -> tuple[RenderResult, bool, bool]:
         """The replies to the oldest request: (result, the child is still healthy, the child started
         rendering it). Its timeout runs from when the one before it ended."""
-        result = RenderResult(path=path)
+        result = RenderResult(path=path, directions=self.directions)
         deadline = time.monotonic() + self.timeout
         started = False
         while True:

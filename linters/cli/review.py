@@ -16,6 +16,8 @@ def review_parser() -> Parser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--base", help="git ref to compare with (default: merge-base with the remote default branch)")
     which.add_argument("--all", action="store_true", help="review every revision, not only the new ones")
+    p.add_argument("--downgrades", action="store_true",
+                   help="with --all: review downgrades too (a PR check always does; setting: downgrades = true)")
     add_report_options(p)
     live = p.add_mutually_exclusive_group()
     live.add_argument("--database-url", metavar="URL",
@@ -40,6 +42,7 @@ def cmd_review(argv: list[str]) -> int:
     path = Path(args.path)
     root, project = locate(path)
     config = resolve_config([project.project_dir, project.root], args)
+    config.downgrades = config.downgrades or args.downgrades
     live = LiveTarget(args.database_url, args.live) if args.database_url or args.live else None
     scope = Scope(project, config, resolve_base(path, root, args.base, args.all), live)
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
