@@ -50,7 +50,8 @@ def test_a_volatile_default_rewrites_the_table():
 
 def test_identity_serial_and_stored_generated_columns_rewrite_the_table():
     for column in ("n bigint GENERATED ALWAYS AS IDENTITY", "n bigserial",
-                   "total numeric GENERATED ALWAYS AS (price * qty) STORED", "seen timestamptz DEFAULT clock_timestamp()"):
+                   "total numeric GENERATED ALWAYS AS (price * qty) STORED",
+                   "seen timestamptz DEFAULT clock_timestamp()"):
         lint_errors(f"BEGIN; ALTER TABLE users ADD COLUMN {column}; COMMIT;", "adding-field-with-default")
 
 

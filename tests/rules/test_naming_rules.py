@@ -46,7 +46,8 @@ def test_renaming_existing_objects_is_a_warning():
             ("ALTER VIEW active_users RENAME TO live_users", "view active_users"),
             ("ALTER TYPE mood RENAME TO feeling", "type mood"),
             ("ALTER TYPE mood RENAME VALUE 'meh' TO 'fine'", "enum value mood.meh"),
-            ("ALTER TABLE users RENAME CONSTRAINT users_email_key TO users_mail_key", "constraint users.users_email_key"),
+            ("ALTER TABLE users RENAME CONSTRAINT users_email_key TO users_mail_key",
+             "constraint users.users_email_key"),
             ("ALTER FUNCTION touch() RENAME TO touch_row", "function touch"),
             ("ALTER SCHEMA billing RENAME TO invoicing", "schema billing"),
             ("ALTER DOMAIN email RENAME TO mail", "domain email")):
