@@ -188,10 +188,6 @@ def test_a_type_change_on_a_table_the_run_created_is_quiet():
             "changing-column-type")
 
 
-def test_the_recipe_new_column_next_to_the_old_one_is_quiet():
-    lint_ok("BEGIN; ALTER TABLE users ADD COLUMN id_big bigint; COMMIT;", "changing-column-type")
-
-
 # -- ban-drop-not-null, ban-drop-default, ban-drop-generated-expression -----------------------
 
 def test_dropping_not_null_of_an_existing_column_is_a_warning():

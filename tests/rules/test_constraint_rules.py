@@ -157,12 +157,6 @@ def test_a_domain_with_only_a_default_is_quiet():
     lint_ok("BEGIN; CREATE DOMAIN label AS text DEFAULT ''; COMMIT;", "ban-create-domain-with-constraint")
 
 
-def test_the_recipe_plain_type_and_table_check_is_quiet_for_domain_rules():
-    sql = "BEGIN; ALTER TABLE users ADD CONSTRAINT users_email_at CHECK (email LIKE '%@%') NOT VALID; COMMIT;"
-    lint_ok(sql, "ban-create-domain-with-constraint")
-    lint_ok(sql, "ban-alter-domain-with-add-constraint")
-
-
 # -- ban-alter-domain-with-add-constraint ------------------------------------------------------
 
 def test_adding_a_constraint_to_an_existing_domain_is_a_warning():
