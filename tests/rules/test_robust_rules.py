@@ -1,0 +1,68 @@
+"""linters/rules/robust_rules.py at the SQL level: statements outside the transaction that a re-run trips over.
+
+Outside BEGIN ... COMMIT each statement commits on its own (an autocommit_block); inside, a failure
+rolls everything back and a re-run starts clean.
+"""
+
+from tests.sqllint import lint_errors, lint_ok
+
+
+def test_an_unguarded_concurrent_index_build_outside_the_transaction_is_a_warning():
+    [f] = lint_errors("\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);", "prefer-robust-stmts")
+    assert (f.severity, f.line) == ("warning", 2)
+    assert "users_email_idx" in f.message and "drop_index" in f.message
+
+
+def test_unguarded_statements_outside_the_transaction_say_which_guard_to_add():
+    for statement, guard in (("CREATE TABLE t (id bigint)", "IF NOT EXISTS"),
+                             ("DROP INDEX CONCURRENTLY users_email_idx", "IF EXISTS"),
+                             ("ALTER TYPE mood ADD VALUE 'meh' AFTER 'ok'", "IF NOT EXISTS"),
+                             ("ALTER TABLE users ADD COLUMN nickname text", "IF NOT EXISTS"),
+                             ("ALTER TABLE users ADD CONSTRAINT ck CHECK (id > 0) NOT VALID",
+                              "DROP CONSTRAINT IF EXISTS")):
+        [f] = lint_errors(statement + ";", "prefer-robust-stmts")
+        assert f"add {guard}" in f.message or f"preceding {guard}" in f.message, statement
+
+
+def test_what_cannot_be_guarded_is_told_to_stay_in_the_transaction():
+    [f] = lint_errors("ALTER TABLE users RENAME COLUMN email TO email_address;", "prefer-robust-stmts")
+    assert "cannot be guarded" in f.message
+
+
+def test_the_recipe_drop_if_exists_then_build_concurrently_is_quiet():
+    lint_ok("""\
+        DROP INDEX CONCURRENTLY IF EXISTS users_email_idx;
+        CREATE INDEX CONCURRENTLY users_email_idx ON users (email);
+        """, "prefer-robust-stmts")
+
+
+def test_guarded_statements_outside_the_transaction_are_quiet():
+    lint_ok("""\
+        CREATE TABLE IF NOT EXISTS t (id bigint);
+        CREATE INDEX CONCURRENTLY IF NOT EXISTS users_name_idx ON users (name);
+        ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh' AFTER 'ok';
+        ALTER TABLE users ADD COLUMN IF NOT EXISTS nickname text;
+        ALTER TABLE users DROP COLUMN IF EXISTS legacy;
+        ALTER TABLE users DROP CONSTRAINT IF EXISTS ck;
+        ALTER TABLE users ADD CONSTRAINT ck CHECK (id > 0) NOT VALID;
+        DROP TABLE IF EXISTS scratch;
+        """, "prefer-robust-stmts")
+
+
+def test_idempotent_statements_outside_the_transaction_are_quiet():
+    lint_ok("""\
+        SET lock_timeout = '2s';
+        ALTER TABLE users VALIDATE CONSTRAINT ck;
+        ALTER TABLE users ALTER COLUMN email SET DEFAULT '';
+        """, "prefer-robust-stmts")
+
+
+def test_statements_inside_the_transaction_are_quiet():
+    lint_ok("""\
+        BEGIN;
+        CREATE TABLE t (id bigint);
+        ALTER TABLE users RENAME COLUMN email TO email_address;
+        ALTER TABLE users ADD CONSTRAINT ck CHECK (id > 0) NOT VALID;
+        DROP INDEX users_email_idx;
+        COMMIT;
+        """, "prefer-robust-stmts")

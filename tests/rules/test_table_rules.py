@@ -1,0 +1,63 @@
+"""linters/rules/table_rules.py at the SQL level: partition detach, VACUUM FULL and CLUSTER."""
+
+from tests.sqllint import lint_errors, lint_ok
+
+# -- require-concurrent-partition-detach -------------------------------------------------------
+
+
+def test_a_plain_detach_locks_the_whole_partitioned_table():
+    [f] = lint_errors("BEGIN; ALTER TABLE events DETACH PARTITION events_2020; COMMIT;",
+                      "require-concurrent-partition-detach")
+    assert (f.severity, f.table, f.lock) == ("warning", "events", "ACCESS EXCLUSIVE")
+    assert "events_2020" in f.message
+    assert "CONCURRENTLY" in f.hint and "needs PostgreSQL 14+" not in f.hint
+
+
+def test_before_postgresql_14_the_hint_says_concurrently_does_not_exist_yet():
+    [f] = lint_errors("BEGIN; ALTER TABLE events DETACH PARTITION events_2020; COMMIT;",
+                      "require-concurrent-partition-detach", pg_version=13)
+    assert "needs PostgreSQL 14+" in f.hint
+
+
+def test_detach_concurrently_outside_the_transaction_is_quiet():
+    lint_ok("ALTER TABLE events DETACH PARTITION events_2020 CONCURRENTLY; "
+            "ALTER TABLE events DETACH PARTITION events_2021 FINALIZE;", "require-concurrent-partition-detach")
+
+
+def test_detaching_from_a_table_the_run_created_is_quiet():
+    lint_ok("""\
+        BEGIN;
+        CREATE TABLE ev (id bigint) PARTITION BY RANGE (id);
+        CREATE TABLE ev1 PARTITION OF ev FOR VALUES FROM (1) TO (10);
+        ALTER TABLE ev DETACH PARTITION ev1;
+        COMMIT;
+        """, "require-concurrent-partition-detach")
+
+
+# -- prefer-repack -----------------------------------------------------------------------------
+
+def test_vacuum_full_and_cluster_rewrite_under_access_exclusive():
+    for statement in ("VACUUM FULL users", "VACUUM (FULL, ANALYZE) users", "CLUSTER users USING users_pkey"):
+        [f] = lint_errors(statement + ";", "prefer-repack")
+        assert (f.severity, f.table, f.lock) == ("error", "users", "ACCESS EXCLUSIVE"), statement
+        assert "pg_repack" in f.hint
+
+
+def test_vacuum_full_and_cluster_of_every_table_are_reported():
+    for statement in ("VACUUM FULL", "CLUSTER"):
+        [f] = lint_errors(statement + ";", "prefer-repack")
+        assert "every table" in f.message
+
+
+def test_from_postgresql_19_the_hint_is_repack_concurrently():
+    [f] = lint_errors("VACUUM FULL users;", "prefer-repack", pg_version=19)
+    assert "REPACK (CONCURRENTLY)" in f.hint
+
+
+def test_a_plain_vacuum_is_quiet():
+    lint_ok("VACUUM users; VACUUM (ANALYZE) users; ANALYZE users;", "prefer-repack")
+
+
+def test_rewriting_a_table_the_run_created_is_quiet():
+    lint_ok("BEGIN; CREATE TABLE t (id bigint PRIMARY KEY); COMMIT; VACUUM FULL t; CLUSTER t USING t_pkey;",
+            "prefer-repack")
