@@ -43,7 +43,10 @@ def lint_sql(text: str, path: str, config) -> list:
         findings.append(rule.finding(f"PostgreSQL cannot parse this SQL: {failure.message}", path=path,
                                      line=_error_line(text, failure.message)))
     item = Reviewed(RevisionFile(path=path, source=text), RenderResult(path), parsed)
-    findings += sql_findings([item], config, one_run=True, setup=RunSetup(in_transaction=False))
+    # assume_lock_timeout: the deploy sets the timeouts itself (as env.py does for a review).
+    setup = RunSetup(in_transaction=False, lock_timeout=config.assume_lock_timeout,
+                     statement_timeout=config.assume_lock_timeout)
+    findings += sql_findings([item], config, one_run=True, setup=setup)
     return apply_ignores(findings, sql_ignores(path, parsed.statements))
 
 

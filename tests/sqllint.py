@@ -22,7 +22,7 @@ from __future__ import annotations
 import textwrap
 
 from linters.config import Config
-from linters.rules import RULES, rules_of_kind
+from linters.rules import RULES, SqlRule, rules_of
 from linters.sqlfile import lint_sql
 
 PATH = "migration.sql"
@@ -30,7 +30,7 @@ PATH = "migration.sql"
 
 def sql_rules() -> list:
     """The rules that judge SQL statements (the ones these tests are for)."""
-    return rules_of_kind("sql")
+    return rules_of(SqlRule)
 
 
 def _show(findings) -> str:
