@@ -265,3 +265,25 @@ def test_dropping_an_index_of_the_history_names_its_table(repo, review):
     _, report, _ = review()
     by_revision = {f["revision"]: f for f in report["findings"] if f["rule"] == "require-concurrent-index-deletion"}
     assert (by_revision["0003"]["table"], by_revision["0003"]["lock"]) == ("users", "ACCESS EXCLUSIVE")
+
+
+def test_all_reviews_downgrades_only_when_asked(repo):
+    """--all renders upgrades only (downgrades cost a fifth of its time); --downgrades or the
+    setting brings them back. A PR check (--base) always reviews them."""
+    repo.add_revision("0002", "0001", 'op.add_column("users", sa.Column("nick", sa.Text))',
+                      downgrade='op.drop_column("exams", "title")', slug="nick")
+    repo.add_revision("0003", "0002", 'op.add_column("users", sa.Column("bio", sa.Text))', downgrade="pass",
+                      slug="bio")
+
+    def downgrade_rules(*flags):
+        proc = run_cli(str(repo.path), "--format", "json", *flags)
+        report = json.loads(proc.stdout)
+        return {(f["rule"], f["revision"], f["direction"]) for f in report["findings"]}
+
+    plain = downgrade_rules("--all")
+    assert not any(direction == "downgrade" for _, _, direction in plain)
+    assert ("missing-downgrade", "0003", "upgrade") in plain  # an empty downgrade() is seen without rendering it
+    assert ("ban-drop-column", "0002", "downgrade") in downgrade_rules("--all", "--downgrades")
+    repo.write("pyproject.toml", "[tool.alembic-review]\ndowngrades = true\n")
+    assert ("ban-drop-column", "0002", "downgrade") in downgrade_rules("--all")
+    assert ("ban-drop-column", "0002", "downgrade") in downgrade_rules("--base", "main")
