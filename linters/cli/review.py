@@ -23,6 +23,9 @@ def review_parser() -> Parser:
                            "(locks from pg_locks, up/down/up, drift against the models); dropped after")
     live.add_argument("--live", action="store_true",
                       help="live mode on a throwaway cluster started with this machine's initdb/pg_ctl")
+    p.add_argument("--stats", type=Path, metavar="FILE",
+                   help="table-statistics snapshot of production (`alembic-review stats`): findings get the "
+                        "table's size, lock time and blocked writes, and a severity that follows them")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--version", action="version", version=f"alembic-review {__version__}")
     return p
@@ -36,12 +39,14 @@ def cmd_review(argv: list[str]) -> int:
     from linters.gcpause import cycle_collection_paused
     from linters.model import LiveTarget
     from linters.progress import progress_for
+    from linters.tablestats import load_or_warn, stats_path
 
     path = Path(args.path)
     root, project = locate(path)
     config = resolve_config([project.project_dir, project.root], args)
     live = LiveTarget(args.database_url, args.live) if args.database_url or args.live else None
-    scope = Scope(project, config, resolve_base(path, root, args.base, args.all), live)
+    stats = load_or_warn(stats_path(args.stats, config.stats, config.source))
+    scope = Scope(project, config, resolve_base(path, root, args.base, args.all), live, stats)
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
     with cycle_collection_paused():
         with progress_for(show_progress) as on_progress:
