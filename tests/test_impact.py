@@ -243,3 +243,34 @@ def test_bench_times_each_operation_in_its_cost_class():
         ("SET NOT NULL", "full scan"), ("ADD FOREIGN KEY", "foreign key validation")]
     assert all(r["predicted"] > 0 and r["measured"] > 0 and r["size"].rows == 2000 for r in results)
     assert "impact_speed = " in report(results)
+
+
+# --- cost classes: what the lock model says the statement does under its lock --------------------
+
+@pytest.mark.parametrize("sql_text, cost", [
+    ("CREATE INDEX ix ON orders (a)", "index build"),
+    ("REINDEX TABLE orders", "index build"),
+    ("ALTER TABLE orders ADD CONSTRAINT pk PRIMARY KEY (id)", "index build"),
+    ("ALTER TABLE orders ADD CONSTRAINT u UNIQUE (a)", "index build"),
+    ("ALTER TABLE orders ALTER COLUMN a TYPE bigint", "rewrite"),
+    ("ALTER TABLE orders ADD COLUMN b uuid DEFAULT gen_random_uuid()", "rewrite"),
+    ("VACUUM FULL orders", "rewrite"),
+    ("ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES customers (id)", "foreign key validation"),
+    ("ALTER TABLE orders ADD CONSTRAINT ck CHECK (a > 0)", "full scan"),
+    ("ALTER TABLE orders ALTER COLUMN a SET NOT NULL", "full scan"),
+    ("ALTER TABLE orders VALIDATE CONSTRAINT ck", "full scan"),
+    ("ALTER TABLE orders ADD CONSTRAINT ck CHECK (a > 0) NOT VALID", "catalog only"),
+    ("ALTER TABLE orders ADD COLUMN b text", "catalog only"),
+    ("ALTER TABLE orders RENAME COLUMN a TO b", "catalog only"),
+    ("DROP INDEX ix", "catalog only"),
+])
+def test_cost_class_follows_the_lock_model(sql_text, cost):
+    from linters.impact import cost_class, lock_seconds
+    from linters.sql import Chunk, parse_chunks
+    from linters.tablestats import TableSize
+    [stmt] = parse_chunks([Chunk("upgrade", 1, sql_text)]).statements
+    effect = stmt.lock_effect(15)
+    assert cost_class(stmt, effect.rewrite, effect.scan) == cost
+    big = TableSize(rows=10**7, heap_bytes=10**9, index_bytes=10**8, total_bytes=11 * 10**8, writes_per_second=1)
+    assert (lock_seconds(cost, big) == 0) == (cost == "catalog only")
+    assert lock_seconds(cost, big, speed=2) == pytest.approx(lock_seconds(cost, big) / 2)
