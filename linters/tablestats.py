@@ -164,6 +164,11 @@ def stats_path(flag: Path | None, setting: str | None, settings_file: str | None
     return Path(settings_file).parent / setting if settings_file else Path(setting)
 
 
+def warn_unused(source, reason) -> None:
+    """One line on stderr: the review goes on without table sizes."""
+    print(f"alembic-review: warning: table statistics {source} not used: {reason}", file=sys.stderr)
+
+
 def load_or_warn(path: Path | None) -> TableStats | None:
     """The snapshot at `path`, or None after one line on stderr: the review goes on without sizes."""
     if path is None:
@@ -171,5 +176,5 @@ def load_or_warn(path: Path | None) -> TableStats | None:
     try:
         return read_stats(path)
     except StatsError as exc:
-        print(f"alembic-review: warning: table statistics {path} not used: {exc}", file=sys.stderr)
+        warn_unused(path, exc)
         return None

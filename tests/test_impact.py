@@ -274,3 +274,33 @@ def test_cost_class_follows_the_lock_model(sql_text, cost):
     big = TableSize(rows=10**7, heap_bytes=10**9, index_bytes=10**8, total_bytes=11 * 10**8, writes_per_second=1)
     assert (lock_seconds(cost, big) == 0) == (cost == "catalog only")
     assert lock_seconds(cost, big, speed=2) == pytest.approx(lock_seconds(cost, big) / 2)
+
+
+# --- sizes read from a database instead of a file (live mode's URL, or any) -----------------------
+
+def test_stats_url_reads_the_sizes_from_that_database(repo, review, production):
+    repo.add_revision("0002", "0001", INDEX_BOTH, DROP_BOTH)
+    code, report, stderr = review("--stats", production)
+    assert code == 1 and stderr == ""
+    assert finding_on(report, "require-concurrent-index-creation", "users")["impact"]["rows"] == LARGE_ROWS
+    assert finding_on(report, "require-concurrent-index-creation", "exams")["severity"] == "info"
+
+
+def test_live_mode_uses_the_sizes_of_the_database_it_names(repo, review, production):
+    repo.add_revision("0002", "0001", INDEX_BOTH, DROP_BOTH)
+    code, report, stderr = review("--database-url", production, "--stats", production)
+    assert code == 1, stderr
+    large = finding_on(report, "require-concurrent-index-creation", "users")
+    assert large["severity"] == "error" and large["impact"]["rows"] == LARGE_ROWS
+    assert finding_on(report, "require-concurrent-index-creation", "exams")["severity"] == "info"
+    assert any(f["rule"] == "live-lock-trace" for f in report["findings"])  # live mode ran too
+    with psycopg.connect(production) as conn:  # on its scratch database: the named one is untouched
+        assert conn.execute("SELECT count(*) FROM pg_indexes WHERE indexname = 'ix_users_email'").fetchone()[0] == 0
+
+
+def test_unreachable_stats_database_is_one_line_and_the_review_goes_on(repo, review):
+    repo.add_revision("0002", "0001", INDEX_BOTH, DROP_BOTH)
+    code, report, stderr = review("--stats", "postgresql://postgres:secret@127.0.0.1:1/prod")
+    [line] = stderr.splitlines()
+    assert line.startswith("alembic-review: warning: table statistics postgres@127.0.0.1:1/prod not used: ")
+    assert "secret" not in line and code == 1 and all("impact" not in f for f in report["findings"])
