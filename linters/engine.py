@@ -2,7 +2,7 @@
 settle -> size (--stats) -> Report.
 
 `review(scope)` runs these stages in order; the entry point (linters/cli/review.py) decides the
-scope once: the project, its settings, the git base, live mode.
+scope once: the project, its settings, the git base, live mode, the table sizes.
 """
 
 from __future__ import annotations

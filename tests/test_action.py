@@ -288,3 +288,6 @@ def test_stats_file_input_reaches_the_review_and_the_comment(workflow, fake_gith
     [comment] = fake_github.comments_on(REPO, PR)
     for text in (summary, comment["body"]):
         assert "users: 48 M rows, 21 GB; SHARE lock ~" in text
+    sarif = json.loads((workflow.repo.path / "alembic-review.sarif").read_text())
+    assert any(r["properties"].get("impact") == impact for r in sarif["runs"][0]["results"])
+    assert not list(jsonschema.Draft7Validator(SCHEMA).iter_errors(sarif))
