@@ -73,6 +73,7 @@ def build_parser(env: dict) -> argparse.ArgumentParser:
     p.add_argument("--pg-version", default=e("pg-version"))
     p.add_argument("--fail-on", default=e("fail-on"), choices=["", "error", "warning", "never"])
     p.add_argument("--config", default=e("config"))
+    p.add_argument("--stats-file", default=e("stats-file"), help="table-statistics snapshot (`python -m linters stats`)")
     p.add_argument("--github-token", default=e("github-token", env.get("GITHUB_TOKEN", "")))
     p.add_argument("--comment", type=_bool, default=_bool(e("comment", "true")))
     p.add_argument("--review", type=_bool, default=_bool(e("review", "true")))
@@ -119,6 +120,8 @@ def run_lint(args, env: dict, workspace: Path, report_path: Path, base: str | No
         lint += ["--fail-on", args.fail_on]
     if args.config:
         lint += ["--config", args.config]
+    if args.stats_file:
+        lint += ["--stats", args.stats_file]
     child_env = {k: v for k, v in env.items() if not k.startswith("INPUT_") and k not in (
         "GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")}
     print("alembic-review: python -m linters " + " ".join(lint), flush=True)

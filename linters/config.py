@@ -26,6 +26,10 @@ class Config:
     render_timeout: float = 30.0          # seconds per revision
     downgrades: bool = False              # --all: review downgrades too (a PR check always does)
     metadata: str | list[str] | None = None  # "pkg.module:Base.metadata" (default: env.py's target_metadata)
+    stats: str | None = None              # table-statistics snapshot (`python -m linters stats`), relative to the settings file
+    small_table_rows: int = 10_000        # with stats: below this, findings about lock duration are info
+    max_lock_seconds: float = 30.0        # with stats: a write-blocking lock expected longer is an error
+    impact_speed: float = 1.0             # with stats: this machine's speed relative to bench/impact.py's
     source: str | None = None             # where the settings came from
 
     def validate(self, known_rules) -> "Config":
@@ -43,6 +47,12 @@ class Config:
         if specs is not None and not (isinstance(specs, list) and specs and all(
                 isinstance(m, str) and re.fullmatch(r"[\w.]+:[\w.]+", m) for m in specs)):
             raise UsageError(f'metadata must look like "pkg.module:Base.metadata", not {self.metadata!r}')
+        if self.stats is not None and not isinstance(self.stats, str):
+            raise UsageError(f'stats must be a path like ".alembic-review/stats.json", not {self.stats!r}')
+        for name, kind in (("small_table_rows", int), ("max_lock_seconds", (int, float)), ("impact_speed", (int, float))):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, kind) or value < 0 or (kind is not int and value == 0):
+                raise UsageError(f"{name} must be {'a whole number >= 0' if kind is int else 'a number above 0'}, not {value!r}")
         for name, level in self.severity.items():
             if level not in {s.value for s in Severity}:
                 raise UsageError(f"severity of {name} must be error, warning or info, not {level!r}")

@@ -32,10 +32,13 @@ class Finding:
     suggestion: str | None = None
     direction: str = "upgrade"  # "upgrade" or "downgrade"
     extra: dict = field(default_factory=dict)
+    impact: dict | None = None  # with a table-statistics snapshot: {"rows", "bytes", "lock", "lock_seconds", "blocked_writes"}
 
     def to_json(self) -> dict:
         # Shallow: every field but `extra` is a plain value (asdict's deep copy cost 0.3 s on big runs).
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        if data["impact"] is None:  # only when a snapshot was given: the report's shape stays as it was
+            del data["impact"]
         data["severity"] = self.severity.value
         if data["end_line"] is None:
             data["end_line"] = data["line"]

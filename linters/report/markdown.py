@@ -17,7 +17,7 @@ import re
 from collections import Counter
 
 from linters.findings import Finding, Severity
-from linters.report.common import SEVERITY_ICON, finding_lines, finding_path, plural, sorted_findings
+from linters.report.common import SEVERITY_ICON, finding_lines, finding_path, impact_line, plural, sorted_findings
 from linters.report.model import Report, RevisionEntry
 
 GITHUB_COMMENT_LIMIT = 65536
@@ -158,10 +158,18 @@ def finding_block(report: Report, f: Finding) -> str:
         takes = f"takes {code(f.lock)}" if f.lock else ""
         on = f"on {code(f.table)}" if f.table else ""
         lines.append(f"<sub>{' '.join(p for p in (takes, on) if p)}</sub>")
+    if (impact := impact_block(f)) is not None:
+        lines.append(impact)
     if f.hint:
         hint = text(f.hint.strip()).replace("\n", "\n> ")
         lines += ["", f"> **Safe way:** {hint}"]
     return "\n".join(lines)
+
+
+def impact_block(f: Finding) -> str | None:
+    """The production impact of a finding (--stats): size, lock time, writes blocked."""
+    line = impact_line(f)
+    return None if line is None else f"<sub>📊 {text(line)}</sub>"
 
 
 def finding_line(report: Report, f: Finding) -> str:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from linters import __version__
+from linters.report.common import impact_line
 from linters.report.model import Report
 
 STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -46,6 +47,8 @@ def write(report: Report, console: Console) -> None:
             console.print(Text(f"       │ {src.strip()}", style="dim"))
         if f.lock:
             console.print(Text(f"       lock: {f.lock}" + (f" on {f.table}" if f.table else ""), style="magenta"))
+        if (impact := impact_line(f)) is not None:
+            console.print(Text(f"       impact: {impact}", style="magenta"))
         if f.hint:
             console.print(Text(f"       fix: {f.hint}", style="green"))
         if f.suggestion:
