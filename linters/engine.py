@@ -203,6 +203,17 @@ def settle(findings: list[Finding], reviewed: list[Reviewed], sources: dict[str,
     return findings
 
 
+def squawk_findings(scope: Scope, reviewed: list[Reviewed], findings: list[Finding],
+                    sources: dict[str, RevisionSource]):
+    """--squawk: squawk-cli over the same SQL (linters/squawk.py). Marks our findings it agrees with;
+    returns the opinion (for the tally) and its findings that are not ours, located like ours."""
+    from linters.squawk import second_opinion
+    opinion, theirs = second_opinion(reviewed, findings, [scope.project.project_dir, scope.project.root],
+                                     scope.config.pg_version)
+    locate_and_suggest(theirs, sources)
+    return opinion, theirs
+
+
 def build_report(scope: Scope, history: History, reviewed: list[Reviewed], findings: list[Finding]) -> Report:
     sql_by_path = {
         item.file.path: "\n".join(s.sql + ";" for s in item.parsed.statements if s.direction == "upgrade")
@@ -233,4 +244,11 @@ def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
     for item in reviewed:
         findings += render_findings(item)
     findings += judged + judged_after_rendering(scope, history, reviewed, judge, sources)
-    return build_report(scope, history, reviewed, settle(findings, reviewed, sources, scope.config))
+    opinion = None
+    if scope.config.squawk:
+        opinion, theirs = squawk_findings(scope, reviewed, findings, sources)
+        findings += theirs
+    report = build_report(scope, history, reviewed, settle(findings, reviewed, sources, scope.config))
+    if opinion is not None:
+        report.squawk = opinion.tally(report.findings)
+    return report

@@ -23,6 +23,9 @@ def review_parser() -> Parser:
                            "(locks from pg_locks, up/down/up, drift against the models); dropped after")
     live.add_argument("--live", action="store_true",
                       help="live mode on a throwaway cluster started with this machine's initdb/pg_ctl")
+    p.add_argument("--squawk", action="store_true",
+                   help="also run squawk-cli over each revision's SQL and merge its findings "
+                        "(setting squawk = true; needs the [squawk] extra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--version", action="version", version=f"alembic-review {__version__}")
     return p
@@ -40,6 +43,9 @@ def cmd_review(argv: list[str]) -> int:
     path = Path(args.path)
     root, project = locate(path)
     config = resolve_config([project.project_dir, project.root], args)
+    if config.squawk:
+        from linters.squawk import find_binary
+        find_binary()  # missing: one line and exit 2 now, not after rendering
     live = LiveTarget(args.database_url, args.live) if args.database_url or args.live else None
     scope = Scope(project, config, resolve_base(path, root, args.base, args.all), live)
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
