@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 MISSING = "--squawk needs the squawk binary: pip install 'alembic-review[squawk]' (the squawk-cli package)"
 COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
 AGREES = "squawk_agrees"  # Finding.extra key: squawk reported the same rule on the same statement
-DROPPED = {"syntax-error"}  # squawk's parser on SQL PostgreSQL's own parser accepted: squawk's limit, not a finding
 
 
 def find_binary() -> str:
@@ -61,7 +60,8 @@ class SquawkFile:
     def of(cls, name: str, statements: list[Statement]) -> "SquawkFile":
         parts, statement_at, line = [], {}, 1
         for stmt in statements:
-            sql = stmt.sql + ("\n;" if "--" in stmt.sql.rsplit("\n", 1)[-1] else ";")  # a trailing comment
+            # a statement's text may end in a `--` comment, which would swallow its `;`
+            sql = stmt.sql + ("\n;" if "--" in stmt.sql.rsplit("\n", 1)[-1] else ";")
             # the comments before it, where squawk looks for `-- squawk-ignore`
             piece = "\n".join([*COMMENT.findall(stmt.comments), sql]) + "\n"
             lines = piece.count("\n")
@@ -116,7 +116,7 @@ class SecondOpinion:
             rule_id = SQUAWK_NAMES.get(v.get("rule_name"), v.get("rule_name"))
             squawk_file = by_name.get(Path(str(v.get("file"))).name)
             stmt = squawk_file.statement_at.get(int(v.get("line", -1)) + 1) if squawk_file else None  # 0-based
-            if stmt is None or stmt.managed or rule_id in DROPPED:
+            if stmt is None or stmt.managed:
                 continue
             key = (rule_id, id(stmt))
             if key in ours:

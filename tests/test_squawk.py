@@ -87,6 +87,19 @@ def test_squawk_follows_autocommit_blocks_and_its_own_ignore_comments(repo, revi
     assert "ban-drop-column" not in rules_of(report) and of(report, "unused-ignore") == []
 
 
+def test_a_statement_ending_in_a_comment_keeps_its_neighbours_apart(repo, review):
+    rel = repo.add_revision("0002", "0001", """
+        op.execute("SET lock_timeout = '3s'")
+        op.execute("ALTER TABLE users DROP COLUMN legacy_name -- nobody reads it")
+        op.create_index("ix_users_email", "users", ["email"])
+    """, 'op.drop_index("ix_users_email", table_name="users")')
+    _, report, _ = review("--squawk")
+    assert [f.get("source") for f in of(report, "ban-drop-column")] == [None]  # squawk agreed
+    [index] = of(report, "require-concurrent-index-creation")
+    assert "source" not in index and index["line"] == line_of(repo, rel, "op.create_index")
+    assert of(report, "syntax-error") == []  # squawk did not read the two as one glued statement
+
+
 def test_an_op_line_ignore_silences_squawk_too(repo, review):
     repo.add_revision("0002", "0001", """
         op.execute("SET lock_timeout = '3s'")
