@@ -204,12 +204,13 @@ def settle(findings: list[Finding], reviewed: list[Reviewed], sources: dict[str,
 
 
 def squawk_findings(scope: Scope, reviewed: list[Reviewed], findings: list[Finding],
-                    sources: dict[str, RevisionSource]):
+                    sources: dict[str, RevisionSource], setup: RunSetup):
     """--squawk: squawk-cli over the same SQL (linters/squawk.py). Marks our findings it agrees with;
     returns the opinion (for the tally) and its findings that are not ours, located like ours."""
     from linters.squawk import second_opinion
+    timeouts = {"lock_timeout": setup.lock_timeout, "statement_timeout": setup.statement_timeout}
     opinion, theirs = second_opinion(reviewed, findings, [scope.project.project_dir, scope.project.root],
-                                     scope.config.pg_version)
+                                     scope.config.pg_version, timeouts)
     locate_and_suggest(theirs, sources)
     return opinion, theirs
 
@@ -246,7 +247,7 @@ def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
     findings += judged + judged_after_rendering(scope, history, reviewed, judge, sources)
     opinion = None
     if scope.config.squawk:
-        opinion, theirs = squawk_findings(scope, reviewed, findings, sources)
+        opinion, theirs = squawk_findings(scope, reviewed, findings, sources, judge.setup)
         findings += theirs
     report = build_report(scope, history, reviewed, settle(findings, reviewed, sources, scope.config))
     if opinion is not None:

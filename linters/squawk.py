@@ -2,8 +2,9 @@
 
 Each reviewed revision's upgrade statements are written to one file, statement after statement,
 and squawk lints all the files in one run (`squawk --reporter json`) with what it would get in this
-project: its .squawk.toml, our PostgreSQL version, and --assume-in-transaction, since Alembic runs
-each migration inside its transaction. The COMMIT/BEGIN Alembic emits around an autocommit_block()
+project: its .squawk.toml, our PostgreSQL version, the timeouts env.py sets for the session (as
+SET statements first), and --assume-in-transaction, since Alembic runs each migration inside its
+transaction. The COMMIT/BEGIN Alembic emits around an autocommit_block()
 are written too, so squawk follows the statements that run outside it; what squawk says about those
 two (they are Alembic's, not the revision's) is dropped. squawk reports lines of the file it read;
 each line maps back to the statement written there, so to its op.* call.
@@ -57,8 +58,9 @@ class SquawkFile:
     statement_at: dict[int, Statement]  # 1-based line -> the statement written there (its comments included)
 
     @classmethod
-    def of(cls, name: str, statements: list[Statement]) -> "SquawkFile":
-        parts, statement_at, line = [], {}, 1
+    def of(cls, name: str, statements: list[Statement], preamble: str = "") -> "SquawkFile":
+        """`preamble`: what every migration runs under (env.py's timeouts), on lines of no statement."""
+        parts, statement_at, line = [preamble], {}, 1 + preamble.count("\n")
         for stmt in statements:
             # a statement's text may end in a `--` comment, which would swallow its `;`
             sql = stmt.sql + ("\n;" if "--" in stmt.sql.rsplit("\n", 1)[-1] else ";")
@@ -140,26 +142,33 @@ def _finding(rule_id: str, violation: dict, stmt: Statement, rule, pg_version: i
     effect = stmt.lock_effect(pg_version)
     fields = dict(path=stmt.path, line=stmt.line, revision=stmt.revision, statement=stmt.sql, table=effect.table,
                   direction=stmt.direction, source="squawk")
-    if rule is not None:
-        finding = rule.finding(message, lock=rule.lock, **fields)
+    if rule is not None:  # the lock as the lock model sees the statement, as for our findings
+        finding = rule.finding(message, lock=effect.mode or rule.lock, **fields)
     else:  # one of squawk's rules we do not have (an opt-in one, say): squawk's own level and help
         finding = Finding(rule=rule_id, severity=Severity.WARNING, message=message, hint=help_text, **fields)
     finding.extra["statement_id"] = id(stmt)  # inline ignores name the statement; the op.* call's span
     return finding
 
 
+def session_preamble(timeouts: dict[str, bool]) -> str:
+    """The timeouts env.py (or `assume_lock_timeout`) sets for every migration, as SQL squawk reads
+    first: it cannot see env.py, and would ask each revision for what the session already has."""
+    return "".join(f"SET {name} = '1s';\n" for name, on in timeouts.items() if on)
+
+
 def second_opinion(reviewed: list[Reviewed], findings: list[Finding], search_dirs: list[Path],
-                   pg_version: int) -> tuple[SecondOpinion, list[Finding]]:
+                   pg_version: int, timeouts: dict[str, bool]) -> tuple[SecondOpinion, list[Finding]]:
     """squawk over every reviewed revision's upgrade SQL: the opinion (for the tally) and squawk's findings
-    that are not ours."""
+    that are not ours. `timeouts`: {"lock_timeout": bool, "statement_timeout": bool} set for every session."""
     from linters.squawk_settings import find_squawk_toml
 
     opinion = SecondOpinion()
     files = []
+    preamble = session_preamble(timeouts)
     for index, item in enumerate(reviewed):
         statements = [s for s in item.parsed.statements if s.direction == "upgrade"]
         if statements:
-            files.append(SquawkFile.of(f"{index:05d}.sql", statements))
+            files.append(SquawkFile.of(f"{index:05d}.sql", statements, preamble))
             opinion.read.update(id(s) for s in statements)
     if not files:
         return opinion, []

@@ -100,6 +100,18 @@ def test_a_statement_ending_in_a_comment_keeps_its_neighbours_apart(repo, review
     assert of(report, "syntax-error") == []  # squawk did not read the two as one glued statement
 
 
+def test_squawk_knows_the_timeouts_env_py_sets(repo, review):
+    repo.write("pyproject.toml", "[tool.alembic-review]\nassume_lock_timeout = true\n")
+    repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])',
+                      'op.drop_index("ix_users_email", table_name="users")')
+    _, report, _ = review("--squawk")
+    assert of(report, "require-concurrent-index-creation")
+    assert of(report, "require-lock-timeout") == of(report, "require-statement-timeout") == []
+    repo.write("pyproject.toml", "[tool.alembic-review]\nassume_lock_timeout = false\n")
+    _, report, _ = review("--squawk")
+    assert of(report, "require-lock-timeout")  # the same revision, when nothing sets the timeout
+
+
 def test_an_op_line_ignore_silences_squawk_too(repo, review):
     repo.add_revision("0002", "0001", """
         op.execute("SET lock_timeout = '3s'")
