@@ -2,12 +2,12 @@
 
 Each reviewed revision's upgrade statements are written to one file, statement after statement,
 and squawk lints all the files in one run (`squawk --reporter json`) with what it would get in this
-project: its .squawk.toml, our PostgreSQL version, the timeouts env.py sets for the session (as
-SET statements first), and --assume-in-transaction, since Alembic runs each migration inside its
-transaction. The COMMIT/BEGIN Alembic emits around an autocommit_block()
-are written too, so squawk follows the statements that run outside it; what squawk says about those
-two (they are Alembic's, not the revision's) is dropped. squawk reports lines of the file it read;
-each line maps back to the statement written there, so to its op.* call.
+project: its .squawk.toml, our PostgreSQL version, the timeouts env.py sets for the session (as SET
+statements first), and --assume-in-transaction, since Alembic runs each migration inside its
+transaction. The COMMIT/BEGIN Alembic emits around an autocommit_block() are written too, so squawk
+follows the statements that run outside it; what squawk says about those two (they are Alembic's,
+not the revision's) is dropped. squawk reports lines of the file it read (from 0); each line maps
+back to the statement written there, so to its op.* call.
 
 A violation with the rule id and statement of one of our findings is that finding; any other
 becomes a finding of its own, `source: "squawk"`. The tally says how many findings each side had
@@ -116,8 +116,8 @@ class SecondOpinion:
         added: dict[tuple[str, int], Finding] = {}
         for v in violations:
             rule_id = SQUAWK_NAMES.get(v.get("rule_name"), v.get("rule_name"))
-            squawk_file = by_name.get(Path(str(v.get("file"))).name)
-            stmt = squawk_file.statement_at.get(int(v.get("line", -1)) + 1) if squawk_file else None  # 0-based
+            squawk_file, line = by_name.get(Path(str(v.get("file"))).name), v.get("line")
+            stmt = squawk_file.statement_at.get(line + 1) if squawk_file and isinstance(line, int) else None
             if stmt is None or stmt.managed:
                 continue
             key = (rule_id, id(stmt))
