@@ -226,3 +226,15 @@ def test_squawk_setting_and_a_failing_squawk(repo, review, python_without_squawk
                           text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.strip().endswith("squawk failed: error: something broke")
     assert proc.stderr.count("\n") == 1
+
+
+def test_squawk_toml_names_and_versions_as_squawk_writes_them(tmp_path):
+    from linters.config import load_config
+
+    (tmp_path / ".squawk.toml").write_text('excluded_rules = ["prefer-timestamp-tz", "ban-drop-trigger"]\n'
+                                           'pg_version = "9.6"\n')
+    config = load_config([tmp_path])
+    assert (config.ignore, config.pg_version, config.source) == (["prefer-timestamptz"], 9,
+                                                                 str(tmp_path / ".squawk.toml"))
+    (tmp_path / ".alembic-review.toml").write_text("fail_on = 'warning'\n")
+    assert load_config([tmp_path]).ignore == []  # our own settings file: .squawk.toml is squawk's alone
