@@ -72,7 +72,8 @@ def report_from_untrusted_json(data) -> Report:
             table=_s(item.get("table"), 500), lock=_s(item.get("lock"), 100), hint=_s(item.get("hint")),
             suggestion=_s(item.get("suggestion")),
             direction="downgrade" if item.get("direction") == "downgrade" else "upgrade",
-            impact=_impact(item.get("impact"))))
+            impact=_impact(item.get("impact")),
+            source="squawk" if item.get("source") == "squawk" else None))
     revisions = []
     for r in (data.get("revisions") or [])[:5000]:
         if not isinstance(r, dict):
@@ -85,4 +86,14 @@ def report_from_untrusted_json(data) -> Report:
             sql=_s(r.get("sql"), 2_000_000)))
     pg = data.get("pg_version")
     return Report(base=_s(data.get("base"), 100), pg_version=pg if _i(pg) else 15,
-                  revisions=revisions, findings=findings)
+                  revisions=revisions, findings=findings, squawk=_squawk_tally(data.get("summary")))
+
+
+def _squawk_tally(summary) -> dict | None:
+    """--squawk's counts in the summary, when they are there and are counts."""
+    tally = summary.get("squawk") if isinstance(summary, dict) else None
+    if not isinstance(tally, dict):
+        return None
+    counts = {key: tally.get(key) for key in ("both", "ours_only", "squawk_only")}
+    return counts if all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10_000_000
+                         for v in counts.values()) else None

@@ -30,6 +30,8 @@ class Config:
     small_table_rows: int = 10_000        # with stats: below this, findings about lock duration are info
     max_lock_seconds: float = 30.0        # with stats: a write-blocking lock expected longer is an error
     impact_speed: float = 1.0             # with stats: this machine's speed relative to bench/impact.py's
+    squawk: bool = False                  # also run squawk-cli and merge its findings (linters/squawk.py)
+    assume_in_transaction: bool | None = None  # `sql` command: the file runs inside a transaction (squawk's setting)
     source: str | None = None             # where the settings came from
 
     def validate(self, known_rules) -> "Config":
@@ -40,7 +42,8 @@ class Config:
         for name in (self.select or []) + list(self.ignore) + list(self.severity):
             if name not in known_rules:
                 raise UsageError(f"unknown rule {name!r} (see `python -m linters rules`)")
-        for name in ("assume_lock_timeout", "transaction_per_migration", "downgrades"):
+        for name in ("assume_lock_timeout", "transaction_per_migration", "downgrades", "squawk",
+                     "assume_in_transaction"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be true or false, not {getattr(self, name)!r}")
         specs = [self.metadata] if isinstance(self.metadata, str) else self.metadata
@@ -85,17 +88,22 @@ def _from_table(table: dict, source: str) -> Config:
 
 def with_flags(config: Config, flags) -> Config:
     """`config` with the command line on top (`flags`: parsed options, None where not given):
-    --pg-version, --fail-on and --select replace the setting, --ignore adds to it."""
+    --pg-version, --fail-on and --select replace the setting, --ignore adds to it, the review's switches
+    (--squawk, --downgrades) turn theirs on."""
     for name in ("pg_version", "fail_on", "select"):
         if getattr(flags, name) is not None:
             setattr(config, name, getattr(flags, name))
     if flags.ignore:
         config.ignore = list(config.ignore) + flags.ignore
+    for name in ("squawk", "downgrades"):  # only the review command has these switches
+        if getattr(flags, name, False):
+            setattr(config, name, True)
     return config
 
 
 def load_config(search_dirs: list[Path], explicit: Path | None = None) -> Config:
-    """The first of: --config FILE, .alembic-review.toml, pyproject.toml [tool.alembic-review]."""
+    """The first of: --config FILE, .alembic-review.toml, pyproject.toml [tool.alembic-review], and
+    for teams coming from squawk, .squawk.toml (linters/squawk_settings.py)."""
     if explicit is not None:
         if not explicit.is_file():
             raise UsageError(f"config file not found: {explicit}")
@@ -112,4 +120,7 @@ def load_config(search_dirs: list[Path], explicit: Path | None = None) -> Config
             table = load_toml(pyproject).get("tool", {}).get("alembic-review")
             if table is not None:
                 return _from_table(table, str(pyproject))
+    from linters.squawk_settings import find_squawk_toml, settings_from_squawk_toml
+    if (squawk_toml := find_squawk_toml(search_dirs)) is not None:
+        return _from_table(settings_from_squawk_toml(squawk_toml), str(squawk_toml))
     return Config()

@@ -221,6 +221,16 @@ def sized(findings: list[Finding], reviewed: list[Reviewed], scope: Scope) -> li
         return findings
     return sorted(with_impact(findings, reviewed, scope.stats, scope.config, one_run=scope.base is not None),
                   key=_report_order)
+def squawk_findings(scope: Scope, reviewed: list[Reviewed], findings: list[Finding],
+                    sources: dict[str, RevisionSource], setup: RunSetup):
+    """--squawk: squawk-cli over the same SQL (linters/squawk.py). Marks our findings it agrees with;
+    returns the opinion (for the tally) and its findings that are not ours, located like ours."""
+    from linters.squawk import second_opinion
+    timeouts = {"lock_timeout": setup.lock_timeout, "statement_timeout": setup.statement_timeout}
+    opinion, theirs = second_opinion(reviewed, findings, [scope.project.project_dir, scope.project.root],
+                                     scope.config.pg_version, timeouts)
+    locate_and_suggest(theirs, sources)
+    return opinion, theirs
 
 
 def build_report(scope: Scope, history: History, reviewed: list[Reviewed], findings: list[Finding]) -> Report:
@@ -253,5 +263,12 @@ def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
     for item in reviewed:
         findings += render_findings(item)
     findings += judged + judged_after_rendering(scope, history, reviewed, judge, sources)
+    opinion = None
+    if scope.config.squawk:
+        opinion, theirs = squawk_findings(scope, reviewed, findings, sources, judge.setup)
+        findings += theirs
     findings = sized(settle(findings, reviewed, sources, scope.config), reviewed, scope)
-    return build_report(scope, history, reviewed, findings)
+    report = build_report(scope, history, reviewed, findings)
+    if opinion is not None:
+        report.squawk = opinion.tally(report.findings)
+    return report

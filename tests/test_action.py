@@ -165,6 +165,22 @@ def test_a_linters_package_in_the_reviewed_repo_does_not_shadow_ours(workflow, f
     assert "shadowed" not in proc.stderr and int(outputs["errors"]) >= 1
 
 
+def test_squawk_input_marks_what_only_squawk_found_in_the_comment(workflow, fake_github):
+    workflow.write_revision("""
+        op.execute("SET lock_timeout = '3s'")
+        op.create_table("wishlists", sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True))
+        op.drop_table("wishlists")
+    """, "pass")
+    workflow.open_pull()
+    proc, outputs, summary = workflow.run(squawk="true")
+    assert "--squawk" in proc.stdout and proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(Path(outputs["report"]).read_text())
+    assert [f["source"] for f in report["findings"] if f["rule"] == "ban-drop-table"] == ["squawk"]
+    [comment] = fake_github.comments_on(REPO, PR)
+    for body in (summary, comment["body"]):
+        assert "**`ban-drop-table`** (squawk)" in body and "only squawk's" in body
+
+
 def test_publishing_failure_keeps_the_lint_exit_code(workflow, fake_github):
     workflow.write_revision(RISKY_UP)
     workflow.open_pull()

@@ -30,6 +30,9 @@ def review_parser() -> Parser:
                    help="table-statistics snapshot of production (`alembic-review stats`), or a database URL "
                         "to read the sizes from (read-only): findings get the table's size, lock time and "
                         "blocked writes, and a severity that follows them")
+    p.add_argument("--squawk", action="store_true",
+                   help="also run squawk-cli over each revision's SQL and merge its findings "
+                        "(setting squawk = true; needs the [squawk] extra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--version", action="version", version=f"alembic-review {__version__}")
     return p
@@ -64,7 +67,9 @@ def cmd_review(argv: list[str]) -> int:
     path = Path(args.path)
     root, project = locate(path)
     config = resolve_config([project.project_dir, project.root], args)
-    config.downgrades = config.downgrades or args.downgrades
+    if config.squawk:
+        from linters.squawk import find_binary
+        find_binary()  # missing: one line and exit 2 now, not after rendering
     live = LiveTarget(args.database_url, args.live) if args.database_url or args.live else None
     scope = Scope(project, config, resolve_base(path, root, args.base, args.all), live, table_stats(args.stats, config))
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()

@@ -111,6 +111,9 @@ def meta_line(report: Report) -> str:
     if report.base:
         bits.append(f"base {code(report.base[:12])}")
     bits.append(f"PostgreSQL {report.pg_version}")
+    if report.squawk is not None:  # --squawk: what each side found that the other did not
+        t = report.squawk
+        bits.append(f"squawk: {t['both']:,} in both, {t['squawk_only']:,} only squawk's, {t['ours_only']:,} only ours")
     return "<sub>" + " · ".join(bits) + "</sub>"
 
 
@@ -145,7 +148,7 @@ def _where(report: Report, f: Finding) -> str:
 
 
 def finding_block(report: Report, f: Finding) -> str:
-    head = [f"{SEVERITY_ICON[f.severity]} **{code(f.rule)}**"]
+    head = [f"{SEVERITY_ICON[f.severity]} **{code(f.rule)}**" + (" (squawk)" if f.source == "squawk" else "")]
     where = _where(report, f)
     if where:
         head.append(where)
