@@ -8,7 +8,8 @@ statement still takes its locks (lock rules still speak); the rules about breaki
 
 from __future__ import annotations
 
-from linters.sql import Statement, relation_name
+from linters.nodes import dotted, object_name, qualified, relation_name, strings
+from linters.sql import Statement
 
 DROP_KINDS = {
     "OBJECT_TABLE": "table", "OBJECT_INDEX": "index", "OBJECT_VIEW": "view", "OBJECT_MATVIEW": "view",
@@ -18,27 +19,9 @@ DROP_KINDS = {
 }
 
 
-def _names(items) -> str:
-    parts = [i["String"]["sval"] for i in items or () if "String" in i]
-    return ".".join(parts[1:] if len(parts) > 1 and parts[0] == "public" else parts)
-
-
-def _drop_object_name(obj: dict) -> str | None:
-    if "List" in obj:
-        return _names(obj["List"].get("items"))
-    if "String" in obj:
-        return obj["String"]["sval"]
-    if "TypeName" in obj:
-        return _names(obj["TypeName"].get("names"))
-    if "ObjectWithArgs" in obj:
-        return _names(obj["ObjectWithArgs"].get("objname"))
-    return None
-
-
 def _index_name(body: dict) -> str | None:
     name = body.get("idxname")
-    schema = (body.get("relation") or {}).get("schemaname")
-    return f"{schema}.{name}" if name and schema and schema != "public" else name
+    return qualified(name, (body.get("relation") or {}).get("schemaname")) if name else None
 
 
 def created_by(stmt: Statement) -> set[tuple]:
@@ -80,15 +63,15 @@ def created_by(stmt: Statement) -> set[tuple]:
     elif kind == "ViewStmt":
         out.add(("view", relation_name(body.get("view"))))
     elif kind in ("CreateEnumStmt", "CreateRangeStmt"):
-        out.add(("type", _names(body.get("typeName"))))
+        out.add(("type", dotted(strings(body.get("typeName")))))
     elif kind == "CompositeTypeStmt":
         out.add(("type", relation_name(body.get("typevar"))))
     elif kind == "CreateDomainStmt":
-        out.add(("domain", _names(body.get("domainname"))))
+        out.add(("domain", dotted(strings(body.get("domainname")))))
     elif kind == "CreateSeqStmt":
         out.add(("sequence", relation_name(body.get("sequence"))))
     elif kind == "CreateFunctionStmt":
-        out.add(("function", _names(body.get("funcname"))))
+        out.add(("function", dotted(strings(body.get("funcname")))))
     elif kind == "CreateSchemaStmt":
         out.add(("schema", body.get("schemaname")))
     elif kind == "CreateExtensionStmt":
@@ -107,7 +90,7 @@ def removed_by(stmt: Statement) -> set[tuple]:
     body, kind, out = stmt.body, stmt.kind, set()
     if kind == "DropStmt" and body.get("removeType") in DROP_KINDS:
         what = DROP_KINDS[body["removeType"]]
-        out |= {(what, _drop_object_name(obj)) for obj in body.get("objects") or ()}
+        out |= {(what, object_name(obj)) for obj in body.get("objects") or ()}
     elif kind == "AlterTableStmt":
         table = relation_name(body.get("relation"))
         for item in body.get("cmds") or ():

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from linters.foreign_keys import ForeignKeys
 from linters.locks import LockEffect
-from linters.sql import Statement, relation_name
+from linters.nodes import dotted, object_name, qualified, relation_name, strings
+from linters.sql import Statement
 from linters.transaction import TransactionState
 
 
@@ -41,9 +42,7 @@ class RunState:
                 self.created_tables.add(name)
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
             for obj in body.get("objects", []):
-                names = [item["String"]["sval"] for item in obj.get("List", {}).get("items", []) if "String" in item]
-                if names:
-                    self.created_tables.discard(".".join(n for n in names if n != "public"))
+                self.created_tables.discard(object_name(obj))
         elif stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_TABLE":
             old = relation_name(body.get("relation"))
             if old in self.created_tables:
@@ -84,15 +83,13 @@ class RunState:
                 self.added_columns.discard(key)
                 self.added_columns.add((key[0], body.get("newname")))
         elif stmt.kind == "IndexStmt" and body.get("idxname"):
-            name = body["idxname"]
-            schema = (body.get("relation") or {}).get("schemaname")
-            self.created_indexes[f"{schema}.{name}" if schema and schema != "public" else name] = \
-                relation_name(body.get("relation"))
+            relation = body.get("relation")
+            self.created_indexes[qualified(body["idxname"], (relation or {}).get("schemaname"))] = relation_name(relation)
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_INDEX":
             for obj in body.get("objects", []):
-                self.created_indexes.pop(_dotted(obj), None)
+                self.created_indexes.pop(object_name(obj), None)
                 if body.get("missing_ok"):
-                    self.guarded_indexes.add(_dotted(obj))
+                    self.guarded_indexes.add(object_name(obj))
         elif (created := _created_object(stmt)) is not None:
             self.created_objects.add(created)
 
@@ -125,14 +122,6 @@ class RunState:
                 del self.not_null_proven[key]
 
 
-def _dotted(obj: dict) -> str | None:
-    """A DropStmt object ({"List": [...]} or {"String": ...}) as `schema.name`, public. dropped."""
-    if "String" in obj:
-        return obj["String"]["sval"]
-    names = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
-    return ".".join(names[1:] if len(names) > 1 and names[0] == "public" else names) or None
-
-
 def _not_null_columns(expr: dict | None) -> list[str]:
     """Columns `col IS NOT NULL` proves in a CHECK (alone or ANDed): PG12+ then skips SET NOT NULL's scan."""
     if not expr:
@@ -141,15 +130,15 @@ def _not_null_columns(expr: dict | None) -> list[str]:
         return [c for arg in expr["BoolExpr"].get("args", []) for c in _not_null_columns(arg)]
     test = expr.get("NullTest", {})
     fields = test.get("arg", {}).get("ColumnRef", {}).get("fields", [])
-    if test.get("nulltesttype") == "IS_NOT_NULL" and len(fields) == 1 and "String" in fields[0]:
-        return [fields[0]["String"]["sval"]]
+    if test.get("nulltesttype") == "IS_NOT_NULL" and len(fields) == 1:
+        return strings(fields)  # [] for `*`
     return []
 
 
 def _created_object(stmt: Statement) -> tuple[str, str] | None:
     """(DropStmt removeType, name) of a non-table object a statement creates."""
     body = stmt.body
-    join = lambda items: _dotted({"List": {"items": items or []}})
+    join = lambda items: dotted(strings(items))
     if stmt.kind == "ViewStmt":
         return "OBJECT_VIEW", relation_name(body.get("view"))
     if stmt.kind == "CreateTableAsStmt" and body.get("objtype") == "OBJECT_MATVIEW":

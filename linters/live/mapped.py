@@ -7,14 +7,9 @@ sandboxed child). The child is started only when a new revision drops or renames
 from __future__ import annotations
 
 from linters.live.findings import at_statement
-from linters.sql import Statement, relation_name
+from linters.nodes import object_name, relation_name
+from linters.sql import Statement
 from linters.state import RunState
-
-
-def _names(obj: dict) -> str:
-    items = obj.get("List", {}).get("items", [obj])
-    parts = [i["String"]["sval"] for i in items if "String" in i]
-    return ".".join(p for p in parts if p != "public") if len(parts) > 1 else ".".join(parts)
 
 
 def removals(stmt: Statement) -> list[tuple[str, str | None, str]]:
@@ -31,7 +26,7 @@ def removals(stmt: Statement) -> list[tuple[str, str | None, str]]:
     elif stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_TABLE":
         out.append((relation_name(body.get("relation")), None, f"renames to {body.get('newname')}"))
     elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
-        out += [(_names(obj), None, "drops") for obj in body.get("objects", [])]
+        out += [(object_name(obj), None, "drops") for obj in body.get("objects", [])]
     return [r for r in out if r[0]]
 
 

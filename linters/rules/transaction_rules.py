@@ -10,6 +10,7 @@ from __future__ import annotations
 from linters.locks import MAY_BE_NON_TRANSACTIONAL
 from linters.rules import Hit, sql_rule
 from linters.rules.index_rules import ban_concurrent_index_creation_in_transaction
+from linters.rules.nodes import object_name
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, relation_name
 from linters.transaction import BLOCKING_MODES, is_bulk_dml
 
@@ -165,10 +166,7 @@ def drop_fk_locks_parent(stmt, state):
     fks = state.foreign_keys
     body = stmt.body
     if stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
-        dropped = []
-        for obj in body.get("objects") or ():
-            parts = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
-            dropped.append(".".join(p for p in parts if p != "public"))
+        dropped = [object_name(obj) for obj in body.get("objects") or ()]
         for table in dropped:
             parents = [p for p in fks.parents(table) if p not in dropped and _existing(state, p)]
             if parents:
