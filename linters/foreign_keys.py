@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from linters.nodes import dotted, object_name, object_parts, qualified, relation_name, strings
+from linters.nodes import dotted, object_parts, qualified, relation_name, strings
 from linters.pysource import argument, func_name, keyword, literal_str, parse_python
+from linters.schema_objects import drops
 from linters.sql import Statement
 
 MAX_IDENTIFIER = 63
@@ -94,8 +95,8 @@ class ForeignKeys:
                     for con in col.get("constraints") or ():
                         self._constraint(table, con.get("Constraint", {}), [col.get("colname", "")])
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
-            for obj in body.get("objects") or ():
-                self.by_child.pop(object_name(obj), None)
+            for _, table in drops(stmt):
+                self.by_child.pop(table, None)
 
     def _constraint(self, table: str | None, con: dict, columns: list[str] | None = None) -> None:
         if con.get("contype") != "CONSTR_FOREIGN":

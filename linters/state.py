@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from linters.foreign_keys import ForeignKeys
 from linters.locks import LockEffect
-from linters.nodes import dotted, object_name, qualified, relation_name, strings
+from linters.nodes import relation_name, strings
+from linters.schema_objects import created_table, creates, drops
 from linters.sql import Statement
 from linters.transaction import TransactionState
 
@@ -36,13 +37,11 @@ class RunState:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
         self._track_catalogue(stmt)
         body = stmt.body
-        if stmt.kind in ("CreateStmt", "CreateTableAsStmt"):
-            target = body.get("relation") or body.get("into", {}).get("IntoClause", body.get("into", {})).get("rel")
-            if name := relation_name(target):
-                self.created_tables.add(name)
+        if name := created_table(stmt):
+            self.created_tables.add(name)
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
-            for obj in body.get("objects", []):
-                self.created_tables.discard(object_name(obj))
+            for _, name in drops(stmt):
+                self.created_tables.discard(name)
         elif stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_TABLE":
             old = relation_name(body.get("relation"))
             if old in self.created_tables:
@@ -82,16 +81,16 @@ class RunState:
             if key in self.added_columns:
                 self.added_columns.discard(key)
                 self.added_columns.add((key[0], body.get("newname")))
-        elif stmt.kind == "IndexStmt" and body.get("idxname"):
-            relation = body.get("relation")
-            self.created_indexes[qualified(body["idxname"], (relation or {}).get("schemaname"))] = relation_name(relation)
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_INDEX":
-            for obj in body.get("objects", []):
-                self.created_indexes.pop(object_name(obj), None)
+            for _, name in drops(stmt):
+                self.created_indexes.pop(name, None)
                 if body.get("missing_ok"):
-                    self.guarded_indexes.add(object_name(obj))
-        elif (created := _created_object(stmt)) is not None:
-            self.created_objects.add(created)
+                    self.guarded_indexes.add(name)
+        for kind, name in creates(stmt):
+            if kind == "OBJECT_INDEX":
+                self.created_indexes[name] = relation_name(body.get("relation"))
+            elif kind != "OBJECT_TABLE":  # tables: created_tables, which a DROP or a RENAME changes
+                self.created_objects.add((kind, name))
 
     def _track_alter(self, table: str | None, cmd: dict, revision: str | None) -> None:
         subtype = cmd.get("subtype")
@@ -133,28 +132,3 @@ def _not_null_columns(expr: dict | None) -> list[str]:
     if test.get("nulltesttype") == "IS_NOT_NULL" and len(fields) == 1:
         return strings(fields)  # [] for `*`
     return []
-
-
-def _created_object(stmt: Statement) -> tuple[str, str] | None:
-    """(DropStmt removeType, name) of a non-table object a statement creates."""
-    body = stmt.body
-    join = lambda items: dotted(strings(items))
-    if stmt.kind == "ViewStmt":
-        return "OBJECT_VIEW", relation_name(body.get("view"))
-    if stmt.kind == "CreateTableAsStmt" and body.get("objtype") == "OBJECT_MATVIEW":
-        return "OBJECT_MATVIEW", relation_name(body.get("into", {}).get("rel"))
-    if stmt.kind in ("CreateEnumStmt", "CreateRangeStmt"):
-        return "OBJECT_TYPE", join(body.get("typeName"))
-    if stmt.kind == "CompositeTypeStmt":
-        return "OBJECT_TYPE", relation_name(body.get("typevar"))
-    if stmt.kind == "CreateDomainStmt":
-        return "OBJECT_DOMAIN", join(body.get("domainname"))
-    if stmt.kind == "CreateSeqStmt":
-        return "OBJECT_SEQUENCE", relation_name(body.get("sequence"))
-    if stmt.kind == "CreateFunctionStmt":
-        return ("OBJECT_PROCEDURE" if body.get("is_procedure") else "OBJECT_FUNCTION"), join(body.get("funcname"))
-    if stmt.kind == "CreateSchemaStmt":
-        return "OBJECT_SCHEMA", body.get("schemaname")
-    if stmt.kind == "CreateExtensionStmt":
-        return "OBJECT_EXTENSION", body.get("extname")
-    return None

@@ -1,8 +1,17 @@
-"""The node readers (linters.nodes): one spelling of names, so that names from different statements compare equal."""
+"""The node readers (linters.nodes) and what a statement creates and drops (linters.schema_objects): one
+spelling of names, so that a creation and the DROP that undoes it compare equal."""
+
+from types import SimpleNamespace
 
 from linters.config import Config
 from linters.nodes import dotted, object_name, qualified, relation_name
+from linters.schema_objects import created_table, creates, drops
+from linters.sql import parse_chunks
 from linters.sqlfile import lint_sql
+
+
+def statements(sql: str) -> list:
+    return parse_chunks([SimpleNamespace(direction="upgrade", line=1, sql=sql)]).statements
 
 
 def test_names_drop_only_the_default_schema():
@@ -16,6 +25,29 @@ def test_names_drop_only_the_default_schema():
     assert relation_name({"schemaname": "s", "relname": "t"}) == "s.t" and relation_name(None) is None
     assert object_name({"String": {"sval": "ext"}}) == "ext"
     assert object_name({"TypeName": {"names": [{"String": {"sval": "public"}}, {"String": {"sval": "mood"}}]}}) == "mood"
+
+
+def test_what_a_statement_creates_is_what_its_drop_names():
+    pairs = [
+        ("CREATE TABLE public.t (id int)", "DROP TABLE t"),
+        ("CREATE INDEX ix ON s.t (id)", "DROP INDEX s.ix"),
+        ("CREATE INDEX ix ON public.t (id)", "DROP INDEX public.ix"),
+        ("CREATE MATERIALIZED VIEW s.mv AS SELECT 1", "DROP MATERIALIZED VIEW s.mv"),
+        ("CREATE TYPE public.mood AS ENUM ('a')", "DROP TYPE mood"),
+        ("CREATE FUNCTION s.f() RETURNS int LANGUAGE sql AS 'select 1'", "DROP FUNCTION s.f()"),
+        ("CREATE TRIGGER trg AFTER INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION f()", "DROP TRIGGER trg ON t"),
+        ("CREATE SCHEMA audit", "DROP SCHEMA audit"),
+    ]
+    for create, drop in pairs:
+        made, dropped = statements(f"{create}; {drop}")
+        assert creates(made) == drops(dropped), (create, drop)
+    unnamed, = statements("CREATE INDEX ON t (id)")
+    assert creates(unnamed) == ()  # PostgreSQL names it: nothing to compare a DROP with
+
+
+def test_creates_is_read_once_per_statement():
+    stmt, = statements("CREATE TABLE t (id int)")
+    assert creates(stmt) is creates(stmt) and created_table(stmt) == "t"
 
 
 def test_a_table_named_public_is_forgotten_when_dropped_like_any_other():

@@ -10,7 +10,7 @@ from __future__ import annotations
 from linters.locks import MAY_BE_NON_TRANSACTIONAL
 from linters.rules import Hit, sql_rule
 from linters.rules.index_rules import ban_concurrent_index_creation_in_transaction
-from linters.rules.nodes import object_name
+from linters.schema_objects import created_table, drops
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, relation_name
 from linters.transaction import BLOCKING_MODES, is_bulk_dml
 
@@ -22,15 +22,7 @@ def _existing(state, table: str | None, stmt=None) -> bool:
     """A table other sessions use: not created by this run (nor by `stmt` itself), not alembic_version."""
     if not table or state.is_new(table) or table.rsplit(".", 1)[-1] == "alembic_version":
         return False
-    return stmt is None or table != _created_here(stmt)
-
-
-def _created_here(stmt) -> str | None:
-    if stmt.kind == "CreateStmt":
-        return relation_name(stmt.body.get("relation"))
-    if stmt.kind == "CreateTableAsStmt":
-        return relation_name(stmt.body.get("into", {}).get("rel"))
-    return None
+    return stmt is None or table != created_table(stmt)
 
 
 def _slow(stmt, effect) -> str | None:
@@ -166,7 +158,7 @@ def drop_fk_locks_parent(stmt, state):
     fks = state.foreign_keys
     body = stmt.body
     if stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
-        dropped = [object_name(obj) for obj in body.get("objects") or ()]
+        dropped = [name for _, name in drops(stmt)]
         for table in dropped:
             parents = [p for p in fks.parents(table) if p not in dropped and _existing(state, p)]
             if parents:
