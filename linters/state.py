@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from linters.foreign_keys import ForeignKeys
 from linters.locks import LockEffect
-from linters.nodes import relation_name, strings
+from linters.nodes import is_bookkeeping, relation_name, strings
 from linters.schema_objects import created_table, creates, drops
 from linters.sql import Statement
 from linters.transaction import TransactionState
@@ -32,6 +32,13 @@ class RunState:
 
     def is_new(self, table: str | None) -> bool:
         return table is not None and table in self.created_tables
+
+    def is_existing(self, table: str | None, stmt: Statement | None = None) -> bool:
+        """A table other sessions use: named, not created by this run (nor by `stmt`, the statement being
+        judged, not applied yet), not Alembic's bookkeeping table."""
+        if not table or self.is_new(table) or is_bookkeeping(table):
+            return False
+        return stmt is None or table != created_table(stmt)
 
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""

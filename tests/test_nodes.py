@@ -1,5 +1,5 @@
-"""The node readers (linters.nodes) and what a statement creates and drops (linters.schema_objects): one
-spelling of names, so that a creation and the DROP that undoes it compare equal."""
+"""The node readers (linters.nodes), what a statement creates and drops (linters.schema_objects), and
+RunState.is_existing: one spelling of names, so that a creation and the DROP that undoes it compare equal."""
 
 from types import SimpleNamespace
 
@@ -8,6 +8,7 @@ from linters.nodes import dotted, object_name, qualified, relation_name
 from linters.schema_objects import created_table, creates, drops
 from linters.sql import parse_chunks
 from linters.sqlfile import lint_sql
+from linters.state import RunState
 
 
 def statements(sql: str) -> list:
@@ -48,6 +49,15 @@ def test_what_a_statement_creates_is_what_its_drop_names():
 def test_creates_is_read_once_per_statement():
     stmt, = statements("CREATE TABLE t (id int)")
     assert creates(stmt) is creates(stmt) and created_table(stmt) == "t"
+
+
+def test_is_existing():
+    state = RunState()
+    create, alter = statements("CREATE TABLE fresh (id int); ALTER TABLE users ADD COLUMN x int")
+    assert state.is_existing("users") and not state.is_existing(None) and not state.is_existing("alembic_version")
+    assert not state.is_existing("fresh", create) and state.is_existing("fresh", alter)  # `create` makes it
+    state.apply(create)
+    assert not state.is_existing("fresh") and not state.is_new("users")
 
 
 def test_a_table_named_public_is_forgotten_when_dropped_like_any_other():

@@ -34,9 +34,8 @@ OBJECT_KINDS = {
     "OBJECT_FOREIGN_TABLE": ("OBJECT_FOREIGN_TABLE", "foreign table"),
 }
 
-
-def _old_table(state, table) -> bool:
-    return not state.is_new(table) and not is_bookkeeping(table)
+# A rename breaks what running code knows: tables RunState.is_existing() accepts, columns and constraints
+# the run did not add (state.added_columns, .added_constraints), objects it did not create (RunState.created).
 
 
 @sql_rule(
@@ -53,7 +52,7 @@ def renaming_column(stmt, state):
     body = stmt.body
     if stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_COLUMN":
         table = relation_name(body.get("relation"))
-        if _old_table(state, table) and (table, body.get("subname")) not in state.added_columns:
+        if state.is_existing(table) and (table, body.get("subname")) not in state.added_columns:
             yield Hit(f"renaming column {table}.{body.get('subname')} to {body.get('newname')} breaks code "
                       "that uses the old name", table=table, lock=lock_of(stmt.node, state, table))
 
@@ -72,7 +71,7 @@ def renaming_table(stmt, state):
     body = stmt.body
     if stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_TABLE":
         table = relation_name(body.get("relation"))
-        if _old_table(state, table):
+        if state.is_existing(table):
             yield Hit(f"renaming table {table} to {body.get('newname')} breaks code that uses the old name",
                       table=table, lock=lock_of(stmt.node, state, table))
 
@@ -90,7 +89,7 @@ def _renamed_object(stmt, state):
     created_kind, words = OBJECT_KINDS[body["renameType"]]
     relation = relation_name(body.get("relation"))
     if body["renameType"] in ("OBJECT_TABCONSTRAINT", "OBJECT_TRIGGER"):
-        if _old_table(state, relation) and (relation, body.get("subname")) not in state.added_constraints:
+        if state.is_existing(relation) and (relation, body.get("subname")) not in state.added_constraints:
             yield words, f"{relation}.{body.get('subname')}", relation
         return
     name = relation or body.get("subname") or object_name(body.get("object") or {})
@@ -129,7 +128,7 @@ def ban_set_schema(stmt, state):
     kind = body.get("objectType", "")
     table = relation_name(body.get("relation"))
     name = table or object_name(body.get("object") or {})
-    if (table and not _old_table(state, table)) or state.created(kind, name):
+    if (table and not state.is_existing(table)) or state.created(kind, name):
         return
     yield Hit(f"moving {kind.removeprefix('OBJECT_').lower()} {name} to schema {body.get('newschema')} "
               "breaks code that uses the old schema", table=table,
