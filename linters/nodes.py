@@ -39,8 +39,10 @@ def relation_name(rangevar: dict | None) -> str | None:
     if not rangevar:
         return None
     rv = rangevar.get("RangeVar", rangevar)
-    name = rv.get("relname")
-    return qualified(name, rv.get("schemaname")) if name else None
+    name, schema = rv.get("relname"), rv.get("schemaname")
+    if not name:
+        return None
+    return qualified(name, schema) if schema else name  # most names are written without a schema
 
 
 def object_parts(obj: dict) -> list[str]:

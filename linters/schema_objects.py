@@ -7,6 +7,8 @@ pairs, names spelled by linters.nodes: a creation and the DROP that undoes it co
 
 from __future__ import annotations
 
+from typing import Callable
+
 from linters.nodes import derived, dotted, object_name, qualified, relation_name, strings
 
 TABLE_KINDS = ("OBJECT_TABLE", "OBJECT_MATVIEW")  # relations that hold rows, and so take table locks
@@ -16,12 +18,17 @@ SchemaObject = tuple[str, "str | None"]  # (DropStmt removeType, name)
 
 def creates(stmt) -> tuple[SchemaObject, ...]:
     """The objects `stmt` brings into being (an index PostgreSQL names itself is left out)."""
+    if stmt.kind not in _CREATORS:
+        return ()  # most statements: nothing to read, nothing to cache
     return derived(stmt, _creates)
 
 
 def created_table(stmt) -> str | None:
     """The table or materialized view `stmt` creates."""
-    return next((name for kind, name in creates(stmt) if kind in TABLE_KINDS), None)
+    for kind, name in creates(stmt):
+        if kind in TABLE_KINDS:
+            return name
+    return None
 
 
 def drops(stmt) -> tuple[SchemaObject, ...]:
@@ -37,37 +44,31 @@ def _drops(stmt) -> tuple[SchemaObject, ...]:
 
 
 def _creates(stmt) -> tuple[SchemaObject, ...]:
-    created = _created(stmt)
+    created = _CREATORS[stmt.kind](stmt.body)
     return (created,) if created else ()
 
 
-def _created(stmt) -> SchemaObject | None:
-    body, kind = stmt.body, stmt.kind
-    if kind == "CreateStmt":
-        return "OBJECT_TABLE", relation_name(body.get("relation"))
-    if kind == "CreateTableAsStmt":
-        return ("OBJECT_MATVIEW" if body.get("objtype") == "OBJECT_MATVIEW" else "OBJECT_TABLE",
-                relation_name(body.get("into", {}).get("rel")))
-    if kind == "IndexStmt":
-        name = body.get("idxname")
-        return ("OBJECT_INDEX", qualified(name, (body.get("relation") or {}).get("schemaname"))) if name else None
-    if kind == "ViewStmt":
-        return "OBJECT_VIEW", relation_name(body.get("view"))
-    if kind in ("CreateEnumStmt", "CreateRangeStmt"):
-        return "OBJECT_TYPE", dotted(strings(body.get("typeName")))
-    if kind == "CompositeTypeStmt":
-        return "OBJECT_TYPE", relation_name(body.get("typevar"))
-    if kind == "CreateDomainStmt":
-        return "OBJECT_DOMAIN", dotted(strings(body.get("domainname")))
-    if kind == "CreateSeqStmt":
-        return "OBJECT_SEQUENCE", relation_name(body.get("sequence"))
-    if kind == "CreateFunctionStmt":
-        return ("OBJECT_PROCEDURE" if body.get("is_procedure") else "OBJECT_FUNCTION"), \
-            dotted(strings(body.get("funcname")))
-    if kind == "CreateSchemaStmt":
-        return "OBJECT_SCHEMA", body.get("schemaname")
-    if kind == "CreateExtensionStmt":
-        return "OBJECT_EXTENSION", body.get("extname")
-    if kind == "CreateTrigStmt":  # DROP TRIGGER names it [schema.]table.trigger
-        return "OBJECT_TRIGGER", f"{relation_name(body.get('relation'))}.{body.get('trigname')}"
-    return None
+def _index(body: dict) -> SchemaObject | None:
+    name = body.get("idxname")
+    return ("OBJECT_INDEX", qualified(name, (body.get("relation") or {}).get("schemaname"))) if name else None
+
+
+# statement kind -> what it creates, read off its body
+_CREATORS: dict[str, Callable[[dict], SchemaObject | None]] = {
+    "CreateStmt": lambda body: ("OBJECT_TABLE", relation_name(body.get("relation"))),
+    "CreateTableAsStmt": lambda body: ("OBJECT_MATVIEW" if body.get("objtype") == "OBJECT_MATVIEW" else "OBJECT_TABLE",
+                                       relation_name(body.get("into", {}).get("rel"))),
+    "IndexStmt": _index,
+    "ViewStmt": lambda body: ("OBJECT_VIEW", relation_name(body.get("view"))),
+    "CreateEnumStmt": lambda body: ("OBJECT_TYPE", dotted(strings(body.get("typeName")))),
+    "CreateRangeStmt": lambda body: ("OBJECT_TYPE", dotted(strings(body.get("typeName")))),
+    "CompositeTypeStmt": lambda body: ("OBJECT_TYPE", relation_name(body.get("typevar"))),
+    "CreateDomainStmt": lambda body: ("OBJECT_DOMAIN", dotted(strings(body.get("domainname")))),
+    "CreateSeqStmt": lambda body: ("OBJECT_SEQUENCE", relation_name(body.get("sequence"))),
+    "CreateFunctionStmt": lambda body: ("OBJECT_PROCEDURE" if body.get("is_procedure") else "OBJECT_FUNCTION",
+                                        dotted(strings(body.get("funcname")))),
+    "CreateSchemaStmt": lambda body: ("OBJECT_SCHEMA", body.get("schemaname")),
+    "CreateExtensionStmt": lambda body: ("OBJECT_EXTENSION", body.get("extname")),
+    # DROP TRIGGER names a trigger [schema.]table.trigger
+    "CreateTrigStmt": lambda body: ("OBJECT_TRIGGER", f"{relation_name(body.get('relation'))}.{body.get('trigname')}"),
+}
