@@ -7,7 +7,7 @@ yet), and the "breaks running code" rules are also silent for columns the run it
 from linters.locks import lock_effect
 from linters.rules import Hit, sql_rule
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_COLUMNS, EXEMPT_NEW_TABLES, alter_table_commands,
-                                 column_constraints, is_bookkeeping, lock_of, single_command, type_name)
+                                 column_constraints, lock_of, single_command, type_name)
 
 
 def _old_column(state, table, column) -> bool:

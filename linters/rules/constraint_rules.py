@@ -7,7 +7,7 @@ and indexed instantly, and nobody is waiting on it.
 from linters.rules import Hit, sql_rule
 from linters.suggest import NOT_VALID
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, column_constraints, dotted,
-                                 is_bookkeeping, lock_of, single_command, strings)
+                                 lock_of, single_command, strings)
 from linters.sql import relation_name
 
 NOT_VALID_RECIPE = (

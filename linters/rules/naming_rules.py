@@ -8,8 +8,7 @@ import re
 from pglast import parser as pg_parser
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import (EXEMPT_NEW_COLUMNS, EXEMPT_NEW_OBJECTS, dotted, is_bookkeeping, lock_of, object_name,
-                                 strings)
+from linters.rules.nodes import EXEMPT_NEW_COLUMNS, EXEMPT_NEW_OBJECTS, dotted, lock_of, object_name, strings
 from linters.sql import relation_name
 
 EXPAND_CONTRACT = ("Expand and contract: add the new {what} next to the old one, make the application use the "
@@ -33,9 +32,6 @@ OBJECT_KINDS = {
     "OBJECT_TRIGGER": (None, "trigger"),
     "OBJECT_FOREIGN_TABLE": ("OBJECT_FOREIGN_TABLE", "foreign table"),
 }
-
-# A rename breaks what running code knows: tables RunState.is_existing() accepts, columns and constraints
-# the run did not add (state.added_columns, .added_constraints), objects it did not create (RunState.created).
 
 
 @sql_rule(

@@ -4,11 +4,8 @@ Tables created earlier in the same run are not reported.
 """
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, is_bookkeeping, lock_of,
-                                 single_command)
+from linters.rules.nodes import ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, lock_of, single_command
 from linters.sql import relation_name
-
-# Every check skips tables RunState.is_existing() says no to: created by this run (empty, unused), alembic_version.
 
 
 @sql_rule(
