@@ -16,11 +16,13 @@ from linters.errors import UsageError
 from linters.findings import Finding
 from linters.history import Graph, RevisionFile
 from linters.judge import Judge, locate_and_suggest
+from linters.live.mapped import absorb_drop_column
 from linters.model import History, LiveTarget, RenderResult, Reviewed
 from linters.project import Project, find_project
 from linters.render import Renderer
 from linters.report.model import Report, RevisionEntry
 from linters.revision_files import RevisionLoader
+from linters.revision_summary import summarize, title_of
 from linters.rules import RULES, HistoryRule, RevisionRule, rules_of
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
@@ -198,23 +200,28 @@ def settle(findings: list[Finding], reviewed: list[Reviewed], sources: dict[str,
     fully_reviewed = {item.file.path for item in reviewed if not item.render.errors and not item.parsed.failures}
     findings = suppress(findings, {p: sources[p] for p in {f.path for f in findings} | fully_reviewed if p in sources},
                         {item.file.path: item.parsed.statements for item in reviewed}, fully_reviewed, config.enabled)
-    findings = apply_config(findings, config)
+    findings = absorb_drop_column(apply_config(findings, config))
     findings.sort(key=lambda f: (f.path or "", f.line or 0, -f.severity.rank, f.rule))
     return findings
 
 
-def build_report(scope: Scope, history: History, reviewed: list[Reviewed], findings: list[Finding]) -> Report:
+def build_report(scope: Scope, history: History, reviewed: list[Reviewed], findings: list[Finding],
+                 setup: RunSetup) -> Report:
     sql_by_path = {
         item.file.path: "\n".join(s.sql + ";" for s in item.parsed.statements if s.direction == "upgrade")
         for item in reviewed
     }
+    ops = summarize(reviewed, scope.config.pg_version, one_run=scope.base is not None)
     entries = [
         RevisionEntry(revision=c.current.revision or "", path=c.current.path, status=c.status,
-                      down_revisions=list(c.current.down_revisions), sql=sql_by_path.get(c.current.path))
+                      down_revisions=list(c.current.down_revisions), sql=sql_by_path.get(c.current.path),
+                      title=title_of(c.current.source), operations=ops.get(c.current.path, []))
         for c in history.changes if c.status != "unchanged" or scope.base is None
     ]
     return Report(base=scope.base, pg_version=scope.config.pg_version, revisions=entries, findings=findings,
-                  root=str(scope.project.root))
+                  root=str(scope.project.root),
+                  project={"transaction_per_migration": setup.transaction_per_migration,
+                           "lock_timeout": setup.lock_timeout})
 
 
 def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
@@ -228,9 +235,10 @@ def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
     ordered = upgrade_ordered(targets, history.head)
 
     sources = {f.path: RevisionSource(f.source) for f in histories.head_files}
-    judge = Judge(scope.config, RunSetup.of(scope.project, scope.config, []), history.head, sources)
+    setup = RunSetup.of(scope.project, scope.config, [])
+    judge = Judge(scope.config, setup, history.head, sources)
     reviewed, judged = render_and_parse(scope, ordered, sources, judge, on_progress, while_rendering)
     for item in reviewed:
         findings += render_findings(item)
     findings += judged + judged_after_rendering(scope, history, reviewed, judge, sources)
-    return build_report(scope, history, reviewed, settle(findings, reviewed, sources, scope.config))
+    return build_report(scope, history, reviewed, settle(findings, reviewed, sources, scope.config), setup)

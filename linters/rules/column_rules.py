@@ -155,9 +155,17 @@ def changing_column_type(stmt, state):
             continue
         effect = lock_effect(single_command(stmt, cmd), state.pg_version)
         if effect.rewrite:
-            new_type = type_name(cmd.get("def", {}).get("ColumnDef", {}))[0]
+            new_type = _type_text(cmd.get("def", {}).get("ColumnDef", {}))
             yield Hit(f"changing the type of {table}.{cmd.get('name')} to {new_type} rewrites {table} "
                       "under ACCESS EXCLUSIVE", table=table, lock=effect.mode)
+
+
+def _type_text(coldef: dict) -> str:
+    """numeric(14,3), varchar(64), int8[]: the type with its precision, as a reviewer compares them."""
+    name, typmods, is_array = type_name(coldef)
+    mods = [str(m["A_Const"]["ival"].get("ival", 0)) for m in typmods
+            if isinstance(m, dict) and "ival" in m.get("A_Const", {})]
+    return name + (f"({','.join(mods)})" if mods else "") + ("[]" if is_array else "")
 
 
 def _column_change(subtype_test, message):
