@@ -13,6 +13,7 @@ from linters import gitio
 from linters.changes import Change, compare
 from linters.config import Config
 from linters.errors import UsageError
+from linters.existing_type import note_old_types
 from linters.findings import Finding
 from linters.history import Graph, RevisionFile
 from linters.judge import Judge, locate_and_suggest
@@ -147,6 +148,7 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
         for stmt in item.parsed.statements:
             stmt.revision, stmt.path = f.revision, f.path
         mark_managed(item, sources[f.path])
+        note_old_types(item.parsed.statements, f.source)
         if scope.base is None:
             judged.extend(judge.alone(item))
 

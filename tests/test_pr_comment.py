@@ -13,6 +13,7 @@ import pytest
 from bench.pr_comment import build_pr_repo, review_pr
 from bot import publish
 from linters.demo import _git, example_app_on_main
+from linters.existing_type import existing_type_at
 from linters.report import markdown
 
 PR_URL = "https://github.com/acme/exams/pull/42"
@@ -36,7 +37,7 @@ def test_verdict_first_and_the_visible_part_fits_one_screen(comment):
     # what is folded: the notes, each finding with its lock, the recipes, the SQL
     assert re.findall(r"<details><summary>([^<]*)</summary>", body) == [
         "ℹ️ 6 notes on downgrade paths and style (not blocking)",
-        "Each finding with the lock it takes (7 findings)",
+        "Each finding with the lock it takes (6 findings)",
         "How to fix each rule (6 recipes)",
         "Rendered SQL of 5 revisions"]
 
@@ -47,9 +48,10 @@ def test_one_line_per_problem_linked_to_its_line_in_the_diff(comment):
     path = "alembic/versions/1a0000000003_widen_exam_score_precision.py"
     anchor = f"{PR_URL}/files#diff-{hashlib.sha256(path.encode()).hexdigest()}"
     [types] = [line for line in problems if "1a0000000003" in line]
-    # two type changes of one revision are one problem, both lines linked, the new type precise
-    assert f"[L19]({anchor}R19), [L26]({anchor}R26)" in types
-    assert "numeric(14,3)" in types and "also on `exams`" in types
+    # old -> new type with precision (from existing_type=); the other change, numeric(6,2) ->
+    # numeric(14,2), only touches the catalog: no finding, no rewrite claim
+    assert f"[L19]({anchor}R19) changing the type of evaluations.score (numeric(6,2) → numeric(14,3)) rewrites" in types
+    assert "L26" not in comment.split("<summary>ℹ️")[0]
     # one finding per problem: the two heads once, with its one-click fix; the dropped column once,
     # naming the model line
     [heads] = [line for line in problems if "heads" in line]
@@ -64,7 +66,8 @@ def test_revision_table_has_the_strongest_lock_per_table_and_the_cost(comment):
     assert "file" not in comment.split("| revision |")[1].splitlines()[0]
     assert "none: new table" in rows["1a0000000001"] and rows["1a0000000001"].startswith("| ✅")
     assert "`ACCESS EXCLUSIVE` exam_attempts · `SHARE ROW EXCLUSIVE` users" in rows["1a0000000002"]
-    assert "**rewrite** of evaluations, exams" in rows["1a0000000003"]
+    assert "`ACCESS EXCLUSIVE` evaluations, exams" in rows["1a0000000003"]
+    assert rows["1a0000000003"].endswith("| **rewrite** of evaluations |")
     # a correctly written concurrent index: ✅, writes go on (no rule fired: the lock analysis speaks)
     assert rows["1a0000000004"].startswith("| ✅")
     assert "`SHARE UPDATE EXCLUSIVE` exam_attempts" in rows["1a0000000004"]
@@ -92,7 +95,7 @@ def test_recipes_once_per_rule_and_fitted_to_env_py(report, comment):
     assert len(rules) == len(set(rules)) == 6
     assert "#adding-foreign-key-constraint)" in recipes  # each rule id links to its docs section
     # env.py passes transaction_per_migration=True: the inline comment does not advise it
-    [held] = [f for f in report.findings if f.rule == "lock-held-across-statements" and f.line == 26]
+    [held] = [f for f in report.findings if f.rule == "lock-held-across-statements" and f.line == 24]
     body = publish.inline_body(held, "0" * 20, False, report.project)
     assert "env.py already commits after each revision" in body and "pass `transaction_per_migration" not in body
 
@@ -138,3 +141,14 @@ def test_a_pr_with_nothing_to_fix_is_one_line(tmp_path):
     body = publish.summary_body(review_pr(repo), "e536aa4f00d", pr_url=PR_URL)
     assert body == (publish.MARKER + "\n✅ **alembic-review: safe to merge** at `e536aa4`: ADD COLUMN users.timezone "
                     "(instant), CREATE INDEX CONCURRENTLY ix_exam_attempts_started_at ON exam_attempts (writes go on)\n")
+
+
+@pytest.mark.parametrize("written, sql", [
+    ("sa.Numeric(precision=6, scale=2)", "numeric(6,2)"), ("sa.Numeric(12, 2)", "numeric(12,2)"),
+    ("sa.NUMERIC()", "numeric"), ("sa.String(64)", "varchar(64)"), ("sa.String(length=8)", "varchar(8)"),
+    ("sa.Text()", "text"), ("sa.BigInteger", "bigint"), ("sa.DateTime(timezone=True)", "timestamptz"),
+    ("postgresql.ARRAY(sa.Text())", None), ("MyType()", None)])
+def test_existing_type_read_from_the_alter_column_call(written, sql):
+    source = f'def upgrade():\n    op.alter_column(\n        "t", "c",\n        existing_type={written},\n    )\n'
+    assert existing_type_at(source, 3) == sql
+    assert existing_type_at(source.replace("alter_column", "add_column"), 3) is None

@@ -153,10 +153,11 @@ def changing_column_type(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         if subtype != "AT_AlterColumnType" or not _existing(state, table):
             continue
-        effect = lock_effect(single_command(stmt, cmd), state.pg_version)
-        if effect.rewrite:
+        effect = lock_effect(single_command(stmt, cmd), state.pg_version, column_type=stmt.column_type)
+        if effect.rewrite:  # with the old type known (existing_type=), catalog-only changes are not
             new_type = _type_text(cmd.get("def", {}).get("ColumnDef", {}))
-            yield Hit(f"changing the type of {table}.{cmd.get('name')} to {new_type} rewrites {table} "
+            change = f"({stmt.old_type} → {new_type})" if stmt.old_type else f"to {new_type}"
+            yield Hit(f"changing the type of {table}.{cmd.get('name')} {change} rewrites {table} "
                       "under ACCESS EXCLUSIVE", table=table, lock=effect.mode)
 
 

@@ -27,11 +27,11 @@ def upgrade() -> None:
         "exams",
         "total_marks",
         existing_type=sa.Numeric(precision=6, scale=2),
-        type_=sa.Numeric(precision=14, scale=3),
+        type_=sa.Numeric(precision=14, scale=2),
         existing_nullable=False,
     )
 
 
 def downgrade() -> None:
-    op.alter_column("exams", "total_marks", existing_type=sa.Numeric(14, 3), type_=sa.Numeric(6, 2))
+    op.alter_column("exams", "total_marks", existing_type=sa.Numeric(14, 2), type_=sa.Numeric(6, 2))
     op.alter_column("evaluations", "score", existing_type=sa.Numeric(14, 3), type_=sa.Numeric(6, 2))
