@@ -141,8 +141,9 @@ def adding_not_nullable_field(stmt, state):
     summary="ALTER COLUMN ... TYPE rewrites the table under ACCESS EXCLUSIVE and breaks code using the old type.",
     why="Most type changes (int -> bigint, text -> varchar(n), timestamp -> timestamptz, anything with USING) "
         "rewrite the table and rebuild its indexes while holding ACCESS EXCLUSIVE: the table is offline for "
-        "the duration. The rendered SQL does not say the old type, so every change is reported; the only "
-        "cheap ones are varchar widening, varchar -> text and numeric precision increase." + EXEMPT_NEW_TABLES,
+        "the duration. The only cheap ones are varchar widening, varchar -> text and numeric precision increase "
+        "(same scale): the rendered SQL does not say the old type, so it is read from the call's "
+        "`existing_type=` (autogenerate writes it); without one, every change is reported." + EXEMPT_NEW_TABLES,
     recipe="Add a new column with the new type (`op.add_column`), write to both from the application, backfill "
            "in batches, switch reads, then drop the old column in a later release. For varchar(n) -> text or a "
            "wider varchar, which do not rewrite, mark the line `# alembic-review: ignore[changing-column-type]`.",
