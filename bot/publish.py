@@ -28,8 +28,9 @@ from github import GithubException
 
 from linters.findings import Finding, Severity
 from linters.report import markdown
-from linters.report.common import finding_lines, finding_path, rule_info, sorted_findings
+from linters.report.common import DOCS_URL, finding_lines, finding_path, fitted_recipe, sorted_findings
 from linters.report.model import Report
+from linters.report.verdict import FOLDED_RULE, verdict
 
 MARKER = "<!-- alembic-review:summary -->"
 _FP_RE = re.compile(r"<!-- alembic-review:finding fp=([0-9a-f]+(?:-\d+)?) rule=([\w.-]+)( resolved)? -->")
@@ -107,15 +108,17 @@ def _suggestion_block(text: str) -> str:
     return f"{ticks}suggestion\n{body}{ticks}"
 
 
-def inline_body(f: Finding, fp: str, with_suggestion: bool) -> str:
-    info = rule_info(f.rule)
-    parts = [f"{_ICON[f.severity]} **alembic-review · {markdown.code(f.rule)}** ({f.severity.value})", "",
+def inline_body(f: Finding, fp: str, with_suggestion: bool, project: dict | None = None,
+                folded: list[Finding] = ()) -> str:
+    """One finding on its line: what goes wrong, the lock in plain words, the safe way (fitted to the
+    project), the one-click suggestion. `folded`: lock-held-across-statements on the same op."""
+    where = " (downgrade)" if f.direction == "downgrade" else ""
+    parts = [f"{_ICON[f.severity]} **{markdown.rule_link(f.rule)}**{where} · alembic-review {f.severity.value}", "",
              markdown.text(f.message.strip())]
-    if f.lock or f.table:
-        parts.append("")
-        parts.append("Takes " + " ".join(p for p in (markdown.code(f.lock) if f.lock else "",
-                                                      f"on {markdown.code(f.table)}" if f.table else "") if p) + ".")
-    hint = f.hint or (info.recipe if info else None)
+    lock = markdown.lock_line(f, list(folded))
+    if lock:
+        parts += ["", lock]
+    hint = fitted_recipe(f.rule, project or {}, f.hint)
     if hint:
         parts += ["", f"**Safe way:** {markdown.text(hint.strip())}"]
     if with_suggestion and f.suggestion is not None:
@@ -123,7 +126,7 @@ def inline_body(f: Finding, fp: str, with_suggestion: bool) -> str:
     parts += ["", _marker(fp, f.rule)]
     body = "\n".join(parts)
     if len(body) > COMMENT_LIMIT and with_suggestion:  # absurd sizes: drop the suggestion first
-        return inline_body(f, fp, False)
+        return inline_body(f, fp, False, project, folded)
     if len(body) > COMMENT_LIMIT:
         body = body[: COMMENT_LIMIT - 200] + "\n…\n\n" + _marker(fp, f.rule)
     return body
@@ -151,14 +154,19 @@ def _err(result: PublishResult, part: str, exc: BaseException) -> None:
     print(line, file=sys.stderr)
 
 
-def summary_body(report: Report, head_sha: str | None) -> str:
-    footer = f"\n<sub>alembic-review · commit {head_sha[:7]}</sub>\n" if head_sha else ""
+def summary_body(report: Report, head_sha: str | None, *, pr_url: str | None = None, fail_on: str = "error") -> str:
+    v = verdict(report, fail_on)
+    clean = not v.problems and not v.warnings  # one line, that already names the commit
+    footer = "" if clean or not head_sha else (
+        f"\n<sub>alembic-review · commit {head_sha[:7]} · [rules]({DOCS_URL}) · "
+        "`alembic-review explain RULE`</sub>\n")
     budget = COMMENT_LIMIT - len(MARKER) - 1 - len(footer)
-    return MARKER + "\n" + markdown.render(report, max_chars=budget) + footer
+    return MARKER + "\n" + markdown.render(report, max_chars=budget, fail_on=fail_on, pr_url=pr_url,
+                                           head_sha=head_sha) + footer
 
 
-def publish_comment(pr, report: Report, head_sha: str | None, result: PublishResult) -> None:
-    body = summary_body(report, head_sha)
+def publish_comment(pr, report: Report, head_sha: str | None, result: PublishResult, fail_on: str = "error") -> None:
+    body = summary_body(report, head_sha, pr_url=pr.html_url, fail_on=fail_on)
     ours = None
     for comment in pr.get_issue_comments():  # every page: the sticky one can be anywhere
         if MARKER in (comment.body or ""):
@@ -193,13 +201,36 @@ class _Target:
     line: int
     start_line: int | None
     suggestion: bool
+    folded: list[Finding] = field(default_factory=list)
 
 
-def _targets(report: Report, files: dict[str, list[dict[int, str]]], result: PublishResult):
-    """Findings that can carry an inline comment, and the (rule, path) of those that cannot
-    (their fingerprint is unknown, so their old comments are left alone)."""
+def _folded_into(report: Report, min_rank: int) -> dict[int, list[Finding]]:
+    """id(finding) -> the lock-held-across-statements findings folded into its comment: one thread
+    per op, the lock it keeps said in the stronger finding's own comment."""
+    by_op: dict[tuple, Finding] = {}
+    for f in report.findings:
+        if f.rule != FOLDED_RULE and f.severity.rank >= max(min_rank, Severity.WARNING.rank):
+            by_op.setdefault((f.path, f.line, f.direction), f)
+    out: dict[int, list[Finding]] = {}
+    for f in report.findings:
+        host = by_op.get((f.path, f.line, f.direction)) if f.rule == FOLDED_RULE else None
+        if host is not None and host.severity.rank > f.severity.rank:
+            out.setdefault(id(host), []).append(f)
+            out.setdefault(id(f), [])
+    return out
+
+
+def _targets(report: Report, files: dict[str, list[dict[int, str]]], result: PublishResult,
+             min_severity: str = "warning"):
+    """Findings that carry an inline comment; the (rule, path) of those that cannot (their
+    fingerprint is unknown, so their old comments are left alone); and the fingerprints of the
+    findings that get no thread of their own (below `min_severity`, or folded into another
+    finding's comment): their earlier comments are left alone too."""
+    min_rank = Severity(min_severity).rank
+    folded = _folded_into(report, min_rank)
     targets: list[_Target] = []
     unknown: set[tuple[str, str]] = set()
+    quiet: set[str] = set()
     seen: dict[str, int] = {}
     for f in sorted(report.findings, key=lambda f: (finding_path(report, f) or "", f.line or 0, f.rule)):
         path = finding_path(report, f)
@@ -216,12 +247,16 @@ def _targets(report: Report, files: dict[str, list[dict[int, str]]], result: Pub
         seen[fp] = seen.get(fp, 0) + 1
         if seen[fp] > 1:
             fp = f"{fp}-{seen[fp]}"
+        if f.severity.rank < min_rank or (f.rule == FOLDED_RULE and id(f) in folded):
+            quiet.add(fp)
+            continue
         whole = all(n in hunk for n in range(start, end + 1))
+        inside = folded.get(id(f), [])
         if end > start and whole:
-            targets.append(_Target(f, path, fp, end, start, f.suggestion is not None))
+            targets.append(_Target(f, path, fp, end, start, f.suggestion is not None, inside))
         else:
-            targets.append(_Target(f, path, fp, start, None, f.suggestion is not None and end == start))
-    return targets, unknown
+            targets.append(_Target(f, path, fp, start, None, f.suggestion is not None and end == start, inside))
+    return targets, unknown, quiet
 
 
 def _review_threads(gh: github.Github, repo_full_name: str, pr_number: int) -> dict[int, tuple[str, bool]]:
@@ -278,9 +313,22 @@ def _set_thread_state(gh, result: PublishResult, threads: _LazyThreads, comment_
         result.notes.append(f"could not {mutation} for comment {comment_id}: {exc}")
 
 
-def publish_review(gh, repo, pr, report: Report, head_sha: str, result: PublishResult) -> None:
+def review_body(targets: list[_Target], left: int, comment_url: str | None) -> str:
+    """What the review says above its threads: how many of each severity, and where the summary is."""
+    words = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+    counts = {sev: sum(1 for t in targets if t.finding.severity == sev) for sev in words}
+    tally = " · ".join(f"{_ICON[sev]} {n} {words[sev]}{'s' if n != 1 else ''}" for sev, n in counts.items() if n)
+    summary = f"[summary]({comment_url})" if comment_url else "the summary comment"
+    body = f"{tally} on this pull request's lines — {summary} has the verdict and the fix for each."
+    if left:
+        body += f" {left} more are listed in the summary and the check run only."
+    return body
+
+
+def publish_review(gh, repo, pr, report: Report, head_sha: str, result: PublishResult,
+                   min_severity: str = "warning") -> None:
     files = {f.filename: parse_patch(f.patch) for f in pr.get_files()}
-    targets, unknown = _targets(report, files, result)
+    targets, unknown, quiet = _targets(report, files, result, min_severity)
     current = {t.fp: t for t in targets}
 
     # our earlier inline comments, by fingerprint (a fingerprint may have several: an outdated one
@@ -295,6 +343,8 @@ def publish_review(gh, repo, pr, report: Report, head_sha: str, result: PublishR
 
     covered: set[str] = set()
     for fp, entries in existing.items():
+        if fp in quiet:
+            continue  # the finding is still there, it just gets no thread of its own now
         if fp in current:
             # the finding is still there: keep its comment (re-opened if it was marked resolved),
             # unless GitHub marked every comment for it outdated: then it gets a fresh one
@@ -302,7 +352,7 @@ def publish_review(gh, repo, pr, report: Report, head_sha: str, result: PublishR
             if live:
                 comment, _, resolved = live[-1]
                 target = current[fp]
-                body = inline_body(target.finding, fp, target.suggestion)
+                body = inline_body(target.finding, fp, target.suggestion, report.project, target.folded)
                 if comment.body != body:
                     comment.edit(body)
                     result.review_comments_updated += 1
@@ -327,14 +377,12 @@ def publish_review(gh, repo, pr, report: Report, head_sha: str, result: PublishR
     batch, left = ordered[:MAX_INLINE_COMMENTS], ordered[MAX_INLINE_COMMENTS:]
     comments = []
     for t in batch:
-        c = {"path": t.path, "line": t.line, "side": "RIGHT", "body": inline_body(t.finding, t.fp, t.suggestion)}
+        c = {"path": t.path, "line": t.line, "side": "RIGHT",
+             "body": inline_body(t.finding, t.fp, t.suggestion, report.project, t.folded)}
         if t.start_line is not None:
             c["start_line"], c["start_side"] = t.start_line, "RIGHT"
         comments.append(c)
-    body = (f"alembic-review: {len(batch)} new finding{'s' if len(batch) != 1 else ''} on the lines of this "
-            "pull request; the summary comment has the full report.")
-    if left:
-        body += f" {len(left)} more are listed in the summary and the check run only."
+    body = review_body(batch, len(left), result.comment_url)
     review = pr.create_review(commit=repo.get_commit(head_sha), body=body, event="COMMENT", comments=comments)
     result.review_id = review.id
     result.review_comments_created = len(comments)
@@ -366,21 +414,23 @@ def _annotations(report: Report) -> list[dict]:
     return out
 
 
-def check_title(report: Report) -> str:
-    s = report.summary
-    bits = [f"{s['errors']} error{'s' if s['errors'] != 1 else ''}" if s["errors"] else "",
-            f"{s['warnings']} warning{'s' if s['warnings'] != 1 else ''}" if s["warnings"] else "",
-            f"{s['infos']} note{'s' if s['infos'] != 1 else ''}" if s["infos"] else ""]
-    bits = [b for b in bits if b]
-    return ", ".join(bits) if bits else "No risky migrations"
+def check_title(report: Report, fail_on: str = "error") -> str:
+    """The verdict in the checks list: what blocks the merge first."""
+    v = verdict(report, fail_on)
+    n, w = len(v.problems), len(v.warnings)
+    warned = f", {w} warning{'s' if w != 1 else ''}" if w else ""
+    if n:
+        return f"{n} problem{'s' if n != 1 else ''} to fix before merge{warned}"
+    return f"Safe to merge{warned}"
 
 
 def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name: str,
-                  details_url: str | None, result: PublishResult, check_run_id: int | None = None) -> None:
+                  details_url: str | None, result: PublishResult, check_run_id: int | None = None,
+                  pr_url: str | None = None) -> None:
     blocking = report.reaches(fail_on)
     conclusion = "failure" if blocking else ("neutral" if report.findings else "success")
-    title = check_title(report)
-    summary = markdown.render(report, max_chars=CHECK_TEXT_LIMIT)
+    title = check_title(report, fail_on)
+    summary = markdown.render(report, max_chars=CHECK_TEXT_LIMIT, fail_on=fail_on, pr_url=pr_url, head_sha=head_sha)
     annotations = _annotations(report)
     if len(annotations) > MAX_ANNOTATIONS:
         result.notes.append(f"{len(annotations)} annotations: only the first {MAX_ANNOTATIONS} are attached")
@@ -447,7 +497,8 @@ def publish_status(repo, report: Report, head_sha: str, blocking: bool, title: s
 def publish(gh: github.Github, repo_full_name: str, pr_number: int, report: Report, *,
             head_sha: str | None = None, fail_on: str = "error", comment: bool = True,
             review: bool = True, check: bool = True, check_name: str = "alembic-review",
-            details_url: str | None = None, check_run_id: int | None = None) -> PublishResult:
+            details_url: str | None = None, check_run_id: int | None = None,
+            min_inline_severity: str = "warning") -> PublishResult:
     """Publish `report` on pull request `pr_number` of `repo_full_name`; never raises.
 
     check_run_id: a run already created (in progress) for head_sha, completed with the report
@@ -456,6 +507,9 @@ def publish(gh: github.Github, repo_full_name: str, pr_number: int, report: Repo
     head_sha: the commit the report is about (default: the PR's current head). When the PR has
     moved on since, the comment and the review are left to the run for the newer commit (their
     lines would not match); the check still goes on `head_sha`.
+
+    min_inline_severity: findings below it (by default the info notes) get no review thread; they
+    stay in the summary's notes and the check run's annotations.
     """
     result = PublishResult()
     try:
@@ -472,18 +526,19 @@ def publish(gh: github.Github, repo_full_name: str, pr_number: int, report: Repo
                             "comment and review left to the newer run")
     if comment and not stale:
         try:
-            publish_comment(pr, report, sha, result)
+            publish_comment(pr, report, sha, result, fail_on)
         except Exception as exc:
             result.comment_action = "failed"
             _err(result, "summary comment", exc)
     if review and not stale:
         try:
-            publish_review(gh, repo, pr, report, sha, result)
+            publish_review(gh, repo, pr, report, sha, result, min_inline_severity)
         except Exception as exc:
             _err(result, "review comments", exc)
     if check:
         try:
-            publish_check(repo, report, sha, fail_on, check_name, details_url, result, check_run_id)
+            publish_check(repo, report, sha, fail_on, check_name, details_url, result, check_run_id,
+                          pr_url=None if stale else pr.html_url)
         except Exception as exc:
             result.check_action = "failed"
             _err(result, "check run", exc)

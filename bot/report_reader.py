@@ -83,10 +83,31 @@ def report_from_untrusted_json(data) -> Report:
             revision=_s(r.get("revision"), 200) or "?", path=_s(r.get("path"), 1000) or "?",
             status=r.get("status") if r.get("status") in ("added", "modified", "deleted", "unchanged") else "unchanged",
             down_revisions=[_s(d, 200) for d in downs if d is not None][:20],
-            sql=_s(r.get("sql"), 2_000_000)))
+            sql=_s(r.get("sql"), 2_000_000), title=_s(r.get("title"), 200),
+            operations=_operations(r.get("operations"))))
     pg = data.get("pg_version")
+    project = data.get("project") if isinstance(data.get("project"), dict) else {}
     return Report(base=_s(data.get("base"), 100), pg_version=pg if _i(pg) else 15,
-                  revisions=revisions, findings=findings, squawk=_squawk_tally(data.get("summary")))
+                  revisions=revisions, findings=findings,
+                  project={k: project[k] is True for k in ("transaction_per_migration", "lock_timeout") if k in project},
+                  squawk=_squawk_tally(data.get("summary")))
+
+
+_COSTS = ("instant", "new table", "concurrent build", "index build", "scan", "rewrite")
+
+
+def _operations(items) -> list[dict]:
+    """A revision's operations (linters.revision_summary), kept only in the shape they are written."""
+    out = []
+    for op in (items if isinstance(items, list) else [])[:500]:
+        if not isinstance(op, dict) or op.get("cost") not in _COSTS:
+            continue
+        locks = [{"table": _s(lock.get("table"), 500), "mode": _s(lock.get("mode"), 40)}
+                 for lock in (op.get("locks") if isinstance(op.get("locks"), list) else [])[:50]
+                 if isinstance(lock, dict) and isinstance(lock.get("table"), str) and isinstance(lock.get("mode"), str)]
+        out.append({"what": _s(op.get("what"), 300) or "", "line": _i(op.get("line")), "locks": locks,
+                    "cost": op["cost"]})
+    return out
 
 
 def _squawk_tally(summary) -> dict | None:

@@ -27,8 +27,9 @@ def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, env={**os.environ, **GIT_ENV}, check=True, capture_output=True)
 
 
-def build_demo_repo(target: Path) -> Path:
-    if not (CHECKOUT / "alembic.ini").is_file() or not (CHECKOUT / RISKY).is_file():
+def example_app_on_main(target: Path) -> Path:
+    """A git repository at `target` whose `main` holds the example app's clean history."""
+    if not (CHECKOUT / "alembic.ini").is_file():
         raise UsageError(f"the demo needs a checkout of alembic-review (no example app at {CHECKOUT})")
     target.mkdir(parents=True, exist_ok=True)
     for name in APP:
@@ -40,6 +41,13 @@ def build_demo_repo(target: Path) -> Path:
     _git(target, "init", "-q", "-b", "main")
     _git(target, "add", "-A")
     _git(target, "commit", "-q", "-m", "example app: clean migration history")
+    return target
+
+
+def build_demo_repo(target: Path) -> Path:
+    if not (CHECKOUT / RISKY).is_file():
+        raise UsageError(f"the demo needs a checkout of alembic-review (no {RISKY} at {CHECKOUT})")
+    example_app_on_main(target)
     _git(target, "checkout", "-q", "-b", "add-exam-score-index")
     shutil.copy2(CHECKOUT / RISKY, target / RISKY_TARGET)
     _git(target, "add", "-A")

@@ -14,15 +14,18 @@ from linters import gitio
 from linters.changes import Change, compare
 from linters.config import Config
 from linters.errors import UsageError
+from linters.existing_type import note_old_types
 from linters.findings import Finding
 from linters.history import Graph, RevisionFile
 from linters.impact import with_impact
 from linters.judge import Judge, locate_and_suggest
+from linters.live.mapped import absorb_drop_column
 from linters.model import History, LiveTarget, RenderResult, Reviewed
 from linters.project import Project, find_project
 from linters.render import Renderer
 from linters.report.model import Report, RevisionEntry
 from linters.revision_files import RevisionLoader
+from linters.revision_summary import summarize, title_of
 from linters.rules import RULES, HistoryRule, RevisionRule, rules_of
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
@@ -153,6 +156,7 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
         for stmt in item.parsed.statements:
             stmt.revision, stmt.path = f.revision, f.path
         mark_managed(item, sources[f.path])
+        note_old_types(item.parsed.statements, f.source)
         if scope.base is None:
             judged.extend(judge.alone(item))
 
@@ -206,7 +210,7 @@ def settle(findings: list[Finding], reviewed: list[Reviewed], sources: dict[str,
     fully_reviewed = {item.file.path for item in reviewed if not item.render.errors and not item.parsed.failures}
     findings = suppress(findings, {p: sources[p] for p in {f.path for f in findings} | fully_reviewed if p in sources},
                         {item.file.path: item.parsed.statements for item in reviewed}, fully_reviewed, config.enabled)
-    findings = apply_config(findings, config)
+    findings = absorb_drop_column(apply_config(findings, config))
     findings.sort(key=_report_order)
     return findings
 
@@ -233,18 +237,23 @@ def squawk_findings(scope: Scope, reviewed: list[Reviewed], findings: list[Findi
     return opinion, theirs
 
 
-def build_report(scope: Scope, history: History, reviewed: list[Reviewed], findings: list[Finding]) -> Report:
+def build_report(scope: Scope, history: History, reviewed: list[Reviewed], findings: list[Finding],
+                 setup: RunSetup) -> Report:
     sql_by_path = {
         item.file.path: "\n".join(s.sql + ";" for s in item.parsed.statements if s.direction == "upgrade")
         for item in reviewed
     }
+    ops = summarize(reviewed, scope.config.pg_version, one_run=scope.base is not None)
     entries = [
         RevisionEntry(revision=c.current.revision or "", path=c.current.path, status=c.status,
-                      down_revisions=list(c.current.down_revisions), sql=sql_by_path.get(c.current.path))
+                      down_revisions=list(c.current.down_revisions), sql=sql_by_path.get(c.current.path),
+                      title=title_of(c.current.source), operations=ops.get(c.current.path, []))
         for c in history.changes if c.status != "unchanged" or scope.base is None
     ]
     return Report(base=scope.base, pg_version=scope.config.pg_version, revisions=entries, findings=findings,
-                  root=str(scope.project.root))
+                  root=str(scope.project.root),
+                  project={"transaction_per_migration": setup.transaction_per_migration,
+                           "lock_timeout": setup.lock_timeout})
 
 
 def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
@@ -258,7 +267,8 @@ def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
     ordered = upgrade_ordered(targets, history.head)
 
     sources = {f.path: RevisionSource(f.source) for f in histories.head_files}
-    judge = Judge(scope.config, RunSetup.of(scope.project, scope.config, []), history.head, sources)
+    setup = RunSetup.of(scope.project, scope.config, [])
+    judge = Judge(scope.config, setup, history.head, sources)
     reviewed, judged = render_and_parse(scope, ordered, sources, judge, on_progress, while_rendering)
     for item in reviewed:
         findings += render_findings(item)
@@ -268,7 +278,7 @@ def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
         opinion, theirs = squawk_findings(scope, reviewed, findings, sources, judge.setup)
         findings += theirs
     findings = sized(settle(findings, reviewed, sources, scope.config), reviewed, scope)
-    report = build_report(scope, history, reviewed, findings)
+    report = build_report(scope, history, reviewed, findings, setup)
     if opinion is not None:
         report.squawk = opinion.tally(report.findings)
     return report

@@ -42,6 +42,21 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def rules_doc() -> str:
+    """docs/rules.md: one section per rule, its heading the rule id (the anchor the PR comment links)."""
+    out = ["# Rules", "",
+           "Generated from the rule registry (`python -m linters rules --docs --write docs/rules.md`); "
+           "`python -m linters explain RULE` prints the same text.", ""]
+    for r in sorted(RULES.values(), key=lambda r: r.id):
+        out += [f"## {r.id}", "", f"*{r.severity.value} by default · checks {r.checks}"
+                + (f" · takes {r.lock}*" if r.lock else "*"), "", r.summary, "", f"**Why it hurts.** {r.why}", "",
+                f"**The safe way, in Alembic.** {r.recipe}", ""]
+        if r.recipe_per_migration:
+            out += [f"When env.py already commits after each revision: {r.recipe_per_migration}", ""]
+        out += [f"Silence one line with `# alembic-review: ignore[{r.id}]` on the `op.*` call.", ""]
+    return "\n".join(out)
+
+
 def readme_section(text: str) -> str | None:
     """The rule table currently between the markers of a README, None without markers."""
     start, end = text.find(README_START), text.find(README_END)

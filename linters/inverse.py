@@ -100,3 +100,29 @@ def upgrade_creations(statements: list[Statement]) -> set[tuple]:
 def is_expected_inverse(stmt: Statement, created: set[tuple]) -> bool:
     removed = removed_by(stmt)
     return bool(removed) and removed <= created
+
+
+def own_tables(statements: list[Statement]) -> tuple[set[str], set[str]]:
+    """(tables, indexes on those tables) that the revision's upgrade creates."""
+    tables, indexes = set(), set()
+    for stmt in statements:
+        if stmt.direction != "upgrade":
+            continue
+        if stmt.kind == "CreateStmt":
+            tables.add(relation_name(stmt.body.get("relation")))
+        elif stmt.kind == "IndexStmt" and relation_name(stmt.body.get("relation")) in tables:
+            indexes.update(name for _, name in creates(stmt))
+    return tables, indexes
+
+
+def only_on_own_tables(stmt: Statement, own: tuple[set[str], set[str]]) -> bool:
+    """Does this downgrade statement only touch tables its own upgrade created? Then it acts on a
+    table nobody else has used yet (dropping it, its indexes, its columns): nothing to review."""
+    tables, indexes = own
+    body = stmt.body
+    if stmt.kind == "DropStmt" and body.get("removeType") in ("OBJECT_TABLE", "OBJECT_INDEX"):
+        names = {name for _, name in drops(stmt)}
+        return bool(names) and names <= (tables if body["removeType"] == "OBJECT_TABLE" else indexes)
+    if stmt.kind in ("AlterTableStmt", "IndexStmt"):
+        return relation_name(body.get("relation")) in tables
+    return False

@@ -29,6 +29,7 @@ class Statement:
     revision: str | None = None
     path: str | None = None       # repo-relative revision file
     managed: bool = False         # emitted by Alembic itself (autocommit_block's COMMIT/BEGIN), not the revision
+    old_type: str | None = None   # ALTER COLUMN TYPE: the type op.alter_column's existing_type names (SQL text)
     _effects: dict = field(default_factory=dict, repr=False, compare=False)
     derived: dict = field(default_factory=dict, repr=False, compare=False)  # nodes.derived(): read once
     # The node's one key ("IndexStmt") and its body: every rule asks every statement for them, so plain
@@ -44,8 +45,13 @@ class Statement:
         """What the statement locks, rewrites and scans (linters.locks), computed once per version."""
         if pg_version not in self._effects:
             from linters.locks import lock_effect
-            self._effects[pg_version] = lock_effect(self.node, pg_version)
+            self._effects[pg_version] = lock_effect(self.node, pg_version, column_type=self.column_type)
         return self._effects[pg_version]
+
+    @property
+    def column_type(self):
+        """The lock model's hook for the old type of a changed column, when the revision names it."""
+        return (lambda table, column: self.old_type) if self.old_type else None
 
 
 @dataclass

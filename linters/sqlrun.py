@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from linters.envpy import read_env_file
 from linters.findings import Finding, Severity
 from linters.foreign_keys import ForeignKeys, history_foreign_keys
-from linters.inverse import is_expected_inverse, upgrade_creations
+from linters.inverse import is_expected_inverse, only_on_own_tables, own_tables, upgrade_creations
 from linters.rules import Hit, SqlRule, rules_of
 from linters.sql import Statement
 from linters.state import RunState
@@ -113,6 +113,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
         for item in revisions:
             statements = [s for s in item.parsed.statements if s.direction == direction]
             created = upgrade_creations(item.parsed.statements) if direction == "downgrade" and statements else set()
+            own = own_tables(item.parsed.statements) if created else (set(), set())
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
                 if stmt.kind not in by_kind:
@@ -120,6 +121,9 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
                     by_kind[stmt.kind] = (looking, [r for r in looking if not r.breaking])
                 looking, not_breaking = by_kind[stmt.kind]
                 inverse = created and is_expected_inverse(stmt, created)  # undoes what its own upgrade created
+                if inverse and only_on_own_tables(stmt, own):  # a table this revision creates: nobody uses it yet
+                    state.apply(stmt)
+                    continue
                 for rule in not_breaking if inverse else looking:
                     for hit in rule.check(stmt, state):  # a plain loop: no list built per rule and statement
                         findings.append(_finding_from_hit(rule, hit, stmt, state))

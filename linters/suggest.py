@@ -4,8 +4,11 @@ The call statement at the finding's line is found with `ast`; libcst parses that
 transforms it and renders it again at the author's indentation: quoting, layout and comments on
 the call stay as they were.
 
-- op.create_index / op.drop_index -> `postgresql_concurrently=True`, inside
+- op.create_index / op.drop_index -> `postgresql_concurrently=True` (drop_index: and
+  `if_exists=True`, so a failed run can be re-run), inside
   `with op.get_context().autocommit_block():` unless already in one;
+- a call longer than 88 characters is laid out as black would (GitHub's suggestion box clips longer
+  lines);
 - op.create_foreign_key / op.create_check_constraint -> `postgresql_not_valid=True`, followed by
   the VALIDATE CONSTRAINT in an autocommit block (after a COMMIT, so the lock the ADD took is gone
   before the validating scan starts).
@@ -153,15 +156,42 @@ def suggest(source: str, line: int, fix: str) -> Suggestion | None:
     if replacement is None:
         return None
     code = cst.Module(body=replacement).code.rstrip("\n")
-    text = "\n".join(indent + l if l else l for l in code.split("\n"))
+    text = "\n".join(_wrapped(indent + l) if l else l for l in code.split("\n"))
     return Suggestion(start, end, text)
+
+
+LINE_LENGTH = 88  # black's: what GitHub's suggestion box shows without clipping, and what most projects use
+
+
+def _wrapped(line: str) -> str:
+    """A one-line call longer than LINE_LENGTH laid out as black would: its arguments on one
+    indented line if they fit there, else one per line with a trailing comma."""
+    if len(line) <= LINE_LENGTH:
+        return line
+    indent = line[:len(line) - len(line.lstrip())]
+    try:
+        call = cst.parse_expression(line.strip())
+    except cst.ParserSyntaxError:
+        return line
+    if not isinstance(call, cst.Call) or not call.args:
+        return line
+    render = cst.Module(body=[]).code_for_node
+    func = render(call.func)
+    args = [render(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT)).strip() for arg in call.args]
+    inner = indent + " " * 4
+    hugged = inner + ", ".join(args)
+    if len(hugged) <= LINE_LENGTH or len(args) == 1:  # one argument: black leaves it long on its own line
+        return f"{indent}{func}(\n{hugged}\n{indent})"
+    return f"{indent}{func}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent})"
 
 
 def _transform(statement, receiver: str, name: str, fix: str, in_autocommit: bool) -> list | None:
     call = statement.body[0].value
     if fix == CONCURRENTLY:
-        fixed = statement.with_changes(body=[statement.body[0].with_changes(
-            value=_with_keyword(call, "postgresql_concurrently"))])
+        call = _with_keyword(call, "postgresql_concurrently")
+        if name == "drop_index":  # outside a transaction a failed run is re-run: the recipe's if_exists=True
+            call = _with_keyword(call, "if_exists")
+        fixed = statement.with_changes(body=[statement.body[0].with_changes(value=call)])
         return [fixed] if in_autocommit else [_autocommit(receiver, [fixed])]
     constraint = _string(_argument(call, 0, "constraint_name"))
     table = _string(_argument(call, 1, "source_table" if name == "create_foreign_key" else "table_name"))

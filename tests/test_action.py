@@ -15,6 +15,7 @@ import pytest
 
 from bot.publish import MARKER
 from bot.report_reader import report_from_untrusted_json
+from linters.report.markdown import rule_link
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 from tests.gitrepo import REPO_ROOT, alembic_project
 
@@ -104,8 +105,8 @@ def test_action_end_to_end_three_runs(workflow, fake_github):
     report = json.loads(Path(outputs["report"]).read_text())
     errors = [f for f in report["findings"] if f["severity"] == "error"]
     assert [(f["rule"], f["line"]) for f in errors] == [("require-concurrent-index-creation", line)]
-    assert summary.startswith("### alembic-review: ❌ 1 error")
-    assert "`SHARE on users`" in summary
+    assert summary.startswith("### ❌ alembic-review: 1 problem to fix before merge")
+    assert "| `SHARE` users | index build on users (writes wait) |" in summary  # the revision's own lock analysis
     sarif = json.loads((workflow.repo.path / "alembic-review.sarif").read_text())
     assert not list(jsonschema.Draft7Validator(SCHEMA).iter_errors(sarif))
     [result] = [r for r in sarif["runs"][0]["results"] if r["level"] == "error"]
@@ -131,7 +132,7 @@ def test_action_end_to_end_three_runs(workflow, fake_github):
     #    all clear, success, the old inline comments resolved
     lines = workflow.text.splitlines(keepends=True)
     comments = sorted(fake_github.review_comments_on(REPO, PR), key=lambda c: -c["line"])
-    assert len(comments) == 2
+    assert len(comments) == 1  # the downgrade's DROP INDEX is an info note: no thread of its own by default
     for c in comments:  # bottom-up, like GitHub applying a batch of suggestions
         m = re.search(r"```suggestion\n(.*?)```", c["body"], re.S)
         assert m, c["body"]
@@ -146,9 +147,10 @@ def test_action_end_to_end_three_runs(workflow, fake_github):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert outputs["errors"] == "0"
     [comment] = fake_github.comments_on(REPO, PR)
-    assert "✅ all clear" in comment["body"]
+    assert "✅ **alembic-review: safe to merge** at `" in comment["body"]
+    assert "1 note on downgrade paths (not blocking)" in comment["body"]  # the downgrade's plain DROP INDEX
     [run] = fake_github.check_runs_for(REPO, workflow.head_sha)
-    assert run["conclusion"] == "success"
+    assert run["conclusion"] == "neutral"  # that note is below fail-on
     inlines = fake_github.review_comments_on(REPO, PR)
     assert inlines and all("Resolved" in c["body"] for c in inlines)
     assert len(fake_github.reviews_on(REPO, PR)) == 1
@@ -178,7 +180,7 @@ def test_squawk_input_marks_what_only_squawk_found_in_the_comment(workflow, fake
     assert [f["source"] for f in report["findings"] if f["rule"] == "ban-drop-table"] == ["squawk"]
     [comment] = fake_github.comments_on(REPO, PR)
     for body in (summary, comment["body"]):
-        assert "**`ban-drop-table`** (squawk)" in body and "only squawk's" in body
+        assert f"{rule_link('ban-drop-table')} (squawk)" in body and "only squawk's" in body
 
 
 def test_publishing_failure_keeps_the_lint_exit_code(workflow, fake_github):
@@ -190,7 +192,7 @@ def test_publishing_failure_keeps_the_lint_exit_code(workflow, fake_github):
     assert proc.returncode == 1, proc.stderr
     assert "::warning title=alembic-review publishing::" in proc.stdout
     assert "::error file=alembic/versions/0002_email_index.py,line=12" in proc.stdout  # annotations fall back
-    assert int(outputs["errors"]) >= 1 and summary.startswith("### alembic-review")
+    assert int(outputs["errors"]) >= 1 and summary.startswith("### ❌ alembic-review")
     assert fake_github.comments_on(REPO, PR) == []
 
 

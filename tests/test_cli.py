@@ -22,7 +22,13 @@ def test_risky_revision_is_reported_at_the_op_line_with_exit_1(repo, review):
     assert finding["lock"] == "SHARE" and finding["table"] == "users"
     assert "autocommit_block" in finding["hint"]
     assert report["revisions"] == [{"revision": "0002", "path": rel, "status": "added",
-                                    "down_revisions": ["0001"], "sql": "CREATE INDEX ix_users_email ON users (email);"}]
+                                    "down_revisions": ["0001"], "sql": "CREATE INDEX ix_users_email ON users (email);",
+                                    "title": "revision 0002",  # the docstring's first line
+                                    # what the upgrade does to existing tables, from the lock analysis
+                                    "operations": [{"what": "CREATE INDEX ix_users_email ON users", "line": 12,
+                                                    "locks": [{"table": "users", "mode": "SHARE"}],
+                                                    "cost": "index build"}]}]
+    assert report["project"] == {"transaction_per_migration": False, "lock_timeout": False}
     assert report["summary"]["errors"] == 1
     assert report["version"] == 1 and report["tool"]["name"] == "alembic-review"
 

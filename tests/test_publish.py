@@ -98,10 +98,13 @@ def test_first_run_creates_comment_review_and_check(fake_github, gh, pull):
 
     [comment] = fake_github.comments_on(REPO, PR)
     assert comment["body"].startswith(MARKER)
-    assert "❌ 1 error" in comment["body"] and "Safe way" in comment["body"]
+    assert comment["body"].startswith(MARKER + "\n### ❌ alembic-review: 1 problem to fix before merge")
+    assert "How to fix each rule (1 recipe)" in comment["body"]
 
     [review] = fake_github.reviews_on(REPO, PR)
     assert review["state"] == "COMMENTED" and review["commit_id"] == "a" * 40
+    # the review says what it holds and where the verdict is
+    assert review["body"].startswith(f"❌ 1 error on this pull request's lines — [summary]({comment['html_url']})")
     [inline] = fake_github.review_comments_on(REPO, PR)
     assert inline["path"] == PATH and inline["line"] == line_of(RISKY, "op.create_index")
     assert "```suggestion\n" + SUGGESTION + "```" in inline["body"]
@@ -113,6 +116,29 @@ def test_first_run_creates_comment_review_and_check(fake_github, gh, pull):
     [annotation] = fake_github.repos[REPO].annotations[run["id"]]
     assert annotation == {**annotation, "path": PATH, "start_line": inline["line"],
                           "annotation_level": "failure", "title": "require-concurrent-index-creation"}
+
+
+def test_one_thread_per_op_and_no_threads_for_notes(fake_github, gh, pull):
+    line = line_of(RISKY, "op.create_index")
+    held = Finding("lock-held-across-statements", Severity.WARNING,
+                   "CREATE INDEX scans users while the transaction holds ACCESS EXCLUSIVE on users (taken at line 3): "
+                   "every query on users waits until the migration commits",
+                   path=PATH, line=line, revision="1a2b3c4d5e6f", table="users", lock="ACCESS EXCLUSIVE")
+    note = Finding("prefer-robust-stmts", Severity.INFO, "add IF NOT EXISTS", path=PATH, line=line,
+                   revision="1a2b3c4d5e6f")
+    result = publish(gh, REPO, PR, report_with(index_finding(), held, note))
+    assert result.ok, result.errors
+    [inline] = fake_github.review_comments_on(REPO, PR)  # the error's thread; the warning folded in it
+    assert "require-concurrent-index-creation" in inline["body"]
+    assert ("🔒 `SHARE` on `users`: blocks INSERT/UPDATE/DELETE, reads go on; and `ACCESS EXCLUSIVE` on `users`, "
+            "held since line 3: blocks reads and writes until the migration commits") in inline["body"]
+    # a second run leaves the folded warning's and the note's missing threads alone
+    before = len(writes(fake_github))
+    publish(gh, REPO, PR, report_with(index_finding(), held, note))
+    assert writes(fake_github)[before:] == []
+    # asked for, notes get threads too
+    result = publish(gh, REPO, PR, report_with(index_finding(), held, note), min_inline_severity="info")
+    assert result.review_comments_created == 1 and "prefer-robust-stmts" in fake_github.review_comments_on(REPO, PR)[-1]["body"]
 
 
 def test_second_run_with_the_same_findings_creates_nothing(fake_github, gh, pull):
@@ -146,7 +172,8 @@ def test_third_run_after_the_fix_is_all_clear(fake_github, gh, pull):
     assert result.ok, result.errors
     [comment] = fake_github.comments_on(REPO, PR)
     assert result.comment_action == "updated"
-    assert comment["body"].startswith(MARKER + "\n### alembic-review: ✅ all clear")
+    # a fixed PR's comment collapses to one line, naming the commit it is about
+    assert comment["body"] == MARKER + "\n✅ **alembic-review: safe to merge** at `eeeeeee`\n"
     [run] = fake_github.check_runs_for(REPO, "e" * 40)
     assert run["conclusion"] == "success" and result.conclusion == "success"
     [inline] = fake_github.review_comments_on(REPO, PR)
@@ -285,7 +312,7 @@ def test_check_forbidden_falls_back_to_a_commit_status(fake_github, gh, pull):
     assert (result.check_action, result.conclusion) == ("status", "failure")
     [status] = fake_github.repos[REPO].statuses
     assert status["context"] == "alembic-review" and status["state"] == "failure"
-    assert status["description"] == "1 error"
+    assert status["description"] == "1 problem to fix before merge"
     publish(gh, REPO, PR, report_with(index_finding()), fail_on="error")
     assert len(fake_github.repos[REPO].statuses) == 1  # unchanged, not posted again
     result = publish(gh, REPO, PR, report_with(index_finding()), fail_on="never")

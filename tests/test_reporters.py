@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from linters.findings import Finding, Severity
 from linters.report import github, markdown, sarif
+from linters.report.common import rule_doc_url
 from linters.report.model import Report, RevisionEntry
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())
@@ -128,37 +130,55 @@ def test_github_commands_levels():
 
 def test_markdown_summary_contents():
     md = markdown.render(sample_report())
-    assert md.startswith("### alembic-review: ❌ 2 errors · ⚠️ 1 warning")
-    assert "| ❌ | `1a2b3c4d5e6f` | `alembic/versions/1a2b3c4d5e6f_add_email_index.py` | added |" in md
-    # locks derived from the findings (RevisionEntry.locks is empty here)
-    assert "`SHARE on users`, `ACCESS EXCLUSIVE on users`" in md
-    assert "ffff00001111" not in md.split("#### Findings")[0]  # unchanged revisions are not listed
-    assert "> **Safe way:** Build it with postgresql_concurrently=True" in md
-    assert "<details><summary>Rendered SQL of <code>1a2b3c4d5e6f</code>" in md
+    # the verdict first: one line per problem (the warning is not one), then the revision table
+    assert md.startswith("### ❌ alembic-review: 2 problems to fix before merge")
+    visible = markdown.visible_part(md)
+    assert "- ❌ `1a2b3c4d5e6f` L14 🔧 CREATE INDEX on existing table `users` blocks writes" in visible
+    assert "- ❌ `1a2b3c4d5e6f` L1 Two heads" in visible  # a history finding: its revision file's top
+    assert "⚠️ 1 warning: [`ban-drop-column`]" in visible
+    assert "| ❌ | `1a2b3c4d5e6f` | — | — |" in visible  # no lock analysis in this report: no claim
+    assert "ffff00001111 |" not in visible  # unchanged revisions are not listed
+    # folded: notes, each finding with its lock in plain words, the recipes, the SQL
+    assert "<summary>ℹ️ 1 note on style (not blocking)</summary>" in md
+    assert "🔒 `SHARE` on `users`: blocks INSERT/UPDATE/DELETE, reads go on" in md
+    assert "[`require-concurrent-index-creation`](" + rule_doc_url("require-concurrent-index-creation") + ")" in md
+    assert "<summary>Rendered SQL of 1 revision</summary>" in md
     assert "```sql\nBEGIN;\nCREATE INDEX ix_users_email ON users (email);\nCOMMIT;\n```" in md
 
 
-def test_markdown_locks_column_is_about_the_upgrade():
+def test_markdown_problem_lines_link_to_the_diff_when_the_pr_is_known():
+    md = markdown.render(sample_report(), pr_url="https://github.com/o/r/pull/7")
+    anchor = "https://github.com/o/r/pull/7/files#diff-" + hashlib.sha256(REV_PATH.encode()).hexdigest()
+    assert f"[L14]({anchor}R14)" in markdown.visible_part(md)
+
+
+def test_markdown_revision_table_from_the_lock_analysis():
     report = sample_report()
+    report.revisions[0].title = "add email index"
+    report.revisions[0].operations = [
+        {"what": "CREATE INDEX ix ON users", "line": 14, "cost": "index build",
+         "locks": [{"table": "users", "mode": "SHARE"}]},
+        {"what": "ALTER TABLE orders", "line": 20, "cost": "instant",
+         "locks": [{"table": "orders", "mode": "ACCESS EXCLUSIVE"}, {"table": "users", "mode": "ROW SHARE"}]},
+    ]
     report.findings.append(Finding("require-concurrent-index-deletion", Severity.INFO, "drop index",
                                    path=REV_PATH, line=40, revision="1a2b3c4d5e6f", lock="ACCESS EXCLUSIVE",
                                    table="orders", direction="downgrade"))
-    assert "on orders" not in markdown.render(report).split("#### Findings")[0]
-
-
-def test_markdown_uses_revision_locks_when_present():
-    report = sample_report()
-    report.revisions[0].locks = ["SHARE on users", "SHARE on users", "ACCESS EXCLUSIVE on orders"]
     md = markdown.render(report)
-    assert "`SHARE on users`, `ACCESS EXCLUSIVE on orders`" in md
+    # strongest lock per table, strongest first; the worst cost; downgrade findings are not in it
+    assert ("| ❌ | `1a2b3c4d5e6f` add email index | `ACCESS EXCLUSIVE` orders · `SHARE` users | "
+            "index build on users (writes wait) |") in md
+    assert "<summary>ℹ️ 2 notes on downgrade paths and style (not blocking)</summary>" in md
 
 
 def test_markdown_all_clear():
     report = sample_report()
     report.findings = []
-    md = markdown.render(report)
-    assert md.startswith("### alembic-review: ✅ all clear")
-    assert "#### Findings" not in md
+    assert markdown.render(report) == "✅ **alembic-review: safe to merge**\n"
+    report.revisions[0].operations = [{"what": "ADD COLUMN users.tz", "line": 3, "cost": "instant",
+                                       "locks": [{"table": "users", "mode": "ACCESS EXCLUSIVE"}]}]
+    assert markdown.render(report, head_sha="abcdef0123") == \
+        "✅ **alembic-review: safe to merge** at `abcdef0`: ADD COLUMN users.tz (instant)\n"
 
 
 def test_markdown_defuses_untrusted_text():
@@ -192,7 +212,7 @@ def test_markdown_stays_under_the_limit_however_big(limit):
     report = Report(base=None, pg_version=15, revisions=revisions, findings=findings)
     md = markdown.render(report, max_chars=limit)
     assert len(md) <= limit
-    assert md.startswith("### alembic-review: ❌ 2,000 errors")
+    assert md.startswith("### ❌ alembic-review: 260 problems to fix before merge")  # 13 rules x 20 revisions
     assert "not shown here" in md  # what was left out is counted
     assert md.count("<details>") == md.count("</details>")
 
@@ -205,11 +225,12 @@ def test_markdown_trims_sql_before_dropping_findings():
     md = markdown.render(report)
     assert len(md) <= 65536
     assert "(trimmed)" in md and "more lines cut to fit" in md
-    assert "> **Safe way:**" in md  # the finding keeps its recipe
+    assert "How to fix each rule (1 recipe)" in md  # the finding keeps its recipe
 
 
 def test_markdown_many_revisions_table_is_capped():
     revisions = [RevisionEntry(f"r{i:05d}", f"alembic/versions/r{i:05d}.py", "added", []) for i in range(5000)]
-    md = markdown.render(Report(base=None, pg_version=15, revisions=revisions))
+    md = markdown.render(Report(base=None, pg_version=15, revisions=revisions,
+                                findings=[index_finding(revision="r00000", path="alembic/versions/r00000.py")]))
     assert len(md) <= 65536
     assert "more revisions not listed" in md

@@ -2,12 +2,14 @@
 env.py and history readers, and the squawk agreement bench."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 from linters.envpy import read_env
-from linters.explain import markdown_table, readme_section
+from linters.explain import markdown_table, readme_section, rules_doc
+from linters.report.common import DOCS_URL, rule_doc_url
 from linters.foreign_keys import history_foreign_keys
 from linters.rules import RULES
 from tests.conftest import rules_of
@@ -124,6 +126,17 @@ def test_readme_rules_table_is_the_generated_one():
     proc = run_cli("rules", "--markdown")
     assert proc.returncode == 0 and proc.stdout == markdown_table()
     assert all(f"`{rule_id}`" in proc.stdout for rule_id in RULES)
+
+
+def test_rules_doc_has_the_anchor_every_report_links_to():
+    """The PR comment links each rule id to docs/rules.md#<id>: the page exists, is the generated one,
+    and has one heading per rule (GitHub's anchor for `## rule-id` is the id itself)."""
+    doc = (REPO_ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert doc == rules_doc(), "docs/rules.md is stale: run `python -m linters rules --docs --write docs/rules.md`"
+    headings = re.findall(r"^## (\S+)$", doc, flags=re.M)
+    assert sorted(headings) == sorted(RULES)
+    assert rule_doc_url("ban-drop-column") == DOCS_URL + "#ban-drop-column"
+    assert DOCS_URL.endswith("/blob/main/docs/rules.md")
 
 
 def test_rules_write_rewrites_only_the_marked_section(tmp_path):

@@ -50,21 +50,38 @@ def test_index_build_goes_concurrent_inside_autocommit_block_keeping_layout():
     assert fix_for(REVISION, 5, "require-concurrent-index-creation").text == fix.text  # any line of the call
 
 
-def test_already_in_autocommit_block_only_the_flag_is_added():
+def test_already_in_autocommit_block_only_the_flags_are_added_and_wrapped_as_black_would():
     fix = fix_for(REVISION, 10, "require-concurrent-index-deletion")
-    assert fix.text == '        op.drop_index("ix_b", table_name="users", postgresql_concurrently=True)'
+    # if_exists=True, as the rule's recipe says: outside a transaction a failed run is re-run;
+    # 94 characters on one line: the arguments go on their own line, as black puts them
+    assert fix.text == textwrap.indent(textwrap.dedent('''\
+        op.drop_index(
+            "ix_b", table_name="users", postgresql_concurrently=True, if_exists=True
+        )'''), "        ")
 
 
 def test_constraints_become_not_valid_then_validated_after_a_commit():
     fk = fix_for(REVISION, 8, "adding-foreign-key-constraint")
+    # too long for one line even with the arguments on their own: one per line, trailing comma (black)
     assert fk.text.splitlines() == [
-        '    op.create_foreign_key(op.f("fk_o_u"), "orders", "users", ["user_id"], ["id"], source_schema="shop", '
-        'postgresql_not_valid=True)',
+        "    op.create_foreign_key(",
+        '        op.f("fk_o_u"),',
+        '        "orders",',
+        '        "users",',
+        '        ["user_id"],',
+        '        ["id"],',
+        '        source_schema="shop",',
+        "        postgresql_not_valid=True,",
+        "    )",
         "    with op.get_context().autocommit_block():",
         '        op.execute("ALTER TABLE shop.orders VALIDATE CONSTRAINT fk_o_u")',
     ]
+    assert max(len(line) for line in fk.text.splitlines()) <= 88
     check = fix_for(REVISION, 11, "constraint-missing-not-valid")
-    assert check.text.splitlines()[0].endswith('"amount > 0", postgresql_not_valid=True)')
+    assert check.text.splitlines()[:3] == [  # 91 characters: the arguments fit on one line of their own
+        "    op.create_check_constraint(",
+        '        "ck_amount", "orders", "amount > 0", postgresql_not_valid=True',
+        "    )"]
     assert "VALIDATE CONSTRAINT ck_amount" in check.text
 
 

@@ -74,3 +74,11 @@ def _where(mapped: dict, column: str | None, root) -> str:
             pass
         return f"{name} ({path}:{line})" if line else f"{name} ({path})"
     return name
+
+
+def absorb_drop_column(findings: list) -> list:
+    """One finding per problem: where drop-mapped-column speaks of an op, ban-drop-column on the
+    same op says the same thing with less (it does not name the model line), so it goes."""
+    mapped = {(f.path, f.line, f.direction, f.table) for f in findings if f.rule == "drop-mapped-column"}
+    return [f for f in findings
+            if not (f.rule == "ban-drop-column" and (f.path, f.line, f.direction, f.table) in mapped)]

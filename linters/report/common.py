@@ -72,3 +72,53 @@ def impact_line(finding: Finding) -> str | None:
     blocked = f"~{impact['blocked_writes']:,} writes blocked" if impact["blocked_writes"] else "no writes blocked"
     return (f"{finding.table}: {rows} rows, {size}; {impact['lock']} lock {_duration(impact['lock_seconds'])}; "
             f"{blocked}")
+
+
+# --- words the PR comment, the check summary and the inline comments share ---------------------
+
+DOCS_URL = "https://github.com/alembic-review/alembic-review/blob/main/docs/rules.md"
+
+# what a lock mode stops other sessions from doing, in the words a reviewer uses
+LOCK_BLOCKS = {
+    "ACCESS EXCLUSIVE": "blocks reads and writes",
+    "EXCLUSIVE": "blocks writes, reads go on",
+    "SHARE ROW EXCLUSIVE": "blocks writes, reads go on",
+    "SHARE": "blocks INSERT/UPDATE/DELETE, reads go on",
+    "SHARE UPDATE EXCLUSIVE": "writes go on (other schema changes and VACUUM wait)",
+    "ROW EXCLUSIVE": "reads and writes go on (the rows it changes stay locked)",
+    "ROW SHARE": "reads and writes go on",
+    "ACCESS SHARE": "reads and writes go on",
+}
+
+
+def rule_doc_url(rule_id: str) -> str:
+    """The rule's section of docs/rules.md (generated from the registry: `rules --docs`)."""
+    return f"{DOCS_URL}#{rule_id}"
+
+
+def diff_anchor(pr_url: str, path: str, line: int) -> str:
+    """A link to `line` of `path` in the pull request's diff (GitHub names each file's anchor
+    after the SHA-256 of its path)."""
+    import hashlib
+    return f"{pr_url.rstrip('/')}/files#diff-{hashlib.sha256(path.encode()).hexdigest()}R{line}"
+
+
+def strongest_per_table(operations: list[dict]) -> dict[str, str]:
+    """table -> the strongest lock the operations take on it, in first-seen order."""
+    from linters.locks import strongest
+    out: dict[str, str] = {}
+    for op in operations:
+        for lock in op.get("locks", ()):
+            out[lock["table"]] = strongest((out.get(lock["table"]), lock["mode"]))
+    return out
+
+
+def fitted_recipe(rule_id: str, project: dict, hint: str | None = None) -> str | None:
+    """The finding's hint (by default its rule's recipe), fitted to the project: a project whose
+    env.py already commits after each revision is not told to turn that on."""
+    info = rule_info(rule_id)
+    recipe = hint or (info.recipe if info else None)
+    if (info and info.recipe_per_migration and project.get("transaction_per_migration")
+            and recipe == info.recipe):
+        return info.recipe_per_migration
+    return recipe

@@ -17,7 +17,10 @@ class RevisionEntry:
     status: str  # added | modified | deleted | unchanged
     down_revisions: list[str]
     sql: str | None = None  # rendered upgrade SQL, None when not rendered
-    locks: list[str] = field(default_factory=list)  # "LOCK on table" summaries, for reports
+    title: str | None = None  # the first line of its docstring (the `alembic revision -m` message)
+    # what its upgrade does to existing tables (linters.revision_summary):
+    # [{"what": "ADD COLUMN users.locale", "line": 19, "locks": [{"table", "mode"}], "cost": "instant"}]
+    operations: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
@@ -26,6 +29,8 @@ class RevisionEntry:
             "status": self.status,
             "down_revisions": list(self.down_revisions),
             "sql": self.sql,
+            "title": self.title,
+            "operations": self.operations,
         }
 
 
@@ -38,6 +43,8 @@ class Report:
     root: str | None = None  # repository root, for reading source lines; not part of the JSON
     # --squawk: {"both": n, "ours_only": n, "squawk_only": n} over the SQL squawk read (linters/squawk.py)
     squawk: dict | None = None
+    # what env.py (or the settings) does for every run: {"transaction_per_migration": bool, "lock_timeout": bool}
+    project: dict = field(default_factory=dict)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
@@ -67,6 +74,7 @@ class Report:
             "base": self.base,
             "pg_version": self.pg_version,
             "revisions": [r.to_json() for r in self.revisions],
+            "project": self.project,
             "findings": [f.to_json() for f in self.findings],
             "summary": self.summary,
         }

@@ -32,6 +32,9 @@ class Rule:
     breaking: bool = False
     # The mechanical fix linters/suggest.py writes for this rule's findings (suggest.CONCURRENTLY, ...).
     fix: str | None = None
+    # The recipe for projects whose env.py already commits after each revision
+    # (transaction_per_migration=True), when the plain recipe would advise turning that on.
+    recipe_per_migration: str | None = None
     checks: ClassVar[str] = "engine"  # the README table's "checks" column
 
     def finding(self, message: str, *, path: str | None, line: int | None, severity: Severity | None = None,
@@ -89,11 +92,11 @@ def _register(rule: Rule) -> Rule:
 
 
 def sql_rule(id: str, severity: str, *, summary: str, why: str, recipe: str, lock: str | None = None,
-             kinds=None, breaking: bool = False, fix: str | None = None):
+             kinds=None, breaking: bool = False, fix: str | None = None, recipe_per_migration: str | None = None):
     """Register the decorated function as the check of SQL rule `id`, called only for `kinds`."""
     def register(check: Callable) -> Callable:
-        _register(SqlRule(id, Severity(severity), summary, why, recipe, lock, breaking, fix, check=check,
-                          statement_kinds=frozenset(kinds) if kinds is not None else None))
+        _register(SqlRule(id, Severity(severity), summary, why, recipe, lock, breaking, fix, recipe_per_migration,
+                          check=check, statement_kinds=frozenset(kinds) if kinds is not None else None))
         return check
     return register
 

@@ -137,8 +137,9 @@ def adding_not_nullable_field(stmt, state):
     summary="ALTER COLUMN ... TYPE rewrites the table under ACCESS EXCLUSIVE and breaks code using the old type.",
     why="Most type changes (int -> bigint, text -> varchar(n), timestamp -> timestamptz, anything with USING) "
         "rewrite the table and rebuild its indexes while holding ACCESS EXCLUSIVE: the table is offline for "
-        "the duration. The rendered SQL does not say the old type, so every change is reported; the only "
-        "cheap ones are varchar widening, varchar -> text and numeric precision increase." + EXEMPT_NEW_TABLES,
+        "the duration. The only cheap ones are varchar widening, varchar -> text and numeric precision increase "
+        "(same scale): the rendered SQL does not say the old type, so it is read from the call's "
+        "`existing_type=` (autogenerate writes it); without one, every change is reported." + EXEMPT_NEW_TABLES,
     recipe="Add a new column with the new type (`op.add_column`), write to both from the application, backfill "
            "in batches, switch reads, then drop the old column in a later release. For varchar(n) -> text or a "
            "wider varchar, which do not rewrite, mark the line `# alembic-review: ignore[changing-column-type]`.",
@@ -149,11 +150,20 @@ def changing_column_type(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         if subtype != "AT_AlterColumnType" or not state.is_existing(table):
             continue
-        effect = lock_effect(single_command(stmt, cmd), state.pg_version)
-        if effect.rewrite:
-            new_type = type_name(cmd.get("def", {}).get("ColumnDef", {}))[0]
-            yield Hit(f"changing the type of {table}.{cmd.get('name')} to {new_type} rewrites {table} "
+        effect = lock_effect(single_command(stmt, cmd), state.pg_version, column_type=stmt.column_type)
+        if effect.rewrite:  # with the old type known (existing_type=), catalog-only changes are not
+            new_type = _type_text(cmd.get("def", {}).get("ColumnDef", {}))
+            change = f"({stmt.old_type} → {new_type})" if stmt.old_type else f"to {new_type}"
+            yield Hit(f"changing the type of {table}.{cmd.get('name')} {change} rewrites {table} "
                       "under ACCESS EXCLUSIVE", table=table, lock=effect.mode)
+
+
+def _type_text(coldef: dict) -> str:
+    """numeric(14,3), varchar(64), int8[]: the type with its precision, as a reviewer compares them."""
+    name, typmods, is_array = type_name(coldef)
+    mods = [str(m["A_Const"]["ival"].get("ival", 0)) for m in typmods
+            if isinstance(m, dict) and "ival" in m.get("A_Const", {})]
+    return name + (f"({','.join(mods)})" if mods else "") + ("[]" if is_array else "")
 
 
 def _column_change(subtype_test, message):

@@ -97,17 +97,21 @@ def multiple_heads(history: History):
         return
     old_heads = set(history.base.heads) if history.base else set()
     new_heads = [h for h in heads if h not in old_heads] or heads
-    listing = ", ".join(f"{h} ({history.head.by_id[h].path})" for h in heads)
-    others = [h for h in heads if h in old_heads]
+    # One finding for the one problem, on the new head that can simply follow another head: its
+    # down_revision is where the branches fork, so pointing it at the other head makes one line.
+    at, suggestion, target = new_heads[-1], None, None
     for rid in new_heads:
         f = history.head.by_id[rid]
-        suggestion = None
-        if rid in history.added and len(others) == 1 and len(f.down_revisions) == 1 and "down_revision" in f.lines:
+        others = [h for h in heads if h != rid]
+        if (rid in history.added and len(others) == 1 and len(f.down_revisions) == 1 and "down_revision" in f.lines
+                and f.down_revisions[0] in history.head.ancestors(others[0])):
             line = f.source.splitlines()[f.lines["down_revision"] - 1]
-            old = f.down_revisions[0]
-            if line.count(old) == 1:
-                suggestion = line.replace(old, others[0])
-        yield _finding("multiple-heads", f, f.lines.get("down_revision"),
-                       f"{len(heads)} heads after this change: {listing}",
-                       suggestion=suggestion,
-                       hint=RULES["multiple-heads"].recipe + (f" The current head is {others[0]}." if len(others) == 1 else ""))
+            if line.count(f.down_revisions[0]) == 1:
+                at, target = rid, others[0]
+                suggestion = line.replace(f.down_revisions[0], target)
+                break
+    f = history.head.by_id[at]
+    yield _finding("multiple-heads", f, f.lines.get("down_revision"),
+                   f"{len(heads)} heads after this change ({', '.join(heads)}): `alembic upgrade head` refuses to run",
+                   suggestion=suggestion,
+                   hint=RULES["multiple-heads"].recipe + (f" The current head is {target}." if target else ""))

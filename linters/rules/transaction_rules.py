@@ -53,6 +53,9 @@ def _verb(stmt) -> str:
            "[tool.alembic-review] if your env.py does it in a way the reviewer cannot see), or end the "
            "transaction with `with op.get_context().autocommit_block():` before it. Keep ACCESS EXCLUSIVE "
            "steps short and last.",
+    recipe_per_migration="Commit before the slow step: move it to its own revision (env.py already commits after "
+                         "each revision), or end the transaction with `with op.get_context().autocommit_block():` "
+                         "before it. Keep ACCESS EXCLUSIVE steps short and last.",
     lock=AEL,
 )
 def lock_held_across_statements(stmt, state):
