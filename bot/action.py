@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bot import checkout
+from bot.publish import DEFAULT_CHECK_NAME
 from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
 from bot.report_reader import read_report
 from linters.report import github as github_format
@@ -77,7 +79,8 @@ def build_parser(env: dict) -> argparse.ArgumentParser:
     p.add_argument("--comment", type=_bool, default=_bool(e("comment", "true")))
     p.add_argument("--review", type=_bool, default=_bool(e("review", "true")))
     p.add_argument("--check", type=_bool, default=_bool(e("check", "true")))
-    p.add_argument("--check-name", default=e("check-name", "alembic-review"))
+    p.add_argument("--check-name", default=e("check-name", DEFAULT_CHECK_NAME),
+                   help="name of the check run (and of the commit status standing in for it)")
     p.add_argument("--sarif-file", default=e("sarif-file"), help="also write SARIF here")
     p.add_argument("--report-file", default=e("report-file"), help="where the JSON report goes")
     p.add_argument("--report", default=e("report"),
@@ -125,6 +128,21 @@ def run_lint(args, env: dict, workspace: Path, report_path: Path, base: str | No
     return subprocess.run(lint_command(lint), cwd=workspace, env=child_env).returncode
 
 
+def _checkout_root(workspace: Path, path: str) -> Path:
+    """Where to ask git about the checkout: the reviewed path's directory, else the workspace."""
+    target = workspace / path
+    return target if target.is_dir() else target.parent if target.parent.is_dir() else workspace
+
+
+def _could_not_run(env: dict, line: str, code: int) -> int:
+    print(line, flush=True)
+    _append(env.get("GITHUB_STEP_SUMMARY"),
+            f"### alembic-review: could not run (exit code {code if code not in (0, 1) else 2})\n\n"
+            "See the job log.\n")
+    _github_output(env, {"errors": "", "warnings": "", "report": ""})
+    return code if code not in (0, 1) else 2
+
+
 def main(argv: list[str] | None = None, env: dict | None = None) -> int:
     env = dict(os.environ if env is None else env)
     args = build_parser(env).parse_args(argv)
@@ -136,10 +154,14 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
             event = json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text(encoding="utf-8"))
         except ValueError:
             print("alembic-review: GITHUB_EVENT_PATH is not JSON; ignoring it", file=sys.stderr)
-    pull = event.get("pull_request") or {}
-    pr_number = args.pr or pull.get("number")
-    head_sha = args.head_sha or (pull.get("head") or {}).get("sha") \
-        or (event.get("workflow_run") or {}).get("head_sha") or None
+    root = None if args.report else _checkout_root(workspace, args.path)
+    try:
+        # an explicit base is the user's: the event is read for the head and the PR only
+        where = checkout.target(None if args.base else root, env.get("GITHUB_EVENT_NAME", ""), event)
+    except checkout.CheckoutError as exc:
+        return _could_not_run(env, f"::error title=alembic-review::{exc}", 2)
+    pr_number = args.pr or where.pr_number
+    head_sha = args.head_sha or where.head_sha
     repo_full_name = args.repo or (event.get("repository") or {}).get("full_name", "")
 
     if args.report:
@@ -152,15 +174,11 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
             tmp.mkdir(parents=True, exist_ok=True)
             report_path = tmp / "report.json"
         report_path.unlink(missing_ok=True)
-        base = args.base or (pull.get("base") or {}).get("sha")
+        base = checkout.resolve_ref(root, args.base) if args.base and root else where.base
         code = run_lint(args, env, workspace, report_path, base)
         if not left_report(code, report_path):
-            print(f"::error title=alembic-review::alembic-review could not run (exit code {code}); "
-                  "see the log above", flush=True)
-            _append(env.get("GITHUB_STEP_SUMMARY"),
-                    f"### alembic-review: could not run (exit code {code})\n\nSee the job log.\n")
-            _github_output(env, {"errors": "", "warnings": "", "report": ""})
-            return code if code not in (0, 1) else 2
+            return _could_not_run(env, f"::error title=alembic-review::alembic-review could not run "
+                                       f"(exit code {code}); see the log above", code)
     try:
         report = read_report(report_path)
     except (OSError, ValueError) as exc:
@@ -180,13 +198,15 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
         print(f"alembic-review: SARIF written to {target}")
 
     check_created = False
-    if pr_number and (args.comment or args.review or args.check):
+    queued = pr_number is None and head_sha and env.get("GITHUB_EVENT_NAME") == "merge_group"
+    if (pr_number and (args.comment or args.review or args.check)) or (queued and args.check):
         if not args.github_token:
-            print("::warning title=alembic-review::no github-token: results not published on the pull request")
+            print("::warning title=alembic-review::no github-token: results not published")
         elif not repo_full_name:
             print("::warning title=alembic-review::GITHUB_REPOSITORY unknown: results not published")
-        else:
-            check_created = _publish(args, env, repo_full_name, int(pr_number), head_sha, report, fail_on)
+        else:  # in a merge queue: the check run on the queue's commit only (no pull request to comment on)
+            check_created = _publish(args, env, repo_full_name, int(pr_number) if pr_number else None,
+                                     head_sha, report, fail_on)
     elif not pr_number:
         print("alembic-review: not a pull request event: nothing to publish on GitHub")
 
@@ -199,7 +219,7 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
     return code
 
 
-def _publish(args, env: dict, repo_full_name: str, pr_number: int, head_sha: str | None,
+def _publish(args, env: dict, repo_full_name: str, pr_number: int | None, head_sha: str | None,
              report: Report, fail_on: str) -> bool:
     """Publish; True when a check run (with the annotations) exists for this report."""
     try:

@@ -30,7 +30,8 @@ from github import GithubException
 from bot import fetch, isolation, ledger
 from bot.app_auth import AppAuth
 from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
-from bot.publish import publish
+from bot.github_client import backoff_of, create_once
+from bot.publish import CHECK_TEXT_LIMIT, DIGEST_PREFIX, cut_bytes, our_check_runs, publish
 from bot.report_reader import read_report
 from bot.settings import Settings
 from bot.store import KEEP, Store
@@ -115,9 +116,14 @@ class Review:
                 if self.run_obj.status != "in_progress":
                     self.run_obj.edit(status="in_progress")
                 return
-            self.run_obj = self.repo.create_check_run(
-                name=self.settings.check_name, head_sha=self.job.head_sha, status="in_progress",
-                output={"title": "Reviewing migrations…", "summary": "alembic-review is reviewing this commit."})
+            self.run_obj = create_once(
+                lambda: self.repo.create_check_run(
+                    name=self.settings.check_name, head_sha=self.job.head_sha, status="in_progress",
+                    external_id=DIGEST_PREFIX + "in-progress",
+                    output={"title": "Reviewing migrations…", "summary": "alembic-review is reviewing this commit."}),
+                lambda: next((r for r in our_check_runs(self.repo, self.job.head_sha, self.settings.check_name,
+                                                        int(self.settings.app_id)) if r.status == "in_progress"), None),
+                backoff=backoff_of(self.gh))
         except GithubException as exc:
             if exc.status != 403:
                 raise
@@ -128,7 +134,7 @@ class Review:
     def complete(self, conclusion: str, title: str, summary: str) -> None:
         if self.run_obj is not None:
             self.run_obj.edit(status="completed", conclusion=conclusion,
-                              output={"title": title[:255], "summary": summary[:65535]})
+                              output={"title": title[:255], "summary": cut_bytes(summary, CHECK_TEXT_LIMIT)})
             return
         state = "success" if conclusion in ("success", "neutral", "skipped") else "failure"
         self.repo.get_commit(self.job.head_sha).create_status(
@@ -249,7 +255,8 @@ class Review:
     def _publish(self, report: Report, fail_on: str, *, check: bool):
         run_id = self.run_obj.id if (check and self.run_obj is not None) else None
         result = publish(self.gh, self.job.repo, self.job.number, report, head_sha=self.job.head_sha,
-                         fail_on=fail_on, check=check, check_name=self.settings.check_name, check_run_id=run_id)
+                         fail_on=fail_on, check=check, check_name=self.settings.check_name, check_run_id=run_id,
+                         app_id=int(self.settings.app_id))
         for error in result.errors:
             log.warning("%s: publishing: %s", self.job, error)
         return result
@@ -368,8 +375,8 @@ def reconcile(rt: Runtime, enqueue) -> int:
 def _completed_check(rt: Runtime, job: ledger.Job) -> str | None:
     try:
         gh = rt.auth.github(job.installation_id)
-        commit = gh.get_repo(job.repo, lazy=True).get_commit(job.head_sha)
-        for run in commit.get_check_runs(check_name=rt.settings.check_name):
+        repo = gh.get_repo(job.repo, lazy=True)
+        for run in our_check_runs(repo, job.head_sha, rt.settings.check_name, int(rt.settings.app_id)):
             return run.conclusion if run.status == "completed" else None
     except Exception as exc:  # GitHub unreachable: doing the job again is the safe side
         log.warning("reconciler: could not read the checks of %s: %s", job, exc)

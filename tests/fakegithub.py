@@ -3,9 +3,14 @@
 A real HTTP server in a thread, driven through PyGithub with `base_url=fake.base_url`. It speaks
 the request/response shapes GitHub documents for the endpoints alembic-review uses, keeps its
 state in memory, records every request, and can be told to fail (a 502 then a 200, a secondary
-rate limit, a 403 on check runs). Like GitHub it rejects, with 422, a review whose comment is on
-a line outside the diff hunks, a comment body over 65,536 characters and more than 50 check-run
-annotations in one request.
+rate limit, a 403 on check runs, a request carried out whose answer is lost). Like GitHub it
+rejects, with 422, a review whose comment is on a line outside the diff hunks, a comment body over
+65,536 characters, a check-run output summary or text over 65,535 bytes (GitHub counts bytes
+there) and more than 50 check-run annotations in one request. With `permissions` set (a workflow's
+`permissions:` block, e.g. {"contents": "read", "checks": "write"}) every request needs its scope,
+reads only on private repositories, as for a GITHUB_TOKEN: 403 "Resource not accessible by
+integration" otherwise. Check runs remember the app that made them: the fake App's for its
+installation tokens, GitHub Actions' for any other token.
 
 Endpoints:
   GET   /repos/{o}/{r}                                   GET /repos/{o}/{r}/installation
@@ -52,7 +57,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 COMMENT_LIMIT = 65536
+CHECK_OUTPUT_BYTES = 65535
+ANNOTATION_BYTES = 64 * 1024
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+ACTIONS_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions",
+               "owner": {"login": "github", "id": 9919, "type": "Organization"}}
 DOCS = "https://docs.github.com/rest"
 
 
@@ -120,6 +129,7 @@ class Failure:
     times: int
     body: Any
     headers: dict
+    after: bool = False  # carried out first, then the answer is `status` (a lost answer)
 
 
 @dataclass
@@ -162,6 +172,7 @@ class FakeGitHub:
         self.token_user: dict[str, dict] = {}        # token -> user dict (default: github-actions[bot])
         self.app_jwt_check: Callable[[str], bool] | None = None
         self.merge_bases: dict[tuple[str, str], str] = {}  # (base, head) -> merge base; default: base
+        self.permissions: dict[str, str] | None = None  # a GITHUB_TOKEN's scopes; None: all
         self._ids = itertools.count(1000)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -304,6 +315,22 @@ class FakeGitHub:
             self.failures.append(Failure(method.upper(), re.compile(path_regex), status, times,
                                          body if body is not None else {"message": "Server Error"},
                                          headers or {}))
+
+    def lose_answer(self, method: str, path_regex: str, status: int = 502, times: int = 1) -> None:
+        """The next `times` matching requests are carried out, then answered with `status`, as when
+        GitHub created a review but the answer timed out."""
+        self.fail(method, path_regex, status, times)
+        self.failures[-1].after = True
+
+    def add_job_check_run(self, full_name: str, sha: str, name: str, conclusion: str = "success") -> dict:
+        """The check run GitHub Actions makes for a workflow job (named after the job)."""
+        repo = self.add_repo(full_name)
+        with self.lock:
+            run = {"id": self.new_id(), "name": name, "head_sha": sha, "status": "completed",
+                   "conclusion": conclusion, "started_at": now(), "completed_at": now(),
+                   "output": {"title": None, "summary": None}, "app": ACTIONS_APP}
+            repo.check_runs[run["id"]] = run
+            return run
 
     def secondary_rate_limit(self, method: str, path_regex: str, times: int = 1, retry_after: int = 1) -> None:
         self.fail(method, path_regex, 403, times,
@@ -449,11 +476,50 @@ class FakeGitHub:
     ]
 
     def handle(self, method: str, path: str, query: dict, body: Any, headers: dict) -> tuple[int, dict, Any]:
+        lost = None
         with self.lock:
             for failure in self.failures:
                 if failure.times > 0 and failure.method == method and failure.pattern.search(path):
                     failure.times -= 1
-                    return failure.status, dict(failure.headers), failure.body
+                    if not failure.after:
+                        return failure.status, dict(failure.headers), failure.body
+                    lost = failure
+                    break
+        answer = self._route(method, path, query, body, headers)
+        return (lost.status, dict(lost.headers), lost.body) if lost else answer
+
+    # what a GITHUB_TOKEN needs per route (read scopes only count on private repositories)
+    NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+        "get_pull": (("pull_requests",), "read"), "list_files": (("pull_requests",), "read"),
+        "list_issue_comments": (("pull_requests", "issues"), "read"),
+        "get_issue_comment": (("pull_requests", "issues"), "read"),
+        "create_issue_comment": (("pull_requests", "issues"), "write"),
+        "edit_issue_comment": (("pull_requests", "issues"), "write"),
+        "list_reviews": (("pull_requests",), "read"), "create_review": (("pull_requests",), "write"),
+        "list_review_comments": (("pull_requests",), "read"),
+        "get_review_comment": (("pull_requests",), "read"),
+        "edit_review_comment": (("pull_requests",), "write"),
+        "get_commit": (("contents",), "read"), "tarball": (("contents",), "read"),
+        "compare": (("contents",), "read"),
+        "list_check_runs": (("checks",), "read"), "get_check_run": (("checks",), "read"),
+        "list_annotations": (("checks",), "read"),
+        "create_check_run": (("checks",), "write"), "update_check_run": (("checks",), "write"),
+        "create_status": (("statuses",), "write"), "list_statuses": (("statuses",), "read"),
+        "combined_status": (("statuses",), "read"),
+    }
+
+    def _allowed(self, name: str, groups: dict) -> bool:
+        need = self.NEEDS.get(name)
+        if self.permissions is None or need is None:
+            return True
+        scopes, level = need
+        repo = self.repos.get(f"{groups.get('o')}/{groups.get('r')}")
+        if level == "read" and (repo is None or not repo.private):
+            return True
+        ok = ("read", "write") if level == "read" else ("write",)
+        return any(self.permissions.get(scope.replace("_", "-")) in ok for scope in scopes)
+
+    def _route(self, method: str, path: str, query: dict, body: Any, headers: dict) -> tuple[int, dict, Any]:
         auth = headers.get("authorization", "")
         # routes authenticated with the App's JWT rather than a token
         app_route = (path == "/app" or path.startswith("/app/")
@@ -472,6 +538,8 @@ class FakeGitHub:
                 continue
             m = re.fullmatch(pattern, path)
             if m:
+                if not app_route and not self._allowed(name, m.groupdict()):
+                    raise HTTPError(403, "Resource not accessible by integration")
                 with self.lock:
                     return getattr(self, "h_" + name)(query=query, body=body, headers=headers,
                                                        **m.groupdict())
@@ -685,7 +753,7 @@ class FakeGitHub:
                            "text": run["output"].get("text"),
                            "annotations_count": len(repo.annotations.get(run["id"], [])),
                            "annotations_url": f"{base}/check-runs/{run['id']}/annotations"},
-                "check_suite": {"id": 1}, "app": dict(self.app), "pull_requests": []}
+                "check_suite": {"id": 1}, "app": dict(run.get("app") or self.app), "pull_requests": []}
 
     def _apply_run(self, repo: Repo, run: dict, body: dict, creating: bool) -> None:
         for key in ("name", "details_url", "external_id", "started_at"):
@@ -713,7 +781,7 @@ class FakeGitHub:
             if not output.get("title") or output.get("summary") is None:
                 raise HTTPError(422, "Invalid request.", ["output requires title and summary"])
             for key in ("summary", "text"):
-                if output.get(key) and len(output[key]) > 65535:
+                if output.get(key) and len(output[key].encode("utf-8")) > CHECK_OUTPUT_BYTES:
                     raise HTTPError(422, "Invalid request.",
                                     [f"output.{key} is too long (maximum is 65535 characters)"])
             annotations = output.get("annotations") or []
@@ -725,17 +793,21 @@ class FakeGitHub:
                            if a.get(k) in (None, "")]
                 if missing or a["annotation_level"] not in ("notice", "warning", "failure"):
                     raise HTTPError(422, "Invalid request.", [f"invalid annotation {a!r}"])
+                if any(len(str(a.get(k) or "").encode("utf-8")) > ANNOTATION_BYTES for k in ("message", "raw_details")):
+                    raise HTTPError(422, "Invalid request.", ["annotation message is too long (maximum is 64 KB)"])
             run["output"] = {k: output.get(k) for k in ("title", "summary", "text")}
             repo.annotations.setdefault(run["id"], []).extend(annotations)  # appended, like GitHub
 
-    def h_create_check_run(self, o, r, body, **_):
+    def h_create_check_run(self, o, r, body, headers, **_):
         repo = self._repo(o, r)
         if self.forbid_checks:
             raise HTTPError(403, "Resource not accessible by integration")
         if not body.get("name") or not body.get("head_sha"):
             raise HTTPError(422, "Invalid request.", ["name and head_sha are required"])
+        token = headers.get("authorization", "").split(" ", 1)[-1]
         run = {"id": self.new_id(), "name": body["name"], "head_sha": body["head_sha"],
-               "status": "queued", "started_at": now(), "output": {}}
+               "status": "queued", "started_at": now(), "output": {},
+               "app": dict(self.app) if token in self.tokens else ACTIONS_APP}
         self._apply_run(repo, run, body, creating=True)
         repo.check_runs[run["id"]] = run
         return 201, {}, self.check_run_json(repo, run)

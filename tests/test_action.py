@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bot.publish import MARKER
+from bot.publish import DEFAULT_CHECK_NAME, MARKER
 from bot.report_reader import report_from_untrusted_json
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 from tests.gitrepo import REPO_ROOT, alembic_project
@@ -185,7 +185,7 @@ def test_token_without_checks_permission_gets_a_status(workflow, fake_github):
     proc, _, _ = workflow.run(**{"fail-on": "never"})
     assert proc.returncode == 0, proc.stderr
     [status] = fake_github.repos[REPO].statuses
-    assert (status["state"], status["context"], status["sha"]) == ("success", "alembic-review", workflow.head_sha)
+    assert (status["state"], status["context"], status["sha"]) == ("success", DEFAULT_CHECK_NAME, workflow.head_sha)
     assert "::error file=" in proc.stdout  # no check run: the workflow commands annotate instead
 
 
