@@ -48,22 +48,23 @@ class Workflow:
     def push(self):
         self.fake.push(REPO, PR, files={self.rel: (None, self.text)}, head_sha=self.head_sha)
 
-    def run(self, *args: str, **inputs: str) -> tuple[subprocess.CompletedProcess, dict, str]:
+    def run(self, *args: str, event: dict | None = None, event_name: str = "pull_request",
+            workspace: Path | None = None, **inputs: str) -> tuple[subprocess.CompletedProcess, dict, str]:
         self.runs += 1
         job = self.tmp / f"job{self.runs}"
         job.mkdir()
-        event = {"action": "synchronize", "number": PR,
-                 "pull_request": {"number": PR, "head": {"sha": self.head_sha, "ref": "feature"},
-                                  "base": {"sha": self.base_sha, "ref": "main"}},
-                 "repository": {"full_name": REPO}}
+        event = event or {"action": "synchronize", "number": PR,
+                          "pull_request": {"number": PR, "head": {"sha": self.head_sha, "ref": "feature"},
+                                           "base": {"sha": self.base_sha, "ref": "main"}},
+                          "repository": {"full_name": REPO}}
         (job / "event.json").write_text(json.dumps(event))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))}
         env.update({
             "PYTHONPATH": str(REPO_ROOT), "NO_COLOR": "1",
-            "GITHUB_EVENT_PATH": str(job / "event.json"), "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(job / "event.json"), "GITHUB_EVENT_NAME": event_name,
             "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": self.fake.base_url,
             "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4711",
-            "GITHUB_WORKSPACE": str(self.repo.path), "GITHUB_OUTPUT": str(job / "output"),
+            "GITHUB_WORKSPACE": str(workspace or self.repo.path), "GITHUB_OUTPUT": str(job / "output"),
             "GITHUB_STEP_SUMMARY": str(job / "summary.md"), "RUNNER_TEMP": str(job),
             "INPUT_GITHUB-TOKEN": "ghs_fake_installation_token", "INPUT_SARIF-FILE": "alembic-review.sarif",
             "ALEMBIC_REVIEW_RETRY_BACKOFF": "0.01", "ALEMBIC_REVIEW_SECONDS_BETWEEN_WRITES": "0",
@@ -269,3 +270,91 @@ def test_push_event_lints_and_annotates_without_publishing(workflow, fake_github
     assert "not a pull request event" in proc.stdout
     assert "::error file=alembic/versions/0002_email_index.py,line=12" in proc.stdout
     assert fake_github.requests == []
+
+
+# --- what the checkout is: the merge commit, a merge queue's commit, a remote branch -------------
+
+def merge_into_moved_main(workflow) -> str:
+    """The PR (application code only) and, meanwhile, another PR's risky revision merged to main;
+    then what actions/checkout checks out for refs/pull/N/merge: the PR merged into main's tip,
+    detached. Returns main's tip."""
+    repo = workflow.repo
+    repo.write("app/models.py", "x = 1\n")
+    workflow.head_sha = repo.commit("app change")
+    repo.git("checkout", "-q", "main")
+    repo.add_revision("0003", "0001", RISKY_UP, DOWN, slug="other_pr")
+    main_tip = repo.commit("another pull request")
+    repo.git("checkout", "-q", "--detach", main_tip)
+    repo.git("merge", "-q", "--no-ff", "-m", f"Merge {workflow.head_sha} into {main_tip}", workflow.head_sha)
+    repo.git("branch", "pull-merge")
+    workflow.fake.add_pull(REPO, PR, files={"app/models.py": (None, "x = 1\n")},
+                           head_sha=workflow.head_sha, base_sha=workflow.base_sha)
+    return main_tip
+
+
+def test_merge_commit_is_reviewed_over_its_base_parent_not_the_events_older_base(workflow, fake_github):
+    main_tip = merge_into_moved_main(workflow)
+    proc, outputs, _ = workflow.run()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(Path(outputs["report"]).read_text())
+    assert report["base"] == main_tip and report["findings"] == []  # 0003 is main's, not this PR's
+    [run] = fake_github.check_runs_for(REPO, workflow.head_sha)
+    assert run["conclusion"] == "success"
+
+
+@pytest.mark.parametrize("depth, code", [(1, 2), (2, 0)])
+def test_checkout_depth_the_merge_commit_needs(workflow, fake_github, tmp_path, depth, code):
+    merge_into_moved_main(workflow)
+    clone = tmp_path / f"depth{depth}"
+    subprocess.run(["git", "clone", "-q", f"--depth={depth}", "--branch", "pull-merge",
+                    f"file://{workflow.repo.path}", str(clone)], check=True)
+    proc, outputs, summary = workflow.run(workspace=clone)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    if code == 2:
+        [line] = [l for l in proc.stdout.splitlines() if l.startswith("::error")]
+        assert "fetch-depth: 2" in line and "could not run" in summary
+        assert posts(fake_github) == []
+
+
+def merge_group_event(base_sha: str, head_sha: str) -> dict:
+    return {"action": "checks_requested", "repository": {"full_name": REPO},
+            "merge_group": {"head_sha": head_sha, "head_ref": f"refs/heads/gh-readonly-queue/main/pr-{PR}-{base_sha}",
+                            "base_sha": base_sha, "base_ref": "refs/heads/main"}}
+
+
+@pytest.mark.parametrize("queued", [["0002"], ["0002", "0003"]])
+def test_merge_queue_checks_the_queue_commit(workflow, fake_github, queued):
+    """Two pull requests that each pass alone leave two heads together: the queue's commit
+    (main + every PR queued ahead) is where that shows, and the required check must be on it."""
+    repo = workflow.repo
+    for rev in queued:  # each a clean revision on top of 0001, as each PR wrote it
+        repo.add_revision(rev, "0001", "op.add_column('users', sa.Column('n%s', sa.Text))" % rev,
+                          "op.drop_column('users', 'n%s')" % rev, slug=f"pr_{rev}")
+        head = repo.commit(f"queued {rev}")
+    fake_github.add_commit(REPO, head)
+    proc, outputs, _ = workflow.run(event=merge_group_event(workflow.base_sha, head), event_name="merge_group")
+    report = json.loads(Path(outputs["report"]).read_text())
+    assert report["base"] == workflow.base_sha
+    two_heads = [f for f in report["findings"] if f["rule"] == "multiple-heads"]
+    [run] = fake_github.check_runs_for(REPO, head)
+    assert run["name"] == DEFAULT_CHECK_NAME
+    if len(queued) == 1:
+        assert proc.returncode == 0 and not two_heads and run["conclusion"] != "failure", proc.stdout
+    else:
+        assert proc.returncode == 1 and two_heads and run["conclusion"] == "failure", proc.stdout
+    assert fake_github.issue_comments == {} and fake_github.reviews == {}  # no pull request to comment on
+
+
+def test_base_input_names_the_remote_branch_in_an_actions_checkout(workflow, fake_github, tmp_path):
+    """actions/checkout with fetch-depth: 0 has origin/main but no local main."""
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    ws = tmp_path / "actions-checkout"
+    ws.mkdir()
+    for cmd in (["init", "-q"], ["remote", "add", "origin", f"file://{workflow.repo.path}"],
+                ["fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*"],
+                ["checkout", "-q", "--detach", workflow.head_sha]):
+        subprocess.run(["git", *cmd], cwd=ws, check=True)
+    proc, outputs, _ = workflow.run(workspace=ws, base="main")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert json.loads(Path(outputs["report"]).read_text())["base"] == workflow.base_sha
