@@ -558,11 +558,18 @@ def publish(gh: github.Github, repo_full_name: str, pr_number: int | None, repor
     result = PublishResult()
     try:
         repo = gh.get_repo(repo_full_name)
-        pr = repo.get_pull(pr_number) if pr_number is not None else None
-        current = pr.head.sha if pr is not None else head_sha
     except Exception as exc:
-        _err(result, "report (pull request not readable)", exc)
+        _err(result, "report (repository not readable)", exc)
         return result
+    pr = None
+    if pr_number is not None:
+        try:
+            pr = repo.get_pull(pr_number)
+        except Exception as exc:  # the check can still go on head_sha, when we know it
+            _err(result, "report (pull request not readable)", exc)
+            if head_sha is None:
+                return result
+    current = pr.head.sha if pr is not None else head_sha
     sha = head_sha or current
     stale = pr is None or (head_sha is not None and head_sha != current)
     if pr is not None and stale:

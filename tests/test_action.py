@@ -358,3 +358,56 @@ def test_base_input_names_the_remote_branch_in_an_actions_checkout(workflow, fak
     proc, outputs, _ = workflow.run(workspace=ws, base="main")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert json.loads(Path(outputs["report"]).read_text())["base"] == workflow.base_sha
+
+
+# --- the permissions the documented workflows give the token --------------------------------------
+
+def documented_permissions(trigger: str) -> dict:
+    from tests.test_github_files import doc_workflows
+    return next(wf["permissions"] for wf in doc_workflows() if trigger in wf["on"])
+
+
+def test_documented_permissions_are_enough_on_a_private_repository(workflow, fake_github):
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    fake_github.repos[REPO].private = True
+    fake_github.permissions = documented_permissions("pull_request")
+    proc, _, _ = workflow.run()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "::warning" not in proc.stdout, proc.stdout
+    assert len(fake_github.comments_on(REPO, PR)) == 1 and len(fake_github.reviews_on(REPO, PR)) == 1
+    assert [r["conclusion"] for r in fake_github.check_runs_for(REPO, workflow.head_sha)] == ["failure"]
+    assert not [r for r in fake_github.requests if r.status == 403]
+
+
+@pytest.mark.parametrize("missing, failed_part", [
+    ("contents", "review comments"),   # PyGithub reads the commit (GET /commits/{sha}) to post a review
+    ("pull-requests", "pull request not readable"),
+])
+def test_a_missing_permission_fails_only_its_part_and_says_so(workflow, fake_github, missing, failed_part):
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    fake_github.repos[REPO].private = True
+    fake_github.permissions = {k: v for k, v in documented_permissions("pull_request").items() if k != missing}
+    proc, _, _ = workflow.run()
+    assert proc.returncode == 1, proc.stderr  # the lint's verdict, whatever publishing did
+    warnings = [l for l in proc.stdout.splitlines() if l.startswith("::warning title=alembic-review publishing::")]
+    assert any(failed_part in w and "403" in w for w in warnings), proc.stdout
+    # the check run still carries the verdict
+    assert [r["conclusion"] for r in fake_github.check_runs_for(REPO, workflow.head_sha)] == ["failure"]
+
+
+def test_fork_publish_workflow_permissions_publish_a_report(workflow, fake_github, tmp_path):
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    proc, outputs, _ = workflow.run(comment="false", review="false", check="false")
+    assert posts(fake_github) == []
+    fake_github.repos[REPO].private = True
+    fake_github.permissions = documented_permissions("workflow_run")
+    event = {"action": "completed", "repository": {"full_name": REPO},
+             "workflow_run": {"head_sha": workflow.head_sha, "event": "pull_request"}}
+    proc, _, _ = workflow.run("--report", outputs["report"], event=event, event_name="workflow_run",
+                              **{"pr-number": str(PR)})
+    assert proc.returncode == 1 and "::warning" not in proc.stdout, proc.stdout
+    assert len(fake_github.comments_on(REPO, PR)) == 1
+    assert not [r for r in fake_github.requests if r.status == 403]
