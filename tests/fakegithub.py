@@ -14,7 +14,8 @@ installation tokens, GitHub Actions' for any other token.
 
 Endpoints:
   GET   /repos/{o}/{r}                                   GET /repos/{o}/{r}/installation
-  GET   /repos/{o}/{r}/pulls/{n}                         GET /repos/{o}/{r}/pulls/{n}/files
+  GET   /repos/{o}/{r}/pulls (state, base)               GET /repos/{o}/{r}/pulls/{n}
+  GET   /repos/{o}/{r}/pulls/{n}/files
   GET   /repos/{o}/{r}/issues/{n}/comments (paginated)   POST same
   GET|PATCH /repos/{o}/{r}/issues/comments/{id}
   GET|POST /repos/{o}/{r}/pulls/{n}/reviews              GET /repos/{o}/{r}/pulls/{n}/comments
@@ -444,6 +445,7 @@ class FakeGitHub:
     ROUTES: list[tuple[str, str, str]] = [
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)", "get_repo"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/installation", "get_repo_installation"),
+        ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/pulls", "list_pulls"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/pulls/(?P<n>\d+)", "get_pull"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/pulls/(?P<n>\d+)/files", "list_files"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/issues/(?P<n>\d+)/comments", "list_issue_comments"),
@@ -490,7 +492,8 @@ class FakeGitHub:
 
     # what a GITHUB_TOKEN needs per route (read scopes only count on private repositories)
     NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
-        "get_pull": (("pull_requests",), "read"), "list_files": (("pull_requests",), "read"),
+        "get_pull": (("pull_requests",), "read"), "list_pulls": (("pull_requests",), "read"),
+        "list_files": (("pull_requests",), "read"),
         "list_issue_comments": (("pull_requests", "issues"), "read"),
         "get_issue_comment": (("pull_requests", "issues"), "read"),
         "create_issue_comment": (("pull_requests", "issues"), "write"),
@@ -582,6 +585,13 @@ class FakeGitHub:
     # repos, pulls, files
     def h_get_repo(self, o, r, **_):
         return 200, {}, self.repo_json(self._repo(o, r))
+
+    def h_list_pulls(self, o, r, query, **_):
+        repo = self._repo(o, r)
+        state = query.get("state", "open")
+        items = [self.pull_json(repo, pull) for number, pull in sorted(repo.pulls.items(), reverse=True)
+                 if state in ("all", pull["state"]) and query.get("base", pull["base_ref"]) == pull["base_ref"]]
+        return self._page(items, query, f"/repos/{o}/{r}/pulls")
 
     def h_get_pull(self, o, r, n, **_):
         repo, pull = self._pull(o, r, n)

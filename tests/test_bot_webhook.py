@@ -142,13 +142,19 @@ def test_closed_pull_request_is_not_reviewed(service, fake_github, tmp_path):
     assert fake_github.check_runs_for(REPO, head) == []
 
 
-def test_check_run_rerequested_reviews_again(service, fake_github, tmp_path):
+def reviewed_app_change(service, fake_github, tmp_path, number: int) -> tuple[str, dict]:
+    """A pull request changing application code only, opened and reviewed: (head, its check run)."""
     service.serve()
-    pr = PullRequest(tmp_path, fake_github, REPO, 12)
+    pr = PullRequest(tmp_path, fake_github, REPO, number)
     pr.write("app/x.py", "x = 1\n")
     head = pr.commit()
     pr.open(service)
     [run] = wait_for(lambda: completed_runs(fake_github, head), 60, what="the first check")
+    return head, run
+
+
+def test_check_run_rerequested_reviews_again(service, fake_github, tmp_path):
+    head, run = reviewed_app_change(service, fake_github, tmp_path, 12)
     event = {"action": "rerequested", "check_run": {"id": run["id"], "name": "alembic-review", "head_sha": head,
                                                    "app": {"id": 4242}, "pull_requests": [{"number": 12}]},
              "repository": {"full_name": REPO}, "installation": {"id": 77}}
@@ -171,3 +177,57 @@ def test_installation_events_and_health(service, fake_github):
     assert any("seccomp" in line for line in health["sandbox"])
     assert any(line.startswith("can read the App's private key file: no") for line in health["sandbox"])
     assert service.send("pull_request", b"{not json").status_code == 400
+
+
+# --- pull requests found on GitHub: open before the App, re-run unseen, a base that moves ----------
+
+def unseen_pull(tmp_path, fake_github, number: int, upgrade: str = RISKY) -> tuple[PullRequest, str]:
+    """A pull request GitHub has but the service never heard of."""
+    pr = PullRequest(tmp_path, fake_github, REPO, number)
+    pr.add_revision("0002", "0001", upgrade, downgrade=SAFE_DOWN, slug="email_index")
+    head = pr.commit()
+    fake_github.add_pull(REPO, number, files=pr.files, head_sha=head, base_sha=pr.base)
+    fake_github.add_repo(REPO).installation_id = 77
+    return pr, head
+
+
+def test_installation_with_pull_requests_already_open_reviews_them(service, fake_github, tmp_path):
+    service.serve()
+    _, head = unseen_pull(tmp_path, fake_github, 21)
+    event = {"action": "created", "installation": {"id": 77, "account": {"login": "octo"}},
+             "repositories": [{"full_name": REPO}]}
+    assert service.send("installation", event).json()["result"] == "recorded"
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 120, what="the open PR's check")
+    assert run["conclusion"] == "failure" and fake_github.comments_on(REPO, 21)
+
+
+def test_rerun_on_a_pull_request_never_seen_reviews_it(service, fake_github, tmp_path):
+    service.serve()
+    _, head = unseen_pull(tmp_path, fake_github, 22)
+    event = {"action": "rerequested", "check_run": {"id": 1, "name": "alembic-review", "head_sha": head,
+                                                   "app": {"id": 4242}, "pull_requests": []},  # a fork's
+             "repository": {"full_name": REPO}, "installation": {"id": 77}}
+    assert service.send("check_run", event).json()["result"] == "queued"
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 120, what="the check")
+    assert run["conclusion"] == "failure"
+    other = dict(event, check_run=dict(event["check_run"], head_sha="f" * 40))
+    assert service.send("check_run", other).json()["result"] == "ignored"  # no open PR at that head
+
+
+def test_base_branch_push_with_revisions_reviews_open_pull_requests_again(service, fake_github, tmp_path):
+    head, _ = reviewed_app_change(service, fake_github, tmp_path, 23)
+    push = {"ref": "refs/heads/main", "before": "a" * 40, "after": "b" * 40, "deleted": False,
+            "commits": [{"id": "b" * 40, "added": ["app/y.py"], "modified": [], "removed": []}],
+            "repository": {"full_name": REPO}, "installation": {"id": 77}}
+    assert service.send("push", push).json()["result"] == "ignored"  # no migration moved on main
+    push["commits"][0]["added"] = ["alembic/versions/0003_other.py"]
+    other_branch = dict(push, ref="refs/heads/release")
+    assert service.send("push", other_branch).json()["result"] == "ignored"  # no PR onto it
+    assert service.send("push", push).json()["result"] == "queued"
+    wait_for(lambda: len(completed_runs(fake_github, head)) == 2, 60, what="the second review")
+
+
+def test_ready_for_review_queues_a_review(service, fake_github, tmp_path):
+    service.serve()
+    event = pull_request_event(REPO, 24, "c" * 40, "d" * 40, action="ready_for_review")
+    assert service.send("pull_request", event).json()["result"] == "queued"
