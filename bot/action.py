@@ -134,6 +134,27 @@ def _checkout_root(workspace: Path, path: str) -> Path:
     return target if target.is_dir() else target.parent if target.parent.is_dir() else workspace
 
 
+def _recheck_history(report: Report, path: Path, base_branch: str) -> Report:
+    """Publish-only mode: the history verdicts recomputed from a checkout of the pull request's head
+    (read as data, nothing run), when the workflow made one; the report's own otherwise."""
+    from linters.errors import UsageError
+    from linters.gitio import repo_root
+
+    if not path.exists() or repo_root(path if path.is_dir() else path.parent) is None:
+        print("alembic-review: no checkout of the pull request: its history verdicts are taken from the "
+              "report (check it out, as data, to recompute them: docs/github-action.md)", flush=True)
+        return report
+    from bot.trusted_history import recheck
+    try:
+        report = recheck(report, path, base_branch)
+    except UsageError as exc:
+        print(f"::warning title=alembic-review::history verdicts not recomputed: {exc}", flush=True)
+        return report
+    print("alembic-review: history verdicts (revision graph, heads, edited or deleted revisions) "
+          "recomputed from the checkout; the report's were set aside", flush=True)
+    return report
+
+
 def _could_not_run(env: dict, line: str, code: int) -> int:
     print(line, flush=True)
     _append(env.get("GITHUB_STEP_SUMMARY"),
@@ -185,6 +206,8 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
         print(f"alembic-review: error: cannot read report {args.report or report_path}: {exc}", file=sys.stderr)
         return 2
     if args.report:
+        report = _recheck_history(report, workspace / args.path,
+                                  args.base or (event.get("repository") or {}).get("default_branch") or "main")
         fail_on = args.fail_on or "error"
         code = 1 if report.reaches(fail_on) else 0
     else:

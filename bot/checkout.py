@@ -47,6 +47,10 @@ def commit_parents(root: Path, rev: str = "HEAD") -> list[str]:
     return [line.split()[1] for line in header.splitlines() if line.startswith("parent ")]
 
 
+def merge_base(root: Path, a: str, b: str) -> str | None:
+    return _git(root, "merge-base", a, b)
+
+
 def has_commit(root: Path, sha: str) -> bool:
     return _git(root, "cat-file", "-e", f"{sha}^{{commit}}") is not None
 
@@ -67,7 +71,7 @@ def _pull_request_base(root: Path, pull: dict) -> str | None:
             raise CheckoutError(
                 f"the checkout is the pull request's head, and its base commit {event_base[:12]} is not "
                 "in the clone: check out with fetch-depth: 0")
-        return _git(root, "merge-base", "HEAD", event_base) or event_base
+        return merge_base(root, "HEAD", event_base) or event_base
     return event_base
 
 

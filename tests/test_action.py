@@ -411,3 +411,40 @@ def test_fork_publish_workflow_permissions_publish_a_report(workflow, fake_githu
     assert proc.returncode == 1 and "::warning" not in proc.stdout, proc.stdout
     assert len(fake_github.comments_on(REPO, PR)) == 1
     assert not [r for r in fake_github.requests if r.status == 403]
+
+
+# --- the fork pattern: the history verdicts are recomputed, not taken from the report -------------
+
+def test_publish_only_mode_recomputes_history_verdicts_from_the_checkout(workflow, fake_github, tmp_path):
+    """A forged report (no findings at all, and an invented edited-revision) cannot hide two heads
+    the pull request leaves, once the publishing workflow checks the head out as data."""
+    repo = workflow.repo
+    for rev in ("0002", "0003"):
+        repo.add_revision(rev, "0001", "op.add_column('users', sa.Column('n%s', sa.Text))" % rev,
+                          "op.drop_column('users', 'n%s')" % rev, slug=f"n{rev}")
+    workflow.head_sha = repo.commit("two revisions on one parent")
+    fake_github.add_pull(REPO, PR, files={}, head_sha=workflow.head_sha, base_sha=workflow.base_sha)
+    ws = tmp_path / "publish-workspace"
+    (ws / "pr").mkdir(parents=True)
+    for cmd in (["init", "-q"], ["remote", "add", "origin", f"file://{repo.path}"],
+                ["fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*"],
+                ["checkout", "-q", "--detach", workflow.head_sha]):
+        subprocess.run(["git", *cmd], cwd=ws / "pr", check=True)
+    forged = {"version": 1, "base": workflow.base_sha, "pg_version": 15, "revisions": [], "findings": [
+        {"rule": "edited-revision", "severity": "error", "message": "invented", "path": "alembic/versions/0001_init.py",
+         "line": 1}]}
+    (ws / "report.json").write_text(json.dumps(forged))
+    event = {"action": "completed", "repository": {"full_name": REPO, "default_branch": "main"},
+             "workflow_run": {"head_sha": workflow.head_sha, "event": "pull_request"}}
+    proc, outputs, _ = workflow.run(event=event, event_name="workflow_run", workspace=ws,
+                                    report="report.json", path="pr", **{"pr-number": str(PR)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "recomputed from the checkout" in proc.stdout
+    [run] = fake_github.check_runs_for(REPO, workflow.head_sha)
+    assert run["conclusion"] == "failure" and "multiple-heads" in run["output"]["summary"]
+    assert "invented" not in run["output"]["summary"]
+
+    # without a checkout, the report is all there is, and the log says so
+    proc, _, _ = workflow.run(event=event, event_name="workflow_run", workspace=ws, report="report.json",
+                              path="no-checkout", **{"pr-number": str(PR)})
+    assert "history verdicts are taken from the report" in proc.stdout

@@ -98,9 +98,15 @@ def test_documented_workflows_are_valid():
 def test_fork_publish_workflow_runs_nothing_from_the_pull_request():
     publish = next(wf for wf in doc_workflows() if "workflow_run" in wf["on"])
     steps = publish["jobs"]["publish"]["steps"]
-    assert not any(str(s.get("uses", "")).startswith("actions/checkout") for s in steps)
+    # the head is checked out as data only: no token left in it, in its own directory, which no
+    # `run:` step touches; the action reads it (ast) to recompute the history verdicts
+    [checkout] = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout")]
+    assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha }}"
+    assert checkout["with"]["persist-credentials"] is False and checkout["with"]["path"] not in (".", "")
+    assert not any(checkout["with"]["path"] in s.get("run", "") or "working-directory" in s for s in steps)
     ours = next(s for s in steps if s.get("uses") == ACTION_REF)
     assert ours["with"]["report"] and ours["with"]["pr-number"]
+    assert ours["with"]["path"] == checkout["with"]["path"]
 
 
 def test_pre_commit_manifest_is_valid():
