@@ -269,7 +269,7 @@ def _review_threads(gh: github.Github, repo_full_name: str, pr_number: int) -> d
   repository(owner: $owner, name: $name) { pullRequest(number: $number) {
     reviewThreads(first: 100, after: $cursor) {
       pageInfo { hasNextPage endCursor }
-      nodes { id isResolved comments(first: 1) { nodes { databaseId } } } } } } }"""
+      nodes { id isResolved comments(first: 1) { nodes { fullDatabaseId } } } } } } }"""
     threads: dict[int, tuple[str, bool]] = {}
     cursor = None
     for _ in range(50):
@@ -279,7 +279,9 @@ def _review_threads(gh: github.Github, repo_full_name: str, pr_number: int) -> d
         for node in page["nodes"]:
             first = node["comments"]["nodes"]
             if first:
-                threads[first[0]["databaseId"]] = (node["id"], node["isResolved"])
+                # fullDatabaseId (a BigInt, sent as a string): review comment ids no longer fit
+                # databaseId's 32-bit Int
+                threads[int(first[0]["fullDatabaseId"])] = (node["id"], node["isResolved"])
         if not page["pageInfo"]["hasNextPage"]:
             break
         cursor = page["pageInfo"]["endCursor"]

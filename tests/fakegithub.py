@@ -10,7 +10,8 @@ there) and more than 50 check-run annotations in one request. With `permissions`
 `permissions:` block, e.g. {"contents": "read", "checks": "write"}) every request needs its scope,
 reads only on private repositories, as for a GITHUB_TOKEN: 403 "Resource not accessible by
 integration" otherwise. Check runs remember the app that made them: the fake App's for its
-installation tokens, GitHub Actions' for any other token.
+installation tokens, GitHub Actions' for any other token. Review comment ids are past 2**31, as
+on GitHub: GraphQL's 32-bit `databaseId` of one is an error, `fullDatabaseId` (a string) works.
 
 Endpoints:
   GET   /repos/{o}/{r}                                   GET /repos/{o}/{r}/installation
@@ -175,6 +176,7 @@ class FakeGitHub:
         self.merge_bases: dict[tuple[str, str], str] = {}  # (base, head) -> merge base; default: base
         self.permissions: dict[str, str] | None = None  # a GITHUB_TOKEN's scopes; None: all
         self._ids = itertools.count(1000)
+        self._review_comment_ids = itertools.count(2**31 + 1000)  # GitHub's are past the 32-bit range
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -699,7 +701,7 @@ class FakeGitHub:
                   "_repo": repo.full_name, "_number": int(n)}
         self.reviews[rid] = review
         for c in comments:
-            cid = self.new_id()
+            cid = next(self._review_comment_ids)
             entry = pull["files"][c["path"]]
             new_lines = (entry["new"] or "").splitlines()
             line = c.get("line")
@@ -1006,8 +1008,10 @@ class FakeGitHub:
                 replies = [c] + [x for x in comments if x.get("in_reply_to_id") == c["id"]]
                 threads.append({"id": f"PRRT_{c['id']}", "isResolved": c["id"] in self.resolved_threads,
                                 "isOutdated": c["line"] is None, "path": c["path"], "line": c["line"],
-                                "comments": {"nodes": [{"databaseId": x["id"], "body": x["body"]}
-                                                       for x in replies]}})
+                                "comments": {"nodes": [_graphql_comment_json(x, query) for x in replies]}})
+            if any(t["comments"]["nodes"] and t["comments"]["nodes"][0] is None for t in threads):
+                return 200, {}, {"data": None, "errors": [{"type": "INT_OVERFLOW",
+                                                           "message": "Int cannot represent non 32-bit signed integer value"}]}
             first = int(variables.get("first") or 100)
             start = int(variables.get("cursor") or variables.get("after") or 0)
             chunk = threads[start:start + first]
@@ -1016,6 +1020,15 @@ class FakeGitHub:
                 "pageInfo": {"hasNextPage": end < len(threads), "endCursor": str(end)},
                 "nodes": chunk}}}}}
         return 200, {}, {"data": None, "errors": [{"message": "query not supported by the fake"}]}
+
+
+def _graphql_comment_json(comment: dict, query: str) -> dict | None:
+    """A review comment node as GitHub gives it; None when the query asks databaseId (a 32-bit Int)
+    of a comment whose id no longer fits it, which GitHub answers with an error."""
+    if re.search(r"\bdatabaseId\b", query) and comment["id"] > 2**31 - 1:
+        return None
+    return {"databaseId": comment["id"] if comment["id"] <= 2**31 - 1 else None,
+            "fullDatabaseId": str(comment["id"]), "body": comment["body"]}
 
 
 class _Handler(BaseHTTPRequestHandler):
