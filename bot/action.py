@@ -1,6 +1,8 @@
 """The GitHub Action entry point: `python -m bot action` (or `python -m bot.action`).
 
-Runs the lint once (`python -m linters --format json --output FILE`, a child process), then from
+Runs the lint once (`python -m linters --format json --output FILE`, a child process) over what
+the checkout adds to its base (bot/checkout.py: the merge commit's base parent on pull_request,
+the queue's base on merge_group), then from
 that one JSON report: the markdown summary to $GITHUB_STEP_SUMMARY, SARIF if asked, the sticky
 comment / review / check run on the pull request (bot.publish), workflow-command annotations when
 no check run carries them, and the outputs (errors, warnings, report) to $GITHUB_OUTPUT.
@@ -10,8 +12,9 @@ a failure to publish is reported and never changes it.
 
 Inputs come from arguments or, as in an Action, from INPUT_* variables (INPUT_PG_VERSION and
 INPUT_PG-VERSION both work). With --report (INPUT_REPORT) nothing is linted: a report written
-earlier, possibly by an untrusted fork's workflow, is loaded as data and published; this is the
-`workflow_run` half of the fork pattern in docs/github-action.md.
+earlier, possibly by an untrusted fork's workflow, is loaded as data and published, its history
+verdicts recomputed from a checkout of the head when there is one (bot/trusted_history.py); this
+is the `workflow_run` half of the fork pattern in docs/github-action.md.
 """
 
 from __future__ import annotations
