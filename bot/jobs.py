@@ -3,7 +3,8 @@ published review.
 
     claim (bot/ledger.py) -> check run "in_progress" -> list the PR's files
     -> no migration touched: check "success" at once, no code fetched
-    -> else: tarballs of merge base and head -> local git repo -> `python -m linters` in a child
+    -> else: tarballs of the base branch's tip and GitHub's test merge with it (else of the merge
+       base and the head) -> local git repo -> `python -m linters` in a child
        process (the repo's own [tool.alembic-review] config; revisions rendered in the strict
        sandbox as the job's own uid) -> bot.publish (comment, review, the same check run)
 
@@ -175,13 +176,13 @@ class Review:
                           "This pull request changes no Alembic revision or configuration: nothing to review.")
             self._note_findings(False)
             return "success"
-        base = self._merge_base(pr)
+        base, reviewed = self._what_to_review(pr)
         work = self.settings.work_dir
         isolation.prepare_work_dir(work)
         with tempfile.TemporaryDirectory(prefix="job-", dir=work) as tmp:
             tmp = Path(tmp)
             tars = []
-            for name, ref in (("base", base), ("head", self.job.head_sha)):
+            for name, ref in (("base", base), ("head", reviewed)):
                 self.check_wanted()
                 target = tmp / f"{name}.tar.gz"
                 fetch.download_tarball(self.settings.api_url, self.rt.auth.token(self.job.installation_id),
@@ -211,6 +212,22 @@ class Review:
         if result.check_action == "failed":
             raise RuntimeError("; ".join(result.errors) or "the check run could not be published")
         return result.conclusion or "success"
+
+    def _what_to_review(self, pr) -> tuple[str, str]:
+        """(base, commit to review). GitHub's test merge (refs/pull/N/merge: the head merged into
+        the base branch's tip) over that tip, so that a base that moved counts: revisions merged
+        there since are not this pull request's, and two heads together are seen. When GitHub has
+        no merge for this very head (conflicts, or not computed yet), the head over its merge base."""
+        merge_sha = pr.merge_commit_sha
+        if merge_sha:
+            try:
+                parents = [p.sha for p in self.repo.get_commit(merge_sha).parents]
+            except GithubException as exc:
+                log.warning("%s: merge commit %s unreadable (%s)", self.job, merge_sha[:7], exc.status)
+                parents = []
+            if len(parents) == 2 and parents[1] == self.job.head_sha:
+                return parents[0], merge_sha
+        return self._merge_base(pr), self.job.head_sha
 
     def _merge_base(self, pr) -> str:
         """What GitHub diffs the PR against: the merge base of its base branch and its head."""

@@ -218,11 +218,21 @@ class FakeGitHub:
                 self.repos[full_name] = Repo(owner, name, self.new_id(), default_branch, private)
             return self.repos[full_name]
 
-    def add_commit(self, full_name: str, sha: str, message: str = "commit") -> dict:
+    def add_commit(self, full_name: str, sha: str, message: str = "commit", parents: list[str] | None = None) -> dict:
         repo = self.add_repo(full_name)
         with self.lock:
-            repo.commits.setdefault(sha, {"sha": sha, "message": message})
-            return repo.commits[sha]
+            commit = repo.commits.setdefault(sha, {"sha": sha, "message": message, "parents": []})
+            if parents is not None:
+                commit["parents"] = list(parents)
+            return commit
+
+    def set_merge_commit(self, full_name: str, number: int, merge_sha: str, base_tip: str) -> None:
+        """GitHub's test merge of a pull request (refs/pull/N/merge): its head merged into the base
+        branch's tip. Build it with real git and register its tarball; this records it."""
+        pull = self.repos[full_name].pulls[number]
+        self.add_commit(full_name, base_tip)
+        self.add_commit(full_name, merge_sha, "Merge", parents=[base_tip, pull["head_sha"]])
+        pull["merge_sha"] = merge_sha
 
     def add_pull(self, full_name: str, number: int, *, files: dict[str, tuple[str | None, str | None]],
                  head_sha: str | None = None, base_sha: str | None = None, head_ref: str = "feature",
@@ -389,7 +399,7 @@ class FakeGitHub:
                              url=f"{self.base_url}/repos/{pull['fork']}")
         return {"id": pull["id"], "node_id": f"PR_{pull['id']}", "number": pull["number"],
                 "state": pull["state"], "title": pull["title"], "body": "", "draft": False,
-                "merged": False, "user": self.user_json({"login": "author", "id": 9, "type": "User"}),
+                "merged": False, "merge_commit_sha": pull.get("merge_sha"), "user": self.user_json({"login": "author", "id": 9, "type": "User"}),
                 "url": f"{base}/pulls/{pull['number']}",
                 "html_url": f"https://github.com/{repo.full_name}/pull/{pull['number']}",
                 "issue_url": f"{base}/issues/{pull['number']}",
@@ -426,7 +436,10 @@ class FakeGitHub:
                            "author": person, "committer": person,
                            "tree": {"sha": "0" * 40, "url": f"{base}/git/trees/{'0' * 40}"},
                            "url": f"{base}/git/commits/{sha}"},
-                "author": None, "committer": None, "parents": [], "files": []}
+                "author": None, "committer": None, "files": [],
+                "parents": [{"sha": p, "url": f"{base}/commits/{p}",
+                             "html_url": f"https://github.com/{repo.full_name}/commit/{p}"}
+                            for p in repo.commits.get(sha, {}).get("parents", [])]}
 
     def _public(self, obj: dict) -> dict:
         return {k: v for k, v in obj.items() if not k.startswith("_")}

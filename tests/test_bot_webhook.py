@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from bot.publish import MARKER
-from tests.bot_service import PullRequest, Service, pull_request_event, wait_for
+from tests.bot_service import PullRequest, Service, export_tree, pull_request_event, wait_for
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 
 REPO = "octo/shop"
@@ -231,3 +231,37 @@ def test_ready_for_review_queues_a_review(service, fake_github, tmp_path):
     service.serve()
     event = pull_request_event(REPO, 24, "c" * 40, "d" * 40, action="ready_for_review")
     assert service.send("pull_request", event).json()["result"] == "queued"
+
+
+def test_base_that_moved_is_reviewed_through_githubs_test_merge(service, fake_github, tmp_path):
+    """The pull request's revision is fine alone; main then gets another revision on the same
+    parent. The push re-reviews the open pull request, through refs/pull/N/merge (built with real
+    git): two heads together fail it, and main's revision is not taken for the PR's."""
+    service.serve()
+    pr = PullRequest(tmp_path, fake_github, REPO, 25)
+    pr.add_revision("0002", "0001", "op.add_column('users', sa.Column('nickname', sa.Text))",
+                    downgrade="op.drop_column('users', 'nickname')", slug="nickname")
+    head = pr.commit()
+    pr.open(service)
+    [first] = wait_for(lambda: completed_runs(fake_github, head), 60, what="the first check")
+    assert first["conclusion"] != "failure"
+
+    repo = pr.repo
+    repo.git("checkout", "-q", "main")
+    repo.add_revision("0003", "0001", RISKY, downgrade=SAFE_DOWN, slug="email_index")
+    tip = repo.commit("another pull request, merged")
+    repo.git("checkout", "-q", "--detach", tip)
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge", head)
+    merge = repo.git("rev-parse", "HEAD").strip()
+    for sha in (tip, merge):
+        fake_github.register_tarball(REPO, sha, export_tree(repo, sha, tmp_path / f"tree-{sha[:12]}"))
+    fake_github.set_merge_commit(REPO, 25, merge, tip)
+    push = {"ref": "refs/heads/main", "before": pr.base, "after": tip, "deleted": False,
+            "commits": [{"id": tip, "added": ["alembic/versions/0003_email_index.py"], "modified": [], "removed": []}],
+            "repository": {"full_name": REPO}, "installation": {"id": 77}}
+    assert service.send("push", push).json()["result"] == "queued"
+    second = wait_for(lambda: [r for r in completed_runs(fake_github, head) if r["id"] != first["id"]], 120,
+                      what="the review after the base moved")
+    [run] = second
+    assert run["conclusion"] == "failure" and "multiple-heads" in run["output"]["summary"]
+    assert "require-concurrent-index-creation" not in run["output"]["summary"]  # main's, not the PR's
