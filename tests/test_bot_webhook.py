@@ -265,3 +265,16 @@ def test_base_that_moved_is_reviewed_through_githubs_test_merge(service, fake_gi
     [run] = second
     assert run["conclusion"] == "failure" and "multiple-heads" in run["output"]["summary"]
     assert "require-concurrent-index-creation" not in run["output"]["summary"]  # main's, not the PR's
+
+
+def test_in_progress_check_whose_answer_is_lost_is_not_made_twice(service, fake_github, tmp_path):
+    service.serve()
+    fake_github.lose_answer("POST", r"/check-runs$", 502)
+    pr = PullRequest(tmp_path, fake_github, REPO, 26)
+    pr.add_revision("0002", "0001", RISKY, downgrade=SAFE_DOWN, slug="email_index")
+    head = pr.commit()
+    pr.open(service)
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 120, what="the check run to complete")
+    assert run["conclusion"] == "failure"
+    assert len(fake_github.check_runs_for(REPO, head)) == 1  # found by its app and name, completed
+    assert len(fake_github.calls("POST", r"/check-runs$")) == 1
