@@ -1,6 +1,8 @@
 """The GitHub Action entry point: `python -m bot action` (or `python -m bot.action`).
 
-Runs the lint once (`python -m linters --format json --output FILE`, a child process), then from
+Runs the lint once (`python -m linters --format json --output FILE`, a child process) over what
+the checkout adds to its base (bot/checkout.py: the merge commit's base parent on pull_request,
+the queue's base on merge_group), then from
 that one JSON report: the markdown summary to $GITHUB_STEP_SUMMARY, SARIF if asked, the sticky
 comment / review / check run on the pull request (bot.publish), workflow-command annotations when
 no check run carries them, and the outputs (errors, warnings, report) to $GITHUB_OUTPUT.
@@ -10,8 +12,9 @@ a failure to publish is reported and never changes it.
 
 Inputs come from arguments or, as in an Action, from INPUT_* variables (INPUT_PG_VERSION and
 INPUT_PG-VERSION both work). With --report (INPUT_REPORT) nothing is linted: a report written
-earlier, possibly by an untrusted fork's workflow, is loaded as data and published; this is the
-`workflow_run` half of the fork pattern in docs/github-action.md.
+earlier, possibly by an untrusted fork's workflow, is loaded as data and published, its history
+verdicts recomputed from a checkout of the head when there is one (bot/trusted_history.py); this
+is the `workflow_run` half of the fork pattern in docs/github-action.md.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bot import checkout
+from bot.publish import DEFAULT_CHECK_NAME
 from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
 from bot.report_reader import read_report
 from linters.report import github as github_format
@@ -78,7 +83,8 @@ def build_parser(env: dict) -> argparse.ArgumentParser:
     p.add_argument("--comment", type=_bool, default=_bool(e("comment", "true")))
     p.add_argument("--review", type=_bool, default=_bool(e("review", "true")))
     p.add_argument("--check", type=_bool, default=_bool(e("check", "true")))
-    p.add_argument("--check-name", default=e("check-name", "alembic-review"))
+    p.add_argument("--check-name", default=e("check-name", DEFAULT_CHECK_NAME),
+                   help="name of the check run (and of the commit status standing in for it)")
     p.add_argument("--sarif-file", default=e("sarif-file"), help="also write SARIF here")
     p.add_argument("--squawk", type=_bool, default=_bool(e("squawk", "false")),
                    help="also run squawk-cli and merge its findings (the lint's --squawk)")
@@ -132,6 +138,42 @@ def run_lint(args, env: dict, workspace: Path, report_path: Path, base: str | No
     return subprocess.run(lint_command(lint), cwd=workspace, env=child_env).returncode
 
 
+def _checkout_root(workspace: Path, path: str) -> Path:
+    """Where to ask git about the checkout: the reviewed path's directory, else the workspace."""
+    target = workspace / path
+    return target if target.is_dir() else target.parent if target.parent.is_dir() else workspace
+
+
+def _recheck_history(report: Report, path: Path, base_branch: str) -> Report:
+    """Publish-only mode: the history verdicts recomputed from a checkout of the pull request's head
+    (read as data, nothing run), when the workflow made one; the report's own otherwise."""
+    from linters.errors import UsageError
+    from linters.gitio import repo_root
+
+    if not path.exists() or repo_root(path if path.is_dir() else path.parent) is None:
+        print("alembic-review: no checkout of the pull request: its history verdicts are taken from the "
+              "report (check it out, as data, to recompute them: docs/github-action.md)", flush=True)
+        return report
+    from bot.trusted_history import recheck
+    try:
+        report = recheck(report, path, base_branch)
+    except UsageError as exc:
+        print(f"::warning title=alembic-review::history verdicts not recomputed: {exc}", flush=True)
+        return report
+    print("alembic-review: history verdicts (revision graph, heads, edited or deleted revisions) "
+          "recomputed from the checkout; the report's were set aside", flush=True)
+    return report
+
+
+def _could_not_run(env: dict, line: str, code: int) -> int:
+    print(line, flush=True)
+    _append(env.get("GITHUB_STEP_SUMMARY"),
+            f"### alembic-review: could not run (exit code {code if code not in (0, 1) else 2})\n\n"
+            "See the job log.\n")
+    _github_output(env, {"errors": "", "warnings": "", "report": ""})
+    return code if code not in (0, 1) else 2
+
+
 def main(argv: list[str] | None = None, env: dict | None = None) -> int:
     env = dict(os.environ if env is None else env)
     args = build_parser(env).parse_args(argv)
@@ -143,10 +185,14 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
             event = json.loads(Path(env["GITHUB_EVENT_PATH"]).read_text(encoding="utf-8"))
         except ValueError:
             print("alembic-review: GITHUB_EVENT_PATH is not JSON; ignoring it", file=sys.stderr)
-    pull = event.get("pull_request") or {}
-    pr_number = args.pr or pull.get("number")
-    head_sha = args.head_sha or (pull.get("head") or {}).get("sha") \
-        or (event.get("workflow_run") or {}).get("head_sha") or None
+    root = None if args.report else _checkout_root(workspace, args.path)
+    try:
+        # an explicit base is the user's: the event is read for the head and the PR only
+        where = checkout.target(None if args.base else root, env.get("GITHUB_EVENT_NAME", ""), event)
+    except checkout.CheckoutError as exc:
+        return _could_not_run(env, f"::error title=alembic-review::{exc}", 2)
+    pr_number = args.pr or where.pr_number
+    head_sha = args.head_sha or where.head_sha
     repo_full_name = args.repo or (event.get("repository") or {}).get("full_name", "")
 
     if args.report:
@@ -159,21 +205,19 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
             tmp.mkdir(parents=True, exist_ok=True)
             report_path = tmp / "report.json"
         report_path.unlink(missing_ok=True)
-        base = args.base or (pull.get("base") or {}).get("sha")
+        base = checkout.resolve_ref(root, args.base) if args.base and root else where.base
         code = run_lint(args, env, workspace, report_path, base)
         if not left_report(code, report_path):
-            print(f"::error title=alembic-review::alembic-review could not run (exit code {code}); "
-                  "see the log above", flush=True)
-            _append(env.get("GITHUB_STEP_SUMMARY"),
-                    f"### alembic-review: could not run (exit code {code})\n\nSee the job log.\n")
-            _github_output(env, {"errors": "", "warnings": "", "report": ""})
-            return code if code not in (0, 1) else 2
+            return _could_not_run(env, f"::error title=alembic-review::alembic-review could not run "
+                                       f"(exit code {code}); see the log above", code)
     try:
         report = read_report(report_path)
     except (OSError, ValueError) as exc:
         print(f"alembic-review: error: cannot read report {args.report or report_path}: {exc}", file=sys.stderr)
         return 2
     if args.report:
+        report = _recheck_history(report, workspace / args.path,
+                                  args.base or (event.get("repository") or {}).get("default_branch") or "main")
         fail_on = args.fail_on or "error"
         code = 1 if report.reaches(fail_on) else 0
     else:
@@ -187,13 +231,15 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
         print(f"alembic-review: SARIF written to {target}")
 
     check_created = False
-    if pr_number and (args.comment or args.review or args.check):
+    queued = pr_number is None and head_sha and env.get("GITHUB_EVENT_NAME") == "merge_group"
+    if (pr_number and (args.comment or args.review or args.check)) or (queued and args.check):
         if not args.github_token:
-            print("::warning title=alembic-review::no github-token: results not published on the pull request")
+            print("::warning title=alembic-review::no github-token: results not published")
         elif not repo_full_name:
             print("::warning title=alembic-review::GITHUB_REPOSITORY unknown: results not published")
-        else:
-            check_created = _publish(args, env, repo_full_name, int(pr_number), head_sha, report, fail_on)
+        else:  # in a merge queue: the check run on the queue's commit only (no pull request to comment on)
+            check_created = _publish(args, env, repo_full_name, int(pr_number) if pr_number else None,
+                                     head_sha, report, fail_on)
     elif not pr_number:
         print("alembic-review: not a pull request event: nothing to publish on GitHub")
 
@@ -206,7 +252,7 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
     return code
 
 
-def _publish(args, env: dict, repo_full_name: str, pr_number: int, head_sha: str | None,
+def _publish(args, env: dict, repo_full_name: str, pr_number: int | None, head_sha: str | None,
              report: Report, fail_on: str) -> bool:
     """Publish; True when a check run (with the annotations) exists for this report."""
     try:

@@ -3,7 +3,8 @@ the REST API with the installation token, unpacked into one local git repository
 and a head commit on top) so the reviewer can diff them exactly as it diffs a clone.
 
 Tarballs come from strangers: size and member count are capped, and extraction uses tarfile's
-"data" filter (no absolute paths, no `..`, no links leaving the tree, no devices, no setuid bits).
+"data" filter (no absolute paths, no `..`, no devices, no setuid bits); a link leaving the tree
+is left out, never followed.
 """
 
 from __future__ import annotations
@@ -104,6 +105,16 @@ def _strip_prefix(members: list[tarfile.TarInfo]) -> list[tarfile.TarInfo]:
     return out
 
 
+def _data_or_skip(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo | None:
+    """tarfile's "data" filter, except that a link it refuses (absolute, or leading out of the
+    tree) is left out instead of failing the whole review: repositories do hold such symlinks
+    (to /etc/..., to a developer's home), and no revision needs one. It is never followed."""
+    try:
+        return tarfile.data_filter(member, dest_path)
+    except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
+        return None
+
+
 def extract(tar_path: Path, dest: Path, *, max_bytes: int) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     try:
@@ -113,7 +124,7 @@ def extract(tar_path: Path, dest: Path, *, max_bytes: int) -> None:
                 raise FetchError(f"the repository has more than {MAX_MEMBERS} files")
             if sum(m.size for m in members) > max_bytes * 8:
                 raise FetchError("the repository unpacks to too much data")
-            tar.extractall(dest, members=_strip_prefix(members), filter="data")
+            tar.extractall(dest, members=_strip_prefix(members), filter=_data_or_skip)
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise FetchError(f"could not unpack the code: {type(exc).__name__}: {exc}"[:300]) from None
 

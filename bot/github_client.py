@@ -3,17 +3,41 @@
 from __future__ import annotations
 
 import os
+import time
+from typing import Callable, TypeVar
 
 import github
-from github import Auth, Github, GithubRetry
+import requests
+from github import Auth, Github, GithubException, GithubRetry
 from urllib3.util.retry import Retry
+
+T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.github.com"
 
 
+class _Retry(GithubRetry):
+    """GithubRetry that never repeats a POST GitHub may have carried out.
+
+    A POST answered with a 5xx, or whose answer timed out, may have created its review or comment
+    all the same (a review with many comments can take longer than the timeout): repeating it
+    blindly posts it twice. Only rate limits (403 with Retry-After, 429), which GitHub answers
+    before doing anything, are retried here; bot.github_client.create_once does the rest.
+    """
+
+    def _is_method_retryable(self, method: str) -> bool:
+        return method.upper() != "POST" and super()._is_method_retryable(method)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "POST":
+            return status_code in (403, 429) and status_code in (self.status_forcelist or ())
+        return super().is_retry(method, status_code, has_retry_after)
+
+
 def make_retry(*, total: int | None = None, backoff_factor: float | None = None,
                secondary_rate_wait: float | None = None, max_rate_limit_wait: float = 300) -> GithubRetry:
-    """GithubRetry for every method we use (PATCH included: our edits are idempotent).
+    """Retries for every method we use: PATCH too (our edits are idempotent), POST only on rate
+    limits (see _Retry).
 
     `backoff_factor` (seconds; 0, f, 2f, 4f... between tries) and `secondary_rate_wait` default to
     the environment (ALEMBIC_REVIEW_RETRY_BACKOFF, ALEMBIC_REVIEW_SECONDARY_RATE_WAIT) so tests and
@@ -25,12 +49,13 @@ def make_retry(*, total: int | None = None, backoff_factor: float | None = None,
         backoff_factor = float(os.environ.get("ALEMBIC_REVIEW_RETRY_BACKOFF", "1.0"))
     if secondary_rate_wait is None:
         secondary_rate_wait = float(os.environ.get("ALEMBIC_REVIEW_SECONDARY_RATE_WAIT", "60"))
-    return GithubRetry(
+    return _Retry(
         total=total,
         backoff_factor=backoff_factor,
         secondary_rate_wait=secondary_rate_wait,
         max_rate_limit_wait=max(max_rate_limit_wait, secondary_rate_wait),
-        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "POST", "PATCH"},
+        allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET", "PATCH"},
+        status_forcelist=list(range(500, 600)) + [429],
     )
 
 
@@ -57,3 +82,32 @@ def make_github(token: str, base_url: str | None = None, *, retry: GithubRetry |
         seconds_between_writes=seconds_between_writes or None,
         user_agent="alembic-review",
     )
+
+
+def _maybe_done(exc: BaseException) -> bool:
+    """An error after which GitHub may still have carried the request out."""
+    if isinstance(exc, GithubException):
+        return exc.status >= 500
+    return isinstance(exc, (requests.exceptions.Timeout, requests.exceptions.ConnectionError))
+
+
+def backoff_of(gh: Github) -> float:
+    """The client's retry backoff (seconds), for the retries we do ourselves."""
+    return float(getattr(gh.requester.kwargs.get("retry"), "backoff_factor", 1.0) or 0)
+
+
+def create_once(create: Callable[[], T], find: Callable[[], T | None], *, backoff: float,
+                attempts: int = 3) -> T:
+    """POST through `create`, never twice: after an error that may hide a success (5xx, timeout),
+    `find` looks for what it would have created (by our hidden marker) before trying again."""
+    for attempt in range(attempts):
+        try:
+            return create()
+        except Exception as exc:
+            if not _maybe_done(exc) or attempt == attempts - 1:
+                raise
+        time.sleep(backoff * 2 ** attempt)
+        found = find()
+        if found is not None:
+            return found
+    raise AssertionError("unreachable")

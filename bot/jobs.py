@@ -3,8 +3,9 @@ published review.
 
     claim (bot/ledger.py) -> check run "in_progress" -> list the PR's files
     -> no migration touched: check "success" at once, no code fetched
-    -> else: tarballs of merge base and head -> local git repo (+ the default branch's table
-       statistics, when the settings name a `stats` file) -> `python -m linters` in a child
+    -> else: tarballs of the base branch's tip and GitHub's test merge with it (else of the merge
+       base and the head) -> local git repo (+ the default branch's table statistics, when the
+       settings name a `stats` file) -> `python -m linters` in a child
        process (the repo's own [tool.alembic-review] config; revisions rendered in the strict
        sandbox as the job's own uid) -> bot.publish (comment, review, the same check run)
 
@@ -31,7 +32,8 @@ from github import GithubException
 from bot import fetch, isolation, ledger
 from bot.app_auth import AppAuth
 from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
-from bot.publish import publish
+from bot.github_client import backoff_of, create_once
+from bot.publish import CHECK_TEXT_LIMIT, DIGEST_PREFIX, cut_bytes, our_check_runs, publish
 from bot.report_reader import read_report
 from bot.settings import Settings
 from bot.store import KEEP, Store
@@ -119,9 +121,14 @@ class Review:
                 if self.run_obj.status != "in_progress":
                     self.run_obj.edit(status="in_progress")
                 return
-            self.run_obj = self.repo.create_check_run(
-                name=self.settings.check_name, head_sha=self.job.head_sha, status="in_progress",
-                output={"title": "Reviewing migrations…", "summary": "alembic-review is reviewing this commit."})
+            self.run_obj = create_once(
+                lambda: self.repo.create_check_run(
+                    name=self.settings.check_name, head_sha=self.job.head_sha, status="in_progress",
+                    external_id=DIGEST_PREFIX + "in-progress",
+                    output={"title": "Reviewing migrations…", "summary": "alembic-review is reviewing this commit."}),
+                lambda: next((r for r in our_check_runs(self.repo, self.job.head_sha, self.settings.check_name,
+                                                        int(self.settings.app_id)) if r.status == "in_progress"), None),
+                backoff=backoff_of(self.gh))
         except GithubException as exc:
             if exc.status != 403:
                 raise
@@ -132,7 +139,7 @@ class Review:
     def complete(self, conclusion: str, title: str, summary: str) -> None:
         if self.run_obj is not None:
             self.run_obj.edit(status="completed", conclusion=conclusion,
-                              output={"title": title[:255], "summary": summary[:65535]})
+                              output={"title": title[:255], "summary": cut_bytes(summary, CHECK_TEXT_LIMIT)})
             return
         state = "success" if conclusion in ("success", "neutral", "skipped") else "failure"
         self.repo.get_commit(self.job.head_sha).create_status(
@@ -173,13 +180,13 @@ class Review:
                           "This pull request changes no Alembic revision or configuration: nothing to review.")
             self._note_findings(False)
             return "success"
-        base = self._merge_base(pr)
+        base, reviewed = self._what_to_review(pr)
         work = self.settings.work_dir
         isolation.prepare_work_dir(work)
         with tempfile.TemporaryDirectory(prefix="job-", dir=work) as tmp:
             tmp = Path(tmp)
             tars = []
-            for name, ref in (("base", base), ("head", self.job.head_sha)):
+            for name, ref in (("base", base), ("head", reviewed)):
                 self.check_wanted()
                 target = tmp / f"{name}.tar.gz"
                 fetch.download_tarball(self.settings.api_url, self.rt.auth.token(self.job.installation_id),
@@ -209,6 +216,22 @@ class Review:
         if result.check_action == "failed":
             raise RuntimeError("; ".join(result.errors) or "the check run could not be published")
         return result.conclusion or "success"
+
+    def _what_to_review(self, pr) -> tuple[str, str]:
+        """(base, commit to review). GitHub's test merge (refs/pull/N/merge: the head merged into
+        the base branch's tip) over that tip, so that a base that moved counts: revisions merged
+        there since are not this pull request's, and two heads together are seen. When GitHub has
+        no merge for this very head (conflicts, or not computed yet), the head over its merge base."""
+        merge_sha = pr.merge_commit_sha
+        if merge_sha:
+            try:
+                parents = [p.sha for p in self.repo.get_commit(merge_sha).parents]
+            except GithubException as exc:
+                log.warning("%s: merge commit %s unreadable (%s)", self.job, merge_sha[:7], exc.status)
+                parents = []
+            if len(parents) == 2 and parents[1] == self.job.head_sha:
+                return parents[0], merge_sha
+        return self._merge_base(pr), self.job.head_sha
 
     def _merge_base(self, pr) -> str:
         """What GitHub diffs the PR against: the merge base of its base branch and its head."""
@@ -280,7 +303,8 @@ class Review:
     def _publish(self, report: Report, fail_on: str, *, check: bool):
         run_id = self.run_obj.id if (check and self.run_obj is not None) else None
         result = publish(self.gh, self.job.repo, self.job.number, report, head_sha=self.job.head_sha,
-                         fail_on=fail_on, check=check, check_name=self.settings.check_name, check_run_id=run_id)
+                         fail_on=fail_on, check=check, check_name=self.settings.check_name, check_run_id=run_id,
+                         app_id=int(self.settings.app_id))
         for error in result.errors:
             log.warning("%s: publishing: %s", self.job, error)
         return result
@@ -399,8 +423,8 @@ def reconcile(rt: Runtime, enqueue) -> int:
 def _completed_check(rt: Runtime, job: ledger.Job) -> str | None:
     try:
         gh = rt.auth.github(job.installation_id)
-        commit = gh.get_repo(job.repo, lazy=True).get_commit(job.head_sha)
-        for run in commit.get_check_runs(check_name=rt.settings.check_name):
+        repo = gh.get_repo(job.repo, lazy=True)
+        for run in our_check_runs(repo, job.head_sha, rt.settings.check_name, int(rt.settings.app_id)):
             return run.conclusion if run.status == "completed" else None
     except Exception as exc:  # GitHub unreachable: doing the job again is the safe side
         log.warning("reconciler: could not read the checks of %s: %s", job, exc)

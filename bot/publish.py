@@ -22,10 +22,12 @@ import hashlib
 import re
 import sys
 from dataclasses import dataclass, field
+from typing import Callable
 
 import github
 from github import GithubException
 
+from bot.github_client import backoff_of, create_once
 from linters.findings import Finding, Severity
 from linters.report import markdown
 from linters.report.common import DOCS_URL, finding_lines, finding_path, fitted_recipe, sorted_findings
@@ -34,11 +36,19 @@ from linters.report.verdict import FOLDED_RULE, verdict
 
 MARKER = "<!-- alembic-review:summary -->"
 _FP_RE = re.compile(r"<!-- alembic-review:finding fp=([0-9a-f]+(?:-\d+)?) rule=([\w.-]+)( resolved)? -->")
+# GitHub's sizes. Check run output.summary / text are capped at 65,535 *bytes*; comment bodies are
+# documented as 65,536 characters: we keep them within 65,536 UTF-8 bytes too, which fits however
+# GitHub counts (bytes >= UTF-16 units >= code points).
 COMMENT_LIMIT = 65536
 CHECK_TEXT_LIMIT = 65535
+ANNOTATION_TEXT_LIMIT = 60000  # message / raw_details: 64 KB each
 ANNOTATIONS_PER_REQUEST = 50
 MAX_ANNOTATIONS = 1000
 MAX_INLINE_COMMENTS = 50
+# not "alembic-review": that is the job id of the documented workflows, whose own check run has
+# the job's name; a required check passes when ANY check of its name passes
+DEFAULT_CHECK_NAME = "alembic-review/migrations"
+DIGEST_PREFIX = "alembic-review:"  # our check runs' external_id starts with it
 _LEVEL = {Severity.ERROR: "failure", Severity.WARNING: "warning", Severity.INFO: "notice"}
 _ICON = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
 
@@ -101,6 +111,28 @@ def _marker(fp: str, rule: str, resolved: bool = False) -> str:
     return f"<!-- alembic-review:finding fp={fp} rule={rule}{' resolved' if resolved else ''} -->"
 
 
+def utf8_len(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def cut_bytes(text: str, limit: int) -> str:
+    """At most `limit` UTF-8 bytes of `text`, never splitting a character."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def fit_bytes(render: Callable[[int], str], limit: int) -> str:
+    """render(max_chars) made to fit `limit` UTF-8 bytes: the markdown renderer counts characters,
+    GitHub counts bytes, and non-ASCII text (names, messages, SQL comments) takes 2 to 4 each."""
+    budget = limit
+    for _ in range(8):
+        text = render(budget)
+        size = utf8_len(text)
+        if size <= limit:
+            return text
+        budget = max(1, budget * limit // size - 256)
+    return cut_bytes(text, limit)
+
+
 def _suggestion_block(text: str) -> str:
     longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=0)
     ticks = "`" * max(3, longest + 1)
@@ -125,10 +157,10 @@ def inline_body(f: Finding, fp: str, with_suggestion: bool, project: dict | None
         parts += ["", _suggestion_block(f.suggestion)]
     parts += ["", _marker(fp, f.rule)]
     body = "\n".join(parts)
-    if len(body) > COMMENT_LIMIT and with_suggestion:  # absurd sizes: drop the suggestion first
+    if utf8_len(body) > COMMENT_LIMIT and with_suggestion:  # absurd sizes: drop the suggestion first
         return inline_body(f, fp, False, project, folded)
-    if len(body) > COMMENT_LIMIT:
-        body = body[: COMMENT_LIMIT - 200] + "\n…\n\n" + _marker(fp, f.rule)
+    if utf8_len(body) > COMMENT_LIMIT:
+        body = cut_bytes(body, COMMENT_LIMIT - 200) + "\n…\n\n" + _marker(fp, f.rule)
     return body
 
 
@@ -141,15 +173,18 @@ def resolved_body(rule: str, fp: str, old_body: str, head_sha: str, superseded: 
 
 # --- the three parts --------------------------------------------------------------------------
 
-def _err(result: PublishResult, part: str, exc: BaseException) -> None:
+def _detail(exc: BaseException) -> str:
     if isinstance(exc, GithubException):
         message = exc.data.get("message") if isinstance(exc.data, dict) else None
         detail = f"HTTP {exc.status}: {message or exc.data}"
         if isinstance(exc.data, dict) and exc.data.get("errors"):
             detail += f" {exc.data['errors']}"
-    else:
-        detail = f"{type(exc).__name__}: {exc}"
-    line = f"alembic-review: could not publish the {part}: {detail}"
+        return detail
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _err(result: PublishResult, part: str, exc: BaseException) -> None:
+    line = f"alembic-review: could not publish the {part}: {_detail(exc)}"
     result.errors.append(line)
     print(line, file=sys.stderr)
 
@@ -160,12 +195,13 @@ def summary_body(report: Report, head_sha: str | None, *, pr_url: str | None = N
     footer = "" if clean or not head_sha else (
         f"\n<sub>alembic-review · commit {head_sha[:7]} · [rules]({DOCS_URL}) · "
         "`alembic-review explain RULE`</sub>\n")
-    budget = COMMENT_LIMIT - len(MARKER) - 1 - len(footer)
-    return MARKER + "\n" + markdown.render(report, max_chars=budget, fail_on=fail_on, pr_url=pr_url,
-                                           head_sha=head_sha) + footer
+    budget = COMMENT_LIMIT - utf8_len(MARKER) - 1 - utf8_len(footer)
+    return MARKER + "\n" + fit_bytes(lambda chars: markdown.render(
+        report, max_chars=chars, fail_on=fail_on, pr_url=pr_url, head_sha=head_sha), budget) + footer
 
 
-def publish_comment(pr, report: Report, head_sha: str | None, result: PublishResult, fail_on: str = "error") -> None:
+def publish_comment(pr, report: Report, head_sha: str | None, result: PublishResult, fail_on: str = "error",
+                    backoff: float = 1.0) -> None:
     body = summary_body(report, head_sha, pr_url=pr.html_url, fail_on=fail_on)
     ours = None
     for comment in pr.get_issue_comments():  # every page: the sticky one can be anywhere
@@ -189,7 +225,9 @@ def publish_comment(pr, report: Report, head_sha: str | None, result: PublishRes
     elif not report.findings:
         result.notes.append("no findings and no earlier summary comment: nothing to post")
         return
-    created = pr.create_issue_comment(body)
+    created = create_once(lambda: pr.create_issue_comment(body),
+                          lambda: next((c for c in pr.get_issue_comments() if c.body == body), None),
+                          backoff=backoff)
     result.comment_id, result.comment_url, result.comment_action = created.id, created.html_url, "created"
 
 
@@ -266,7 +304,7 @@ def _review_threads(gh: github.Github, repo_full_name: str, pr_number: int) -> d
   repository(owner: $owner, name: $name) { pullRequest(number: $number) {
     reviewThreads(first: 100, after: $cursor) {
       pageInfo { hasNextPage endCursor }
-      nodes { id isResolved comments(first: 1) { nodes { databaseId } } } } } } }"""
+      nodes { id isResolved comments(first: 1) { nodes { fullDatabaseId } } } } } } }"""
     threads: dict[int, tuple[str, bool]] = {}
     cursor = None
     for _ in range(50):
@@ -276,7 +314,9 @@ def _review_threads(gh: github.Github, repo_full_name: str, pr_number: int) -> d
         for node in page["nodes"]:
             first = node["comments"]["nodes"]
             if first:
-                threads[first[0]["databaseId"]] = (node["id"], node["isResolved"])
+                # fullDatabaseId (a BigInt, sent as a string): review comment ids no longer fit
+                # databaseId's 32-bit Int
+                threads[int(first[0]["fullDatabaseId"])] = (node["id"], node["isResolved"])
         if not page["pageInfo"]["hasNextPage"]:
             break
         cursor = page["pageInfo"]["endCursor"]
@@ -323,6 +363,13 @@ def review_body(targets: list[_Target], left: int, comment_url: str | None) -> s
     if left:
         body += f" {left} more are listed in the summary and the check run only."
     return body
+
+
+def _review_marker(head_sha: str, fingerprints: list[str]) -> str:
+    """Names one review: its commit and the fingerprints it comments on (found again after a
+    create whose answer was lost)."""
+    key = hashlib.sha256("\0".join([head_sha, *fingerprints]).encode()).hexdigest()[:20]
+    return f"<!-- alembic-review:review key={key} -->"
 
 
 def publish_review(gh, repo, pr, report: Report, head_sha: str, result: PublishResult,
@@ -382,8 +429,13 @@ def publish_review(gh, repo, pr, report: Report, head_sha: str, result: PublishR
         if t.start_line is not None:
             c["start_line"], c["start_side"] = t.start_line, "RIGHT"
         comments.append(c)
-    body = review_body(batch, len(left), result.comment_url)
-    review = pr.create_review(commit=repo.get_commit(head_sha), body=body, event="COMMENT", comments=comments)
+    marker = _review_marker(head_sha, [t.fp for t in batch])
+    body = review_body(batch, len(left), result.comment_url) + "\n\n" + marker
+    commit = repo.get_commit(head_sha)
+    review = create_once(
+        lambda: pr.create_review(commit=commit, body=body, event="COMMENT", comments=comments),
+        lambda: next((r for r in pr.get_reviews() if marker in (r.body or "")), None),
+        backoff=backoff_of(gh))
     result.review_id = review.id
     result.review_comments_created = len(comments)
 
@@ -393,7 +445,7 @@ def _check_digest(name: str, conclusion: str, title: str, summary: str, annotati
     for part in (name, conclusion, title, summary, repr(annotations)):
         h.update(part.encode())
         h.update(b"\0")
-    return "alembic-review:" + h.hexdigest()[:32]
+    return DIGEST_PREFIX + h.hexdigest()[:32]
 
 
 def _annotations(report: Report) -> list[dict]:
@@ -405,11 +457,11 @@ def _annotations(report: Report) -> list[dict]:
         start, end = finding_lines(f)
         a = {"path": path, "start_line": start, "end_line": end,
              "annotation_level": _LEVEL[f.severity], "title": f.rule[:255],
-             "message": (f.message.strip() or f.rule)[:60000]}
+             "message": cut_bytes(f.message.strip() or f.rule, ANNOTATION_TEXT_LIMIT)}
         details = "\n\n".join(p for p in (f"Safe way: {f.hint.strip()}" if f.hint else "",
                                           f.statement or "") if p)
         if details:
-            a["raw_details"] = details[:60000]
+            a["raw_details"] = cut_bytes(details, ANNOTATION_TEXT_LIMIT)
         out.append(a)
     return out
 
@@ -424,13 +476,34 @@ def check_title(report: Report, fail_on: str = "error") -> str:
     return f"Safe to merge{warned}"
 
 
+def our_check_runs(repo, head_sha: str, check_name: str, app_id: int | None = None) -> list:
+    """Our check runs named `check_name` on head_sha, newest first. Ours carry our digest in
+    external_id (and, when app_id is given, that app): the workflow job's own check run, or
+    another app's check, can have the same name."""
+    runs = [run for run in repo.get_commit(head_sha).get_check_runs(check_name=check_name, filter="all")
+            if (run.external_id or "").startswith(DIGEST_PREFIX)
+            and (app_id is None or (run.app is not None and run.app.id == app_id))]
+    return sorted(runs, key=lambda run: run.id, reverse=True)
+
+
+def _short_output(title: str, exc: BaseException) -> dict:
+    """What a check run says when its full output was refused: the conclusion still counts."""
+    return {"title": title, "summary": cut_bytes(
+        f"The full report could not be attached to this check run ({_detail(exc)}). "
+        "The summary comment on the pull request and the job log have it.", CHECK_TEXT_LIMIT)}
+
+
 def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name: str,
                   details_url: str | None, result: PublishResult, check_run_id: int | None = None,
-                  pr_url: str | None = None) -> None:
+                  pr_url: str | None = None, backoff: float = 1.0, app_id: int | None = None) -> None:
+    """The check run for head_sha. A check must exist whatever happens (a required check that
+    never appears blocks the pull request forever): when GitHub refuses the full output, the run
+    is made with a short one; when check runs are not allowed, a commit status stands in."""
     blocking = report.reaches(fail_on)
     conclusion = "failure" if blocking else ("neutral" if report.findings else "success")
     title = check_title(report, fail_on)
-    summary = markdown.render(report, max_chars=CHECK_TEXT_LIMIT, fail_on=fail_on, pr_url=pr_url, head_sha=head_sha)
+    summary = fit_bytes(lambda chars: markdown.render(report, max_chars=chars, fail_on=fail_on, pr_url=pr_url,
+                                                      head_sha=head_sha), CHECK_TEXT_LIMIT)
     annotations = _annotations(report)
     if len(annotations) > MAX_ANNOTATIONS:
         result.notes.append(f"{len(annotations)} annotations: only the first {MAX_ANNOTATIONS} are attached")
@@ -438,40 +511,61 @@ def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name:
     digest = _check_digest(check_name, conclusion, title, summary, annotations)
     pages = [annotations[i:i + ANNOTATIONS_PER_REQUEST]
              for i in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)] or [[]]
+    extra = {"details_url": details_url} if details_url else {}
+
     if check_run_id is not None:  # the webhook service's in-progress run: complete it
         run = repo.get_check_run(check_run_id)
-        run.edit(status="completed", conclusion=conclusion, external_id=digest,
-                 output={"title": title, "summary": summary, "annotations": pages[0]},
-                 **({"details_url": details_url} if details_url else {}))
-        result.check_run_id, result.check_action, result.conclusion = run.id, "completed", conclusion
-        for page in pages[1:]:
-            run.edit(output={"title": title, "summary": summary, "annotations": page})
-        return
+
+        def send(output: dict, external_id: str):
+            run.edit(status="completed", conclusion=conclusion, external_id=external_id, output=output, **extra)
+            return run
+        action = "completed"
+    else:
+        try:
+            ours = our_check_runs(repo, head_sha, check_name, app_id)
+        except GithubException as exc:
+            if exc.status not in (403, 404):
+                raise
+            ours = []
+        if ours and ours[0].external_id == digest and ours[0].status == "completed":
+            result.check_run_id, result.check_action, result.conclusion = ours[0].id, "unchanged", ours[0].conclusion
+            return
+
+        def send(output: dict, external_id: str):
+            return create_once(
+                lambda: repo.create_check_run(name=check_name, head_sha=head_sha, status="completed",
+                                              conclusion=conclusion, external_id=external_id,
+                                              output=output, **extra),
+                lambda: next((r for r in our_check_runs(repo, head_sha, check_name, app_id)
+                              if r.external_id == external_id), None),
+                backoff=backoff)
+        action = "created"
+
     try:
-        for run in repo.get_commit(head_sha).get_check_runs(check_name=check_name):
-            if run.external_id == digest and run.status == "completed":
-                result.check_run_id, result.check_action, result.conclusion = run.id, "unchanged", run.conclusion
-                return
-            break  # only the latest run of this name counts
-    except GithubException as exc:
-        if exc.status not in (403, 404):
-            raise
-    kwargs = {"details_url": details_url} if details_url else {}
-    try:
-        run = repo.create_check_run(
-            name=check_name, head_sha=head_sha, status="completed", conclusion=conclusion,
-            external_id=digest, output={"title": title, "summary": summary, "annotations": pages[0]},
-            **kwargs)
-    except GithubException as exc:
-        if exc.status != 403:
-            raise
-        # the token cannot create check runs (e.g. a fork's read-only token, or no checks: write)
-        result.notes.append("check runs are not allowed for this token: falling back to a commit status")
+        try:
+            run = send({"title": title, "summary": summary, "annotations": pages[0]}, digest)
+        except Exception as exc:
+            if isinstance(exc, GithubException) and exc.status == 403:
+                raise
+            _err(result, "check run's full output", exc)
+            pages = []
+            run = send(_short_output(title, exc), digest + "-short")
+    except Exception as exc:
+        if isinstance(exc, GithubException) and exc.status == 403:
+            # the token cannot write check runs (a fork's read-only token, or no checks: write)
+            result.notes.append("check runs are not allowed for this token: falling back to a commit status")
+        else:
+            _err(result, "check run", exc)
+            result.notes.append("no check run could be made: falling back to a commit status")
         publish_status(repo, report, head_sha, blocking, title, check_name, details_url, result)
         return
-    result.check_run_id, result.check_action, result.conclusion = run.id, "created", conclusion
+    result.check_run_id, result.check_action, result.conclusion = run.id, action, conclusion
     for page in pages[1:]:  # annotations are appended by each update, 50 at a time
-        run.edit(output={"title": title, "summary": summary, "annotations": page})
+        try:
+            run.edit(output={"title": title, "summary": summary, "annotations": page})
+        except Exception as exc:  # the run and its conclusion are there; some annotations are not
+            _err(result, "check run's annotations", exc)
+            break
 
 
 def publish_status(repo, report: Report, head_sha: str, blocking: bool, title: str, context: str,
@@ -494,12 +588,16 @@ def publish_status(repo, report: Report, head_sha: str, blocking: bool, title: s
     result.check_action, result.conclusion = "status", state
 
 
-def publish(gh: github.Github, repo_full_name: str, pr_number: int, report: Report, *,
+def publish(gh: github.Github, repo_full_name: str, pr_number: int | None, report: Report, *,
             head_sha: str | None = None, fail_on: str = "error", comment: bool = True,
-            review: bool = True, check: bool = True, check_name: str = "alembic-review",
+            review: bool = True, check: bool = True, check_name: str = DEFAULT_CHECK_NAME,
             details_url: str | None = None, check_run_id: int | None = None,
-            min_inline_severity: str = "warning") -> PublishResult:
+            min_inline_severity: str = "warning", app_id: int | None = None) -> PublishResult:
     """Publish `report` on pull request `pr_number` of `repo_full_name`; never raises.
+
+    pr_number None (a merge queue's commit): only the check run, on head_sha (required then).
+
+    app_id: the GitHub App the token belongs to, when known: only its check runs count as ours.
 
     check_run_id: a run already created (in progress) for head_sha, completed with the report
     instead of a new run being created (the webhook service starts its run before reviewing).
@@ -514,19 +612,26 @@ def publish(gh: github.Github, repo_full_name: str, pr_number: int, report: Repo
     result = PublishResult()
     try:
         repo = gh.get_repo(repo_full_name)
-        pr = repo.get_pull(pr_number)
-        current = pr.head.sha
     except Exception as exc:
-        _err(result, "report (pull request not readable)", exc)
+        _err(result, "report (repository not readable)", exc)
         return result
+    pr = None
+    if pr_number is not None:
+        try:
+            pr = repo.get_pull(pr_number)
+        except Exception as exc:  # the check can still go on head_sha, when we know it
+            _err(result, "report (pull request not readable)", exc)
+            if head_sha is None:
+                return result
+    current = pr.head.sha if pr is not None else head_sha
     sha = head_sha or current
-    stale = head_sha is not None and head_sha != current
-    if stale:
+    stale = pr is None or (head_sha is not None and head_sha != current)
+    if pr is not None and stale:
         result.notes.append(f"the pull request head is {current[:7]}, not {head_sha[:7]}: "
                             "comment and review left to the newer run")
     if comment and not stale:
         try:
-            publish_comment(pr, report, sha, result, fail_on)
+            publish_comment(pr, report, sha, result, fail_on, backoff_of(gh))
         except Exception as exc:
             result.comment_action = "failed"
             _err(result, "summary comment", exc)
@@ -535,10 +640,10 @@ def publish(gh: github.Github, repo_full_name: str, pr_number: int, report: Repo
             publish_review(gh, repo, pr, report, sha, result, min_inline_severity)
         except Exception as exc:
             _err(result, "review comments", exc)
-    if check:
+    if check and sha:
         try:
             publish_check(repo, report, sha, fail_on, check_name, details_url, result, check_run_id,
-                          pr_url=None if stale else pr.html_url)
+                          pr_url=None if stale else pr.html_url, backoff=backoff_of(gh), app_id=app_id)
         except Exception as exc:
             result.check_action = "failed"
             _err(result, "check run", exc)

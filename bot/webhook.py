@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot import ledger
+from bot import ledger, open_pulls
 from bot.metrics import Metrics
 from bot.service import start
 from bot.settings import Settings
@@ -30,7 +30,7 @@ from bot.settings import Settings
 log = logging.getLogger("alembic_review.webhook")
 
 DELIVERY_TTL = 7 * 24 * 3600
-PR_ACTIONS = {"opened", "synchronize", "reopened"}
+PR_ACTIONS = {"opened", "synchronize", "reopened", "ready_for_review"}
 
 
 class BadPayload(Exception):
@@ -57,9 +57,17 @@ def _get(data, *path, kind=None):
 class Handler:
     """Turns one verified delivery into ledger changes and queued jobs."""
 
-    def __init__(self, settings: Settings, store, enqueue, forget_token=None):
+    def __init__(self, settings: Settings, store, enqueue, forget_token=None, github=None):
         self.settings, self.store, self.enqueue = settings, store, enqueue
         self.forget_token = forget_token or (lambda installation_id: None)
+        self.github = github  # installation id -> PyGithub client, to find open pull requests
+
+    def _queue_open(self, repo: str, installation_id: int, **which) -> str:
+        if self.github is None:
+            return "ignored"
+        jobs = open_pulls.queue_open_pulls(self.store, self.github(installation_id), repo, installation_id, **which)
+        results = [self._queue(job) for job in jobs]
+        return "queued" if results else "ignored"
 
     def handle(self, event: str, payload: dict) -> str:
         if event == "ping":
@@ -70,6 +78,8 @@ class Handler:
             return self.rerequested(event, payload)
         if event in ("installation", "installation_repositories"):
             return self.installation(event, payload)
+        if event == "push":
+            return self.push(payload)
         return "ignored"
 
     def _queue(self, job: ledger.Job | None) -> str:
@@ -113,7 +123,23 @@ class Handler:
             numbers = [rec["number"] for _, rec in self.store.items(ledger.PULL)
                        if rec.get("repo") == repo and rec.get("head_sha") == head]
         results = [self._queue(ledger.rerequest(self.store, repo, n, head)) for n in numbers if isinstance(n, int)]
+        if "queued" not in results and isinstance(p.get("installation"), dict):
+            # a pull request the service has never seen (opened before the App was installed, or
+            # its event lost): find it on GitHub by its head
+            return self._queue_open(repo, _get(p, "installation", "id", kind=int), head_sha=head, force=True)
         return "queued" if "queued" in results else "ignored"
+
+    def push(self, p: dict) -> str:
+        """The base branch of open pull requests moved: those whose review could change (the push
+        touched migrations) are reviewed again against it."""
+        ref = p.get("ref")
+        if not isinstance(ref, str) or not ref.startswith("refs/heads/") or p.get("deleted"):
+            return "ignored"
+        repo = _get(p, "repository", "full_name", kind=str)
+        if not open_pulls.push_touches_migrations(p, open_pulls.known_version_dirs(self.store, repo)):
+            return "ignored"
+        return self._queue_open(repo, _get(p, "installation", "id", kind=int),
+                                base=ref[len("refs/heads/"):], force=True)
 
     def installation(self, event: str, p: dict) -> str:
         action = _get(p, "action", kind=str)
@@ -135,13 +161,21 @@ class Handler:
             return rec, None
         self.store.mutate("installation", str(installation_id), fn)
         log.info("installation %s: %s (%d repositories)", installation_id, action, len(repos))
+        if action in ("created", "added", "unsuspend"):  # pull requests already open get reviewed too
+            for repo in repos:
+                if not isinstance(repo, str):
+                    continue
+                try:
+                    self._queue_open(repo, installation_id)
+                except Exception as exc:  # the installation is recorded all the same
+                    log.warning("installation %s: open pull requests of %s not listed: %s", installation_id, repo, exc)
         return "recorded"
 
 
 def create_app(settings: Settings, store, enqueue, *, pending=lambda: 0, isolation_lines=(),
-               on_start=None, on_stop=None, forget_token=None) -> FastAPI:
+               on_start=None, on_stop=None, forget_token=None, github=None) -> FastAPI:
     metrics = Metrics()
-    handler = Handler(settings, store, enqueue, forget_token)
+    handler = Handler(settings, store, enqueue, forget_token, github)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -252,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             consumer.stop(graceful=True)
 
     app = create_app(settings, rt.store, queue.enqueue, pending=queue.pending, isolation_lines=started.sandbox_lines,
-                     on_start=on_start, on_stop=on_stop, forget_token=rt.auth.forget)
+                     on_start=on_start, on_stop=on_stop, forget_token=rt.auth.forget, github=rt.auth.github)
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",

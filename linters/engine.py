@@ -87,6 +87,15 @@ def history_findings(history: History) -> list[Finding]:
     return [f for rule in rules_of(HistoryRule) for f in rule.check(history)]
 
 
+def history_verdicts(scope: Scope) -> list[Finding]:
+    """The findings that need no code run: the revision graph, edited or deleted revisions, heads
+    (ast and git only), with inline ignores and the settings applied. The fork pattern's
+    privileged workflow computes these itself rather than trust a report made by the PR's code."""
+    histories = read_histories(scope)
+    sources = {f.path: RevisionSource(f.source) for f in histories.head_files}
+    return settle(history_findings(histories.history), [], sources, scope.config)
+
+
 def new_revisions(scope: Scope, history: History) -> list[RevisionFile]:
     """The added revision files to review, after start_after, unreadable ones included."""
     targets = [c.head for c in history.changes if c.status == "added"]

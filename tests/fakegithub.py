@@ -3,13 +3,20 @@
 A real HTTP server in a thread, driven through PyGithub with `base_url=fake.base_url`. It speaks
 the request/response shapes GitHub documents for the endpoints alembic-review uses, keeps its
 state in memory, records every request, and can be told to fail (a 502 then a 200, a secondary
-rate limit, a 403 on check runs). Like GitHub it rejects, with 422, a review whose comment is on
-a line outside the diff hunks, a comment body over 65,536 characters and more than 50 check-run
-annotations in one request.
+rate limit, a 403 on check runs, a request carried out whose answer is lost). Like GitHub it
+rejects, with 422, a review whose comment is on a line outside the diff hunks, a comment body over
+65,536 characters, a check-run output summary or text over 65,535 bytes (GitHub counts bytes
+there) and more than 50 check-run annotations in one request. With `permissions` set (a workflow's
+`permissions:` block, e.g. {"contents": "read", "checks": "write"}) every request needs its scope,
+reads only on private repositories, as for a GITHUB_TOKEN: 403 "Resource not accessible by
+integration" otherwise. Check runs remember the app that made them: the fake App's for its
+installation tokens, GitHub Actions' for any other token. Review comment ids are past 2**31, as
+on GitHub: GraphQL's 32-bit `databaseId` of one is an error, `fullDatabaseId` (a string) works.
 
 Endpoints:
   GET   /repos/{o}/{r}                                   GET /repos/{o}/{r}/installation
-  GET   /repos/{o}/{r}/pulls/{n}                         GET /repos/{o}/{r}/pulls/{n}/files
+  GET   /repos/{o}/{r}/pulls (state, base)               GET /repos/{o}/{r}/pulls/{n}
+  GET   /repos/{o}/{r}/pulls/{n}/files
   GET   /repos/{o}/{r}/issues/{n}/comments (paginated)   POST same
   GET|PATCH /repos/{o}/{r}/issues/comments/{id}
   GET|POST /repos/{o}/{r}/pulls/{n}/reviews              GET /repos/{o}/{r}/pulls/{n}/comments
@@ -52,7 +59,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 COMMENT_LIMIT = 65536
+CHECK_OUTPUT_BYTES = 65535
+ANNOTATION_BYTES = 64 * 1024
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+ACTIONS_APP = {"id": 15368, "slug": "github-actions", "name": "GitHub Actions",
+               "owner": {"login": "github", "id": 9919, "type": "Organization"}}
 DOCS = "https://docs.github.com/rest"
 
 
@@ -120,6 +131,7 @@ class Failure:
     times: int
     body: Any
     headers: dict
+    after: bool = False  # carried out first, then the answer is `status` (a lost answer)
 
 
 @dataclass
@@ -162,7 +174,9 @@ class FakeGitHub:
         self.token_user: dict[str, dict] = {}        # token -> user dict (default: github-actions[bot])
         self.app_jwt_check: Callable[[str], bool] | None = None
         self.merge_bases: dict[tuple[str, str], str] = {}  # (base, head) -> merge base; default: base
+        self.permissions: dict[str, str] | None = None  # a GITHUB_TOKEN's scopes; None: all
         self._ids = itertools.count(1000)
+        self._review_comment_ids = itertools.count(2**31 + 1000)  # GitHub's are past the 32-bit range
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -204,11 +218,21 @@ class FakeGitHub:
                 self.repos[full_name] = Repo(owner, name, self.new_id(), default_branch, private)
             return self.repos[full_name]
 
-    def add_commit(self, full_name: str, sha: str, message: str = "commit") -> dict:
+    def add_commit(self, full_name: str, sha: str, message: str = "commit", parents: list[str] | None = None) -> dict:
         repo = self.add_repo(full_name)
         with self.lock:
-            repo.commits.setdefault(sha, {"sha": sha, "message": message})
-            return repo.commits[sha]
+            commit = repo.commits.setdefault(sha, {"sha": sha, "message": message, "parents": []})
+            if parents is not None:
+                commit["parents"] = list(parents)
+            return commit
+
+    def set_merge_commit(self, full_name: str, number: int, merge_sha: str, base_tip: str) -> None:
+        """GitHub's test merge of a pull request (refs/pull/N/merge): its head merged into the base
+        branch's tip. Build it with real git and register its tarball; this records it."""
+        pull = self.repos[full_name].pulls[number]
+        self.add_commit(full_name, base_tip)
+        self.add_commit(full_name, merge_sha, "Merge", parents=[base_tip, pull["head_sha"]])
+        pull["merge_sha"] = merge_sha
 
     def add_pull(self, full_name: str, number: int, *, files: dict[str, tuple[str | None, str | None]],
                  head_sha: str | None = None, base_sha: str | None = None, head_ref: str = "feature",
@@ -305,6 +329,22 @@ class FakeGitHub:
                                          body if body is not None else {"message": "Server Error"},
                                          headers or {}))
 
+    def lose_answer(self, method: str, path_regex: str, status: int = 502, times: int = 1) -> None:
+        """The next `times` matching requests are carried out, then answered with `status`, as when
+        GitHub created a review but the answer timed out."""
+        self.fail(method, path_regex, status, times)
+        self.failures[-1].after = True
+
+    def add_job_check_run(self, full_name: str, sha: str, name: str, conclusion: str = "success") -> dict:
+        """The check run GitHub Actions makes for a workflow job (named after the job)."""
+        repo = self.add_repo(full_name)
+        with self.lock:
+            run = {"id": self.new_id(), "name": name, "head_sha": sha, "status": "completed",
+                   "conclusion": conclusion, "started_at": now(), "completed_at": now(),
+                   "output": {"title": None, "summary": None}, "app": ACTIONS_APP}
+            repo.check_runs[run["id"]] = run
+            return run
+
     def secondary_rate_limit(self, method: str, path_regex: str, times: int = 1, retry_after: int = 1) -> None:
         self.fail(method, path_regex, 403, times,
                   {"message": "You have exceeded a secondary rate limit. Please wait a few minutes "
@@ -359,7 +399,7 @@ class FakeGitHub:
                              url=f"{self.base_url}/repos/{pull['fork']}")
         return {"id": pull["id"], "node_id": f"PR_{pull['id']}", "number": pull["number"],
                 "state": pull["state"], "title": pull["title"], "body": "", "draft": False,
-                "merged": False, "user": self.user_json({"login": "author", "id": 9, "type": "User"}),
+                "merged": False, "merge_commit_sha": pull.get("merge_sha"), "user": self.user_json({"login": "author", "id": 9, "type": "User"}),
                 "url": f"{base}/pulls/{pull['number']}",
                 "html_url": f"https://github.com/{repo.full_name}/pull/{pull['number']}",
                 "issue_url": f"{base}/issues/{pull['number']}",
@@ -396,7 +436,10 @@ class FakeGitHub:
                            "author": person, "committer": person,
                            "tree": {"sha": "0" * 40, "url": f"{base}/git/trees/{'0' * 40}"},
                            "url": f"{base}/git/commits/{sha}"},
-                "author": None, "committer": None, "parents": [], "files": []}
+                "author": None, "committer": None, "files": [],
+                "parents": [{"sha": p, "url": f"{base}/commits/{p}",
+                             "html_url": f"https://github.com/{repo.full_name}/commit/{p}"}
+                            for p in repo.commits.get(sha, {}).get("parents", [])]}
 
     def _public(self, obj: dict) -> dict:
         return {k: v for k, v in obj.items() if not k.startswith("_")}
@@ -417,6 +460,7 @@ class FakeGitHub:
     ROUTES: list[tuple[str, str, str]] = [
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)", "get_repo"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/installation", "get_repo_installation"),
+        ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/pulls", "list_pulls"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/pulls/(?P<n>\d+)", "get_pull"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/pulls/(?P<n>\d+)/files", "list_files"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/issues/(?P<n>\d+)/comments", "list_issue_comments"),
@@ -450,11 +494,51 @@ class FakeGitHub:
     ]
 
     def handle(self, method: str, path: str, query: dict, body: Any, headers: dict) -> tuple[int, dict, Any]:
+        lost = None
         with self.lock:
             for failure in self.failures:
                 if failure.times > 0 and failure.method == method and failure.pattern.search(path):
                     failure.times -= 1
-                    return failure.status, dict(failure.headers), failure.body
+                    if not failure.after:
+                        return failure.status, dict(failure.headers), failure.body
+                    lost = failure
+                    break
+        answer = self._route(method, path, query, body, headers)
+        return (lost.status, dict(lost.headers), lost.body) if lost else answer
+
+    # what a GITHUB_TOKEN needs per route (read scopes only count on private repositories)
+    NEEDS: dict[str, tuple[tuple[str, ...], str]] = {
+        "get_pull": (("pull_requests",), "read"), "list_pulls": (("pull_requests",), "read"),
+        "list_files": (("pull_requests",), "read"),
+        "list_issue_comments": (("pull_requests", "issues"), "read"),
+        "get_issue_comment": (("pull_requests", "issues"), "read"),
+        "create_issue_comment": (("pull_requests", "issues"), "write"),
+        "edit_issue_comment": (("pull_requests", "issues"), "write"),
+        "list_reviews": (("pull_requests",), "read"), "create_review": (("pull_requests",), "write"),
+        "list_review_comments": (("pull_requests",), "read"),
+        "get_review_comment": (("pull_requests",), "read"),
+        "edit_review_comment": (("pull_requests",), "write"),
+        "get_commit": (("contents",), "read"), "tarball": (("contents",), "read"),
+        "compare": (("contents",), "read"),
+        "list_check_runs": (("checks",), "read"), "get_check_run": (("checks",), "read"),
+        "list_annotations": (("checks",), "read"),
+        "create_check_run": (("checks",), "write"), "update_check_run": (("checks",), "write"),
+        "create_status": (("statuses",), "write"), "list_statuses": (("statuses",), "read"),
+        "combined_status": (("statuses",), "read"),
+    }
+
+    def _allowed(self, name: str, groups: dict) -> bool:
+        need = self.NEEDS.get(name)
+        if self.permissions is None or need is None:
+            return True
+        scopes, level = need
+        repo = self.repos.get(f"{groups.get('o')}/{groups.get('r')}")
+        if level == "read" and (repo is None or not repo.private):
+            return True
+        ok = ("read", "write") if level == "read" else ("write",)
+        return any(self.permissions.get(scope.replace("_", "-")) in ok for scope in scopes)
+
+    def _route(self, method: str, path: str, query: dict, body: Any, headers: dict) -> tuple[int, dict, Any]:
         auth = headers.get("authorization", "")
         # routes authenticated with the App's JWT rather than a token
         app_route = (path == "/app" or path.startswith("/app/")
@@ -473,6 +557,8 @@ class FakeGitHub:
                 continue
             m = re.fullmatch(pattern, path)
             if m:
+                if not app_route and not self._allowed(name, m.groupdict()):
+                    raise HTTPError(403, "Resource not accessible by integration")
                 with self.lock:
                     return getattr(self, "h_" + name)(query=query, body=body, headers=headers,
                                                        **m.groupdict())
@@ -515,6 +601,13 @@ class FakeGitHub:
     # repos, pulls, files
     def h_get_repo(self, o, r, **_):
         return 200, {}, self.repo_json(self._repo(o, r))
+
+    def h_list_pulls(self, o, r, query, **_):
+        repo = self._repo(o, r)
+        state = query.get("state", "open")
+        items = [self.pull_json(repo, pull) for number, pull in sorted(repo.pulls.items(), reverse=True)
+                 if state in ("all", pull["state"]) and query.get("base", pull["base_ref"]) == pull["base_ref"]]
+        return self._page(items, query, f"/repos/{o}/{r}/pulls")
 
     def h_get_pull(self, o, r, n, **_):
         repo, pull = self._pull(o, r, n)
@@ -622,7 +715,7 @@ class FakeGitHub:
                   "_repo": repo.full_name, "_number": int(n)}
         self.reviews[rid] = review
         for c in comments:
-            cid = self.new_id()
+            cid = next(self._review_comment_ids)
             entry = pull["files"][c["path"]]
             new_lines = (entry["new"] or "").splitlines()
             line = c.get("line")
@@ -686,7 +779,7 @@ class FakeGitHub:
                            "text": run["output"].get("text"),
                            "annotations_count": len(repo.annotations.get(run["id"], [])),
                            "annotations_url": f"{base}/check-runs/{run['id']}/annotations"},
-                "check_suite": {"id": 1}, "app": dict(self.app), "pull_requests": []}
+                "check_suite": {"id": 1}, "app": dict(run.get("app") or self.app), "pull_requests": []}
 
     def _apply_run(self, repo: Repo, run: dict, body: dict, creating: bool) -> None:
         for key in ("name", "details_url", "external_id", "started_at"):
@@ -714,7 +807,7 @@ class FakeGitHub:
             if not output.get("title") or output.get("summary") is None:
                 raise HTTPError(422, "Invalid request.", ["output requires title and summary"])
             for key in ("summary", "text"):
-                if output.get(key) and len(output[key]) > 65535:
+                if output.get(key) and len(output[key].encode("utf-8")) > CHECK_OUTPUT_BYTES:
                     raise HTTPError(422, "Invalid request.",
                                     [f"output.{key} is too long (maximum is 65535 characters)"])
             annotations = output.get("annotations") or []
@@ -726,17 +819,21 @@ class FakeGitHub:
                            if a.get(k) in (None, "")]
                 if missing or a["annotation_level"] not in ("notice", "warning", "failure"):
                     raise HTTPError(422, "Invalid request.", [f"invalid annotation {a!r}"])
+                if any(len(str(a.get(k) or "").encode("utf-8")) > ANNOTATION_BYTES for k in ("message", "raw_details")):
+                    raise HTTPError(422, "Invalid request.", ["annotation message is too long (maximum is 64 KB)"])
             run["output"] = {k: output.get(k) for k in ("title", "summary", "text")}
             repo.annotations.setdefault(run["id"], []).extend(annotations)  # appended, like GitHub
 
-    def h_create_check_run(self, o, r, body, **_):
+    def h_create_check_run(self, o, r, body, headers, **_):
         repo = self._repo(o, r)
         if self.forbid_checks:
             raise HTTPError(403, "Resource not accessible by integration")
         if not body.get("name") or not body.get("head_sha"):
             raise HTTPError(422, "Invalid request.", ["name and head_sha are required"])
+        token = headers.get("authorization", "").split(" ", 1)[-1]
         run = {"id": self.new_id(), "name": body["name"], "head_sha": body["head_sha"],
-               "status": "queued", "started_at": now(), "output": {}}
+               "status": "queued", "started_at": now(), "output": {},
+               "app": dict(self.app) if token in self.tokens else ACTIONS_APP}
         self._apply_run(repo, run, body, creating=True)
         repo.check_runs[run["id"]] = run
         return 201, {}, self.check_run_json(repo, run)
@@ -938,8 +1035,10 @@ class FakeGitHub:
                 replies = [c] + [x for x in comments if x.get("in_reply_to_id") == c["id"]]
                 threads.append({"id": f"PRRT_{c['id']}", "isResolved": c["id"] in self.resolved_threads,
                                 "isOutdated": c["line"] is None, "path": c["path"], "line": c["line"],
-                                "comments": {"nodes": [{"databaseId": x["id"], "body": x["body"]}
-                                                       for x in replies]}})
+                                "comments": {"nodes": [_graphql_comment_json(x, query) for x in replies]}})
+            if any(t["comments"]["nodes"] and t["comments"]["nodes"][0] is None for t in threads):
+                return 200, {}, {"data": None, "errors": [{"type": "INT_OVERFLOW",
+                                                           "message": "Int cannot represent non 32-bit signed integer value"}]}
             first = int(variables.get("first") or 100)
             start = int(variables.get("cursor") or variables.get("after") or 0)
             chunk = threads[start:start + first]
@@ -948,6 +1047,15 @@ class FakeGitHub:
                 "pageInfo": {"hasNextPage": end < len(threads), "endCursor": str(end)},
                 "nodes": chunk}}}}}
         return 200, {}, {"data": None, "errors": [{"message": "query not supported by the fake"}]}
+
+
+def _graphql_comment_json(comment: dict, query: str) -> dict | None:
+    """A review comment node as GitHub gives it; None when the query asks databaseId (a 32-bit Int)
+    of a comment whose id no longer fits it, which GitHub answers with an error."""
+    if re.search(r"\bdatabaseId\b", query) and comment["id"] > 2**31 - 1:
+        return None
+    return {"databaseId": comment["id"] if comment["id"] <= 2**31 - 1 else None,
+            "fullDatabaseId": str(comment["id"]), "body": comment["body"]}
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bot.publish import MARKER
+from bot.publish import DEFAULT_CHECK_NAME, MARKER
 from bot.report_reader import report_from_untrusted_json
 from linters.report.markdown import rule_link
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
@@ -49,22 +49,23 @@ class Workflow:
     def push(self):
         self.fake.push(REPO, PR, files={self.rel: (None, self.text)}, head_sha=self.head_sha)
 
-    def run(self, *args: str, **inputs: str) -> tuple[subprocess.CompletedProcess, dict, str]:
+    def run(self, *args: str, event: dict | None = None, event_name: str = "pull_request",
+            workspace: Path | None = None, **inputs: str) -> tuple[subprocess.CompletedProcess, dict, str]:
         self.runs += 1
         job = self.tmp / f"job{self.runs}"
         job.mkdir()
-        event = {"action": "synchronize", "number": PR,
-                 "pull_request": {"number": PR, "head": {"sha": self.head_sha, "ref": "feature"},
-                                  "base": {"sha": self.base_sha, "ref": "main"}},
-                 "repository": {"full_name": REPO}}
+        event = event or {"action": "synchronize", "number": PR,
+                          "pull_request": {"number": PR, "head": {"sha": self.head_sha, "ref": "feature"},
+                                           "base": {"sha": self.base_sha, "ref": "main"}},
+                          "repository": {"full_name": REPO}}
         (job / "event.json").write_text(json.dumps(event))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "INPUT_", "RUNNER_"))}
         env.update({
             "PYTHONPATH": str(REPO_ROOT), "NO_COLOR": "1",
-            "GITHUB_EVENT_PATH": str(job / "event.json"), "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(job / "event.json"), "GITHUB_EVENT_NAME": event_name,
             "GITHUB_REPOSITORY": REPO, "GITHUB_API_URL": self.fake.base_url,
             "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4711",
-            "GITHUB_WORKSPACE": str(self.repo.path), "GITHUB_OUTPUT": str(job / "output"),
+            "GITHUB_WORKSPACE": str(workspace or self.repo.path), "GITHUB_OUTPUT": str(job / "output"),
             "GITHUB_STEP_SUMMARY": str(job / "summary.md"), "RUNNER_TEMP": str(job),
             "INPUT_GITHUB-TOKEN": "ghs_fake_installation_token", "INPUT_SARIF-FILE": "alembic-review.sarif",
             "ALEMBIC_REVIEW_RETRY_BACKOFF": "0.01", "ALEMBIC_REVIEW_SECONDS_BETWEEN_WRITES": "0",
@@ -203,7 +204,7 @@ def test_token_without_checks_permission_gets_a_status(workflow, fake_github):
     proc, _, _ = workflow.run(**{"fail-on": "never"})
     assert proc.returncode == 0, proc.stderr
     [status] = fake_github.repos[REPO].statuses
-    assert (status["state"], status["context"], status["sha"]) == ("success", "alembic-review", workflow.head_sha)
+    assert (status["state"], status["context"], status["sha"]) == ("success", DEFAULT_CHECK_NAME, workflow.head_sha)
     assert "::error file=" in proc.stdout  # no check run: the workflow commands annotate instead
 
 
@@ -309,3 +310,181 @@ def test_stats_file_input_reaches_the_review_and_the_comment(workflow, fake_gith
     sarif = json.loads((workflow.repo.path / "alembic-review.sarif").read_text())
     assert any(r["properties"].get("impact") == impact for r in sarif["runs"][0]["results"])
     assert not list(jsonschema.Draft7Validator(SCHEMA).iter_errors(sarif))
+
+
+# --- what the checkout is: the merge commit, a merge queue's commit, a remote branch -------------
+
+def merge_into_moved_main(workflow) -> str:
+    """The PR (application code only) and, meanwhile, another PR's risky revision merged to main;
+    then what actions/checkout checks out for refs/pull/N/merge: the PR merged into main's tip,
+    detached. Returns main's tip."""
+    repo = workflow.repo
+    repo.write("app/models.py", "x = 1\n")
+    workflow.head_sha = repo.commit("app change")
+    repo.git("checkout", "-q", "main")
+    repo.add_revision("0003", "0001", RISKY_UP, DOWN, slug="other_pr")
+    main_tip = repo.commit("another pull request")
+    repo.git("checkout", "-q", "--detach", main_tip)
+    repo.git("merge", "-q", "--no-ff", "-m", f"Merge {workflow.head_sha} into {main_tip}", workflow.head_sha)
+    repo.git("branch", "pull-merge")
+    workflow.fake.add_pull(REPO, PR, files={"app/models.py": (None, "x = 1\n")},
+                           head_sha=workflow.head_sha, base_sha=workflow.base_sha)
+    return main_tip
+
+
+def test_merge_commit_is_reviewed_over_its_base_parent_not_the_events_older_base(workflow, fake_github):
+    main_tip = merge_into_moved_main(workflow)
+    proc, outputs, _ = workflow.run()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(Path(outputs["report"]).read_text())
+    assert report["base"] == main_tip and report["findings"] == []  # 0003 is main's, not this PR's
+    [run] = fake_github.check_runs_for(REPO, workflow.head_sha)
+    assert run["conclusion"] == "success"
+
+
+@pytest.mark.parametrize("depth, code", [(1, 2), (2, 0)])
+def test_checkout_depth_the_merge_commit_needs(workflow, fake_github, tmp_path, depth, code):
+    merge_into_moved_main(workflow)
+    clone = tmp_path / f"depth{depth}"
+    subprocess.run(["git", "clone", "-q", f"--depth={depth}", "--branch", "pull-merge",
+                    f"file://{workflow.repo.path}", str(clone)], check=True)
+    proc, outputs, summary = workflow.run(workspace=clone)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    if code == 2:
+        [line] = [l for l in proc.stdout.splitlines() if l.startswith("::error")]
+        assert "fetch-depth: 2" in line and "could not run" in summary
+        assert posts(fake_github) == []
+
+
+def merge_group_event(base_sha: str, head_sha: str) -> dict:
+    return {"action": "checks_requested", "repository": {"full_name": REPO},
+            "merge_group": {"head_sha": head_sha, "head_ref": f"refs/heads/gh-readonly-queue/main/pr-{PR}-{base_sha}",
+                            "base_sha": base_sha, "base_ref": "refs/heads/main"}}
+
+
+@pytest.mark.parametrize("queued", [["0002"], ["0002", "0003"]])
+def test_merge_queue_checks_the_queue_commit(workflow, fake_github, queued):
+    """Two pull requests that each pass alone leave two heads together: the queue's commit
+    (main + every PR queued ahead) is where that shows, and the required check must be on it."""
+    repo = workflow.repo
+    for rev in queued:  # each a clean revision on top of 0001, as each PR wrote it
+        repo.add_revision(rev, "0001", "op.add_column('users', sa.Column('n%s', sa.Text))" % rev,
+                          "op.drop_column('users', 'n%s')" % rev, slug=f"pr_{rev}")
+        head = repo.commit(f"queued {rev}")
+    fake_github.add_commit(REPO, head)
+    proc, outputs, _ = workflow.run(event=merge_group_event(workflow.base_sha, head), event_name="merge_group")
+    report = json.loads(Path(outputs["report"]).read_text())
+    assert report["base"] == workflow.base_sha
+    two_heads = [f for f in report["findings"] if f["rule"] == "multiple-heads"]
+    [run] = fake_github.check_runs_for(REPO, head)
+    assert run["name"] == DEFAULT_CHECK_NAME
+    if len(queued) == 1:
+        assert proc.returncode == 0 and not two_heads and run["conclusion"] != "failure", proc.stdout
+    else:
+        assert proc.returncode == 1 and two_heads and run["conclusion"] == "failure", proc.stdout
+    assert fake_github.issue_comments == {} and fake_github.reviews == {}  # no pull request to comment on
+
+
+def test_base_input_names_the_remote_branch_in_an_actions_checkout(workflow, fake_github, tmp_path):
+    """actions/checkout with fetch-depth: 0 has origin/main but no local main."""
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    ws = tmp_path / "actions-checkout"
+    ws.mkdir()
+    for cmd in (["init", "-q"], ["remote", "add", "origin", f"file://{workflow.repo.path}"],
+                ["fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*"],
+                ["checkout", "-q", "--detach", workflow.head_sha]):
+        subprocess.run(["git", *cmd], cwd=ws, check=True)
+    proc, outputs, _ = workflow.run(workspace=ws, base="main")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert json.loads(Path(outputs["report"]).read_text())["base"] == workflow.base_sha
+
+
+# --- the permissions the documented workflows give the token --------------------------------------
+
+def documented_permissions(trigger: str) -> dict:
+    from tests.test_github_files import doc_workflows
+    return next(wf["permissions"] for wf in doc_workflows() if trigger in wf["on"])
+
+
+def test_documented_permissions_are_enough_on_a_private_repository(workflow, fake_github):
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    fake_github.repos[REPO].private = True
+    fake_github.permissions = documented_permissions("pull_request")
+    proc, _, _ = workflow.run()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "::warning" not in proc.stdout, proc.stdout
+    assert len(fake_github.comments_on(REPO, PR)) == 1 and len(fake_github.reviews_on(REPO, PR)) == 1
+    assert [r["conclusion"] for r in fake_github.check_runs_for(REPO, workflow.head_sha)] == ["failure"]
+    assert not [r for r in fake_github.requests if r.status == 403]
+
+
+@pytest.mark.parametrize("missing, failed_part", [
+    ("contents", "review comments"),   # PyGithub reads the commit (GET /commits/{sha}) to post a review
+    ("pull-requests", "pull request not readable"),
+])
+def test_a_missing_permission_fails_only_its_part_and_says_so(workflow, fake_github, missing, failed_part):
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    fake_github.repos[REPO].private = True
+    fake_github.permissions = {k: v for k, v in documented_permissions("pull_request").items() if k != missing}
+    proc, _, _ = workflow.run()
+    assert proc.returncode == 1, proc.stderr  # the lint's verdict, whatever publishing did
+    warnings = [l for l in proc.stdout.splitlines() if l.startswith("::warning title=alembic-review publishing::")]
+    assert any(failed_part in w and "403" in w for w in warnings), proc.stdout
+    # the check run still carries the verdict
+    assert [r["conclusion"] for r in fake_github.check_runs_for(REPO, workflow.head_sha)] == ["failure"]
+
+
+def test_fork_publish_workflow_permissions_publish_a_report(workflow, fake_github, tmp_path):
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    proc, outputs, _ = workflow.run(comment="false", review="false", check="false")
+    assert posts(fake_github) == []
+    fake_github.repos[REPO].private = True
+    fake_github.permissions = documented_permissions("workflow_run")
+    event = {"action": "completed", "repository": {"full_name": REPO},
+             "workflow_run": {"head_sha": workflow.head_sha, "event": "pull_request"}}
+    proc, _, _ = workflow.run("--report", outputs["report"], event=event, event_name="workflow_run",
+                              **{"pr-number": str(PR)})
+    assert proc.returncode == 1 and "::warning" not in proc.stdout, proc.stdout
+    assert len(fake_github.comments_on(REPO, PR)) == 1
+    assert not [r for r in fake_github.requests if r.status == 403]
+
+
+# --- the fork pattern: the history verdicts are recomputed, not taken from the report -------------
+
+def test_publish_only_mode_recomputes_history_verdicts_from_the_checkout(workflow, fake_github, tmp_path):
+    """A forged report (no findings at all, and an invented edited-revision) cannot hide two heads
+    the pull request leaves, once the publishing workflow checks the head out as data."""
+    repo = workflow.repo
+    for rev in ("0002", "0003"):
+        repo.add_revision(rev, "0001", "op.add_column('users', sa.Column('n%s', sa.Text))" % rev,
+                          "op.drop_column('users', 'n%s')" % rev, slug=f"n{rev}")
+    workflow.head_sha = repo.commit("two revisions on one parent")
+    fake_github.add_pull(REPO, PR, files={}, head_sha=workflow.head_sha, base_sha=workflow.base_sha)
+    ws = tmp_path / "publish-workspace"
+    (ws / "pr").mkdir(parents=True)
+    for cmd in (["init", "-q"], ["remote", "add", "origin", f"file://{repo.path}"],
+                ["fetch", "-q", "origin", "+refs/heads/*:refs/remotes/origin/*"],
+                ["checkout", "-q", "--detach", workflow.head_sha]):
+        subprocess.run(["git", *cmd], cwd=ws / "pr", check=True)
+    forged = {"version": 1, "base": workflow.base_sha, "pg_version": 15, "revisions": [], "findings": [
+        {"rule": "edited-revision", "severity": "error", "message": "invented", "path": "alembic/versions/0001_init.py",
+         "line": 1}]}
+    (ws / "report.json").write_text(json.dumps(forged))
+    event = {"action": "completed", "repository": {"full_name": REPO, "default_branch": "main"},
+             "workflow_run": {"head_sha": workflow.head_sha, "event": "pull_request"}}
+    proc, outputs, _ = workflow.run(event=event, event_name="workflow_run", workspace=ws,
+                                    report="report.json", path="pr", **{"pr-number": str(PR)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "recomputed from the checkout" in proc.stdout
+    [run] = fake_github.check_runs_for(REPO, workflow.head_sha)
+    assert run["conclusion"] == "failure" and "multiple-heads" in run["output"]["summary"]
+    assert "invented" not in run["output"]["summary"]
+
+    # without a checkout, the report is all there is, and the log says so
+    proc, _, _ = workflow.run(event=event, event_name="workflow_run", workspace=ws, report="report.json",
+                              path="no-checkout", **{"pr-number": str(PR)})
+    assert "history verdicts are taken from the report" in proc.stdout

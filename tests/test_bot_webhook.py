@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from bot.publish import MARKER
-from tests.bot_service import PullRequest, Service, pull_request_event, wait_for
+from tests.bot_service import PullRequest, Service, export_tree, pull_request_event, wait_for
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 
 REPO = "octo/shop"
@@ -142,13 +142,19 @@ def test_closed_pull_request_is_not_reviewed(service, fake_github, tmp_path):
     assert fake_github.check_runs_for(REPO, head) == []
 
 
-def test_check_run_rerequested_reviews_again(service, fake_github, tmp_path):
+def reviewed_app_change(service, fake_github, tmp_path, number: int) -> tuple[str, dict]:
+    """A pull request changing application code only, opened and reviewed: (head, its check run)."""
     service.serve()
-    pr = PullRequest(tmp_path, fake_github, REPO, 12)
+    pr = PullRequest(tmp_path, fake_github, REPO, number)
     pr.write("app/x.py", "x = 1\n")
     head = pr.commit()
     pr.open(service)
     [run] = wait_for(lambda: completed_runs(fake_github, head), 60, what="the first check")
+    return head, run
+
+
+def test_check_run_rerequested_reviews_again(service, fake_github, tmp_path):
+    head, run = reviewed_app_change(service, fake_github, tmp_path, 12)
     event = {"action": "rerequested", "check_run": {"id": run["id"], "name": "alembic-review", "head_sha": head,
                                                    "app": {"id": 4242}, "pull_requests": [{"number": 12}]},
              "repository": {"full_name": REPO}, "installation": {"id": 77}}
@@ -203,3 +209,104 @@ def test_table_statistics_come_from_the_default_branch(service, fake_github, tmp
     [comment] = fake_github.comments_on(REPO, 9)
     assert "users: 48 M rows, 6.3 GB; SHARE lock ~" in comment["body"]
     assert fake_github.calls("GET", r"/contents/\.alembic-review/stats\.json$")
+
+
+# --- pull requests found on GitHub: open before the App, re-run unseen, a base that moves ----------
+
+def unseen_pull(tmp_path, fake_github, number: int, upgrade: str = RISKY) -> tuple[PullRequest, str]:
+    """A pull request GitHub has but the service never heard of."""
+    pr = PullRequest(tmp_path, fake_github, REPO, number)
+    pr.add_revision("0002", "0001", upgrade, downgrade=SAFE_DOWN, slug="email_index")
+    head = pr.commit()
+    fake_github.add_pull(REPO, number, files=pr.files, head_sha=head, base_sha=pr.base)
+    fake_github.add_repo(REPO).installation_id = 77
+    return pr, head
+
+
+def test_installation_with_pull_requests_already_open_reviews_them(service, fake_github, tmp_path):
+    service.serve()
+    _, head = unseen_pull(tmp_path, fake_github, 21)
+    event = {"action": "created", "installation": {"id": 77, "account": {"login": "octo"}},
+             "repositories": [{"full_name": REPO}]}
+    assert service.send("installation", event).json()["result"] == "recorded"
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 120, what="the open PR's check")
+    assert run["conclusion"] == "failure" and fake_github.comments_on(REPO, 21)
+
+
+def test_rerun_on_a_pull_request_never_seen_reviews_it(service, fake_github, tmp_path):
+    service.serve()
+    _, head = unseen_pull(tmp_path, fake_github, 22)
+    event = {"action": "rerequested", "check_run": {"id": 1, "name": "alembic-review", "head_sha": head,
+                                                   "app": {"id": 4242}, "pull_requests": []},  # a fork's
+             "repository": {"full_name": REPO}, "installation": {"id": 77}}
+    assert service.send("check_run", event).json()["result"] == "queued"
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 120, what="the check")
+    assert run["conclusion"] == "failure"
+    other = dict(event, check_run=dict(event["check_run"], head_sha="f" * 40))
+    assert service.send("check_run", other).json()["result"] == "ignored"  # no open PR at that head
+
+
+def test_base_branch_push_with_revisions_reviews_open_pull_requests_again(service, fake_github, tmp_path):
+    head, _ = reviewed_app_change(service, fake_github, tmp_path, 23)
+    push = {"ref": "refs/heads/main", "before": "a" * 40, "after": "b" * 40, "deleted": False,
+            "commits": [{"id": "b" * 40, "added": ["app/y.py"], "modified": [], "removed": []}],
+            "repository": {"full_name": REPO}, "installation": {"id": 77}}
+    assert service.send("push", push).json()["result"] == "ignored"  # no migration moved on main
+    push["commits"][0]["added"] = ["alembic/versions/0003_other.py"]
+    other_branch = dict(push, ref="refs/heads/release")
+    assert service.send("push", other_branch).json()["result"] == "ignored"  # no PR onto it
+    assert service.send("push", push).json()["result"] == "queued"
+    wait_for(lambda: len(completed_runs(fake_github, head)) == 2, 60, what="the second review")
+
+
+def test_ready_for_review_queues_a_review(service, fake_github, tmp_path):
+    service.serve()
+    event = pull_request_event(REPO, 24, "c" * 40, "d" * 40, action="ready_for_review")
+    assert service.send("pull_request", event).json()["result"] == "queued"
+
+
+def test_base_that_moved_is_reviewed_through_githubs_test_merge(service, fake_github, tmp_path):
+    """The pull request's revision is fine alone; main then gets another revision on the same
+    parent. The push re-reviews the open pull request, through refs/pull/N/merge (built with real
+    git): two heads together fail it, and main's revision is not taken for the PR's."""
+    service.serve()
+    pr = PullRequest(tmp_path, fake_github, REPO, 25)
+    pr.add_revision("0002", "0001", "op.add_column('users', sa.Column('nickname', sa.Text))",
+                    downgrade="op.drop_column('users', 'nickname')", slug="nickname")
+    head = pr.commit()
+    pr.open(service)
+    [first] = wait_for(lambda: completed_runs(fake_github, head), 60, what="the first check")
+    assert first["conclusion"] != "failure"
+
+    repo = pr.repo
+    repo.git("checkout", "-q", "main")
+    repo.add_revision("0003", "0001", RISKY, downgrade=SAFE_DOWN, slug="email_index")
+    tip = repo.commit("another pull request, merged")
+    repo.git("checkout", "-q", "--detach", tip)
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge", head)
+    merge = repo.git("rev-parse", "HEAD").strip()
+    for sha in (tip, merge):
+        fake_github.register_tarball(REPO, sha, export_tree(repo, sha, tmp_path / f"tree-{sha[:12]}"))
+    fake_github.set_merge_commit(REPO, 25, merge, tip)
+    push = {"ref": "refs/heads/main", "before": pr.base, "after": tip, "deleted": False,
+            "commits": [{"id": tip, "added": ["alembic/versions/0003_email_index.py"], "modified": [], "removed": []}],
+            "repository": {"full_name": REPO}, "installation": {"id": 77}}
+    assert service.send("push", push).json()["result"] == "queued"
+    second = wait_for(lambda: [r for r in completed_runs(fake_github, head) if r["id"] != first["id"]], 120,
+                      what="the review after the base moved")
+    [run] = second
+    assert run["conclusion"] == "failure" and "multiple-heads" in run["output"]["summary"]
+    assert "require-concurrent-index-creation" not in run["output"]["summary"]  # main's, not the PR's
+
+
+def test_in_progress_check_whose_answer_is_lost_is_not_made_twice(service, fake_github, tmp_path):
+    service.serve()
+    fake_github.lose_answer("POST", r"/check-runs$", 502)
+    pr = PullRequest(tmp_path, fake_github, REPO, 26)
+    pr.add_revision("0002", "0001", RISKY, downgrade=SAFE_DOWN, slug="email_index")
+    head = pr.commit()
+    pr.open(service)
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 120, what="the check run to complete")
+    assert run["conclusion"] == "failure"
+    assert len(fake_github.check_runs_for(REPO, head)) == 1  # found by its app and name, completed
+    assert len(fake_github.calls("POST", r"/check-runs$")) == 1

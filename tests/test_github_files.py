@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import jsonschema
@@ -13,6 +15,7 @@ import yaml
 from pre_commit.clientlib import load_manifest
 
 from bot.action import build_parser
+from tests.gitrepo import alembic_project, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -64,13 +67,14 @@ def test_every_input_reaches_the_program_and_every_output_comes_from_it():
     env = {"INPUT_PATH": "sub", "INPUT_BASE": "origin/main", "INPUT_PG_VERSION": "16", "INPUT_FAIL_ON": "warning",
            "INPUT_CONFIG": "x.toml", "INPUT_GITHUB_TOKEN": "tok", "INPUT_COMMENT": "false", "INPUT_REVIEW": "false",
            "INPUT_CHECK": "false", "INPUT_SARIF_FILE": "out.sarif", "INPUT_REPORT": "r.json", "INPUT_PR_NUMBER": "5",
-           "INPUT_STATS_FILE": "stats.json", "INPUT_SQUAWK": "true"}
+           "INPUT_STATS_FILE": "stats.json", "INPUT_SQUAWK": "true", "INPUT_CHECK_NAME": "migrations / alembic"}
     assert set(env) == {"INPUT_" + n.upper().replace("-", "_") for n in ACTION["inputs"]}
     args = build_parser(env).parse_args([])
     assert (args.path, args.base, args.pg_version, args.fail_on, args.config, args.github_token) == \
         ("sub", "origin/main", "16", "warning", "x.toml", "tok")
     assert (args.comment, args.review, args.check, args.sarif_file, args.report, args.pr) == \
         (False, False, False, "out.sarif", "r.json", 5)
+    assert args.check_name == "migrations / alembic"
     assert args.stats_file == "stats.json"
     assert args.squawk is True and build_parser({}).parse_args([]).squawk is False
 
@@ -105,9 +109,15 @@ def test_documented_workflows_are_valid():
 def test_fork_publish_workflow_runs_nothing_from_the_pull_request():
     publish = next(wf for wf in doc_workflows() if "workflow_run" in wf["on"])
     steps = publish["jobs"]["publish"]["steps"]
-    assert not any(str(s.get("uses", "")).startswith("actions/checkout") for s in steps)
+    # the head is checked out as data only: no token left in it, in its own directory, which no
+    # `run:` step touches; the action reads it (ast) to recompute the history verdicts
+    [checkout] = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout")]
+    assert checkout["with"]["ref"] == "${{ github.event.workflow_run.head_sha }}"
+    assert checkout["with"]["persist-credentials"] is False and checkout["with"]["path"] not in (".", "")
+    assert not any(checkout["with"]["path"] in s.get("run", "") or "working-directory" in s for s in steps)
     ours = next(s for s in steps if s.get("uses") == ACTION_REF)
     assert ours["with"]["report"] and ours["with"]["pr-number"]
+    assert ours["with"]["path"] == checkout["with"]["path"]
 
 
 def test_pre_commit_manifest_is_valid():
@@ -125,10 +135,53 @@ def test_outputs_are_documented(name):
     assert f"`{name}`" in DOC
 
 
-def test_the_action_keeps_the_history_cache_between_runs_except_in_publish_only_mode():
+def cache_steps():
     steps = ACTION["runs"]["steps"]
+    find = next(s for s in steps if s.get("id") == "history-cache")
     cache = next(s for s in steps if str(s.get("uses", "")).startswith("actions/cache@"))
-    assert cache["with"]["path"].endswith("/.git/alembic-review")  # where revision_files.IdentityCache lives
-    assert cache["with"]["restore-keys"] and cache["with"]["key"].startswith(cache["with"]["restore-keys"])
-    assert cache["if"] == "inputs.report == ''"  # publish-only mode reads a report, no history
-    assert steps.index(cache) < steps.index(next(s for s in steps if s.get("id") == "review"))
+    return steps, find, cache
+
+
+def run_find_step(workspace: Path, path: str, branch: str, tmp_path: Path) -> dict:
+    """The action's own bash step, run as a runner would."""
+    _, find, _ = cache_steps()
+    out = tmp_path / "github_output"
+    out.write_text("")
+    env = {"PATH": os.environ["PATH"], "GITHUB_WORKSPACE": str(workspace), "GITHUB_OUTPUT": str(out),
+           "INPUT_PATH": path, "BRANCH": branch}
+    subprocess.run(["bash", "-e", "-c", find["run"]], env=env, check=True)
+    return dict(line.split("=", 1) for line in out.read_text().splitlines())
+
+
+def test_the_action_keeps_the_history_cache_between_runs_except_in_publish_only_mode():
+    steps, find, cache = cache_steps()
+    assert cache["with"]["path"] == "${{ steps.history-cache.outputs.dir }}"
+    restore = cache["with"]["restore-keys"].splitlines()
+    assert cache["with"]["key"].startswith(restore[0]) and restore[0].startswith(restore[1])
+    assert "${{ steps.history-cache.outputs.branch }}" in restore[0]  # a PR restores its base's entry first
+    assert find["if"] == "inputs.report == ''" and cache["if"].startswith("inputs.report == ''")
+    assert steps.index(find) < steps.index(cache) < steps.index(next(s for s in steps if s.get("id") == "review"))
+
+
+def test_history_cache_path_is_where_the_reviewer_writes_it_in_a_subdirectory_checkout(tmp_path):
+    """actions/checkout with `path: app`: the cache is app/.git/alembic-review, not .git/..."""
+    workspace = tmp_path / "ws"
+    repo = alembic_project(workspace / "app")
+    repo.add_revision("0002", "0001", "op.add_column('users', sa.Column('n', sa.Text))", slug="n")
+    repo.commit("n")
+    outputs = run_find_step(workspace, "app", "main", tmp_path)
+    assert outputs["dir"] == str((workspace / "app" / ".git" / "alembic-review").resolve())
+    assert not Path(outputs["dir"]).exists()
+    proc = run_cli(str(workspace / "app"), "--base", "main", "--format", "json")
+    assert proc.returncode in (0, 1), proc.stderr
+    assert Path(outputs["dir"]).is_dir() and any(Path(outputs["dir"]).iterdir())
+
+
+@pytest.mark.parametrize("branch, expected", [
+    ("main", "main"),                                            # push to main, or a PR into main
+    ("release/2.x", "release/2.x"),
+    ("gh-readonly-queue/main/pr-12-0123456789abcdef0123456789abcdef01234567", "main"),  # merge queue
+])
+def test_history_cache_key_names_the_base_branch(tmp_path, branch, expected):
+    repo = alembic_project(tmp_path / "repo")
+    assert run_find_step(repo.path, ".", branch, tmp_path)["branch"] == expected

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.github_client import make_github
-from bot.publish import MARKER, parse_patch, publish
+from bot.publish import DEFAULT_CHECK_NAME, MARKER, parse_patch, publish
 from linters.findings import Finding, Severity
 from linters.report.model import Report, RevisionEntry
 from tests.fakegithub import fake_github, parse_hunks, unified_patch  # noqa: F401  (fixture)
@@ -111,7 +111,7 @@ def test_first_run_creates_comment_review_and_check(fake_github, gh, pull):
     assert "alembic-review:finding fp=" in inline["body"]
 
     [run] = fake_github.check_runs_for(REPO, "a" * 40)
-    assert run["name"] == "alembic-review" and run["status"] == "completed"
+    assert run["name"] == DEFAULT_CHECK_NAME and run["status"] == "completed"
     assert run["conclusion"] == "failure"
     [annotation] = fake_github.repos[REPO].annotations[run["id"]]
     assert annotation == {**annotation, "path": PATH, "start_line": inline["line"],
@@ -297,12 +297,14 @@ def test_failure_to_publish_is_reported_not_raised(fake_github, pull, capsys):
     gh = make_github("test-token", fake_github.base_url, backoff_factor=0, seconds_between_writes=0)
     fake_github.fail("POST", r".*", 500, times=1000)
     result = publish(gh, REPO, PR, report_with(index_finding()))
-    assert not result.ok and len(result.errors) == 3
+    assert not result.ok
+    assert all(any(part in e for e in result.errors) for part in ("summary comment", "review comments", "check run"))
     assert result.comment_action == "failed" and result.check_action == "failed"
+    assert fake_github.calls("POST", r"/statuses/")  # the last resort for a check was tried
     assert "could not publish the summary comment" in capsys.readouterr().err
     fake_github.fail("GET", r".*", 404, times=1000)
     result = publish(gh, REPO, PR, report_with(index_finding()))
-    assert not result.ok and "pull request not readable" in result.errors[0]
+    assert not result.ok and "not readable" in result.errors[0]
 
 
 def test_check_forbidden_falls_back_to_a_commit_status(fake_github, gh, pull):
@@ -311,7 +313,7 @@ def test_check_forbidden_falls_back_to_a_commit_status(fake_github, gh, pull):
     assert result.ok, result.errors
     assert (result.check_action, result.conclusion) == ("status", "failure")
     [status] = fake_github.repos[REPO].statuses
-    assert status["context"] == "alembic-review" and status["state"] == "failure"
+    assert status["context"] == DEFAULT_CHECK_NAME and status["state"] == "failure"
     assert status["description"] == "1 problem to fix before merge"
     publish(gh, REPO, PR, report_with(index_finding()), fail_on="error")
     assert len(fake_github.repos[REPO].statuses) == 1  # unchanged, not posted again
@@ -352,3 +354,103 @@ def test_huge_report_fits_github_limits(fake_github, gh, pull):
     [comment] = fake_github.comments_on(REPO, PR)
     assert len(comment["body"]) <= 65536
     assert result.review_comments_created == 50  # one review, capped; the rest are in the summary and the check
+
+
+# --- what GitHub counts, and a check that always appears ----------------------------------------
+
+def test_fake_counts_check_output_in_bytes(fake_github, gh, pull):
+    """65,535 bytes, not characters: 30,000 'é' are 60,000 bytes, 30,000 '€' are 90,000."""
+    from github import GithubException
+    repo = gh.get_repo(REPO)
+    repo.create_check_run(name="x", head_sha="a" * 40, status="completed", conclusion="success",
+                          output={"title": "t", "summary": "é" * 30000})
+    with pytest.raises(GithubException) as err:
+        repo.create_check_run(name="x", head_sha="a" * 40, status="completed", conclusion="success",
+                              output={"title": "t", "summary": "€" * 30000})
+    assert err.value.status == 422
+
+
+def test_non_ascii_report_fits_the_check_run_in_bytes(fake_github, gh, pull):
+    # 3-byte characters: the markdown fits 65,535 characters, not 65,535 bytes
+    findings = [Finding("prefer-text-field", Severity.ERROR, "列の型を変更すると表全体が書き換えられます" * 20,
+                        path=PATH, line=13 + i, revision=f"r{i}") for i in range(200)]  # 200 problems
+    result = publish(gh, REPO, PR, report_with(*findings), review=False)
+    assert result.ok, result.errors
+    [run] = fake_github.check_runs_for(REPO)
+    assert run["conclusion"] == "failure"
+    assert 60000 < len(run["output"]["summary"].encode()) <= 65535
+    [comment] = fake_github.comments_on(REPO, PR)
+    assert len(comment["body"].encode()) <= 65536
+    assert not [r for r in fake_github.requests if r.status == 422]
+
+
+def test_refused_output_still_leaves_a_check_with_its_conclusion(fake_github, gh, pull):
+    fake_github.fail("POST", r"/check-runs$", 422, body={"message": "Invalid request.",
+                                                          "errors": ["something GitHub did not like"]})
+    result = publish(gh, REPO, PR, report_with(index_finding()), comment=False, review=False)
+    assert (result.check_action, result.conclusion) == ("created", "failure")
+    assert any("full output" in e and "422" in e for e in result.errors)
+    [run] = fake_github.check_runs_for(REPO)
+    assert run["conclusion"] == "failure" and "could not be attached" in run["output"]["summary"]
+    # the next run is not fooled into "unchanged" by the short run: it attaches the full report
+    result = publish(gh, REPO, PR, report_with(index_finding()), comment=False, review=False)
+    assert result.ok and result.check_action == "created"
+    assert "How to fix each rule" in fake_github.check_runs_for(REPO)[-1]["output"]["summary"]
+
+
+def test_in_progress_run_is_completed_even_when_its_output_is_refused(fake_github, gh, pull):
+    run = gh.get_repo(REPO).create_check_run(name=DEFAULT_CHECK_NAME, head_sha="a" * 40, status="in_progress")
+    fake_github.fail("PATCH", rf"/check-runs/{run.id}$", 422)
+    result = publish(gh, REPO, PR, report_with(index_finding()), check_run_id=run.id, comment=False, review=False)
+    assert result.check_action == "completed"
+    [stored] = fake_github.check_runs_for(REPO)
+    assert (stored["status"], stored["conclusion"]) == ("completed", "failure")
+
+
+def test_no_check_at_all_falls_back_to_a_status(fake_github, gh, pull):
+    fake_github.fail("POST", r"/check-runs$", 500, times=100)
+    result = publish(gh, REPO, PR, report_with(index_finding()), comment=False, review=False)
+    assert (result.check_action, result.conclusion) == ("status", "failure")
+    assert [s["context"] for s in fake_github.repos[REPO].statuses] == [DEFAULT_CHECK_NAME]
+
+
+# --- check names: ours, not the workflow job's ----------------------------------------------------
+
+def test_check_name_is_ours_and_the_jobs_run_is_not_taken_for_it(fake_github, gh, pull):
+    publish(gh, REPO, PR, report_with(index_finding()), comment=False, review=False, check_name="migrations")
+    # the workflow job named like the check, running (and passing) after ours
+    fake_github.add_job_check_run(REPO, "a" * 40, "migrations", conclusion="success")
+    before = len(writes(fake_github, r"/check-runs"))
+    result = publish(gh, REPO, PR, report_with(index_finding()), comment=False, review=False, check_name="migrations")
+    assert result.check_action == "unchanged" and result.conclusion == "failure"
+    assert writes(fake_github, r"/check-runs")[before:] == []
+    # the newest of OUR runs decides: a changed report makes a new one
+    result = publish(gh, REPO, PR, report_with(), comment=False, review=False, check_name="migrations")
+    assert (result.check_action, result.conclusion) == ("created", "success")
+    queries = [r.query for r in fake_github.calls("GET", r"/check-runs$")]
+    assert all(q.get("check_name") == "migrations" for q in queries)
+
+
+def test_default_check_name_is_not_the_documented_job_id():
+    from pathlib import Path
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "github-action.md").read_text()
+    job_ids = set(re.findall(r"^  ([\w-]+):\n    (?:if:|runs-on:)", docs, re.M))
+    assert job_ids and DEFAULT_CHECK_NAME not in job_ids
+
+
+# --- a create whose answer was lost is not made twice ------------------------------------------
+
+def test_lost_answers_do_not_post_twice(fake_github, gh, pull):
+    fake_github.lose_answer("POST", rf"/issues/{PR}/comments$", 502)
+    fake_github.lose_answer("POST", r"/pulls/\d+/reviews$", 504)
+    fake_github.lose_answer("POST", r"/check-runs$", 502)
+    result = publish(gh, REPO, PR, report_with(index_finding()))
+    assert result.ok, result.errors
+    assert len(fake_github.comments_on(REPO, PR)) == 1
+    assert len(fake_github.reviews_on(REPO, PR)) == 1 and len(fake_github.review_comments_on(REPO, PR)) == 1
+    assert len(fake_github.check_runs_for(REPO)) == 1
+    assert (result.comment_action, result.check_action) == ("created", "created")
+    assert result.review_id == fake_github.reviews_on(REPO, PR)[0]["id"]
+    # each create was sent once: what it made was found by its marker, not posted again
+    assert len(fake_github.calls("POST", r"/pulls/\d+/reviews$")) == 1
+    assert len(fake_github.calls("POST", r"/check-runs$")) == 1

@@ -96,6 +96,27 @@ def test_sarif_fingerprints_do_not_depend_on_line_numbers():
     assert a != b  # identical findings in one file stay two alerts
 
 
+def test_sarif_uris_are_percent_encoded_and_fingerprints_keep_the_path():
+    odd = "alembic/versions/0002 add é#1 100%.py"
+    report = Report(base=None, pg_version=15, findings=[index_finding(path=odd)])
+    log = json.loads(sarif.render(report))
+    assert not list(jsonschema.Draft7Validator(SCHEMA).iter_errors(log))
+    [result] = log["runs"][0]["results"]
+    uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == "alembic/versions/0002%20add%20%C3%A9%231%20100%25.py"
+    assert log["runs"][0]["artifacts"][0]["location"]["uri"] == uri
+    plain = json.loads(sarif.render(Report(base=None, pg_version=15, findings=[index_finding()])))
+    assert plain["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == REV_PATH
+
+
+def test_sarif_automation_id_comes_from_the_category():
+    """upload-sarif only fills automationDetails.id from its `category` when the file has none."""
+    assert "automationDetails" not in json.loads(sarif.render(sample_report()))["runs"][0]
+    log = json.loads(sarif.render(sample_report(), category="alembic-review/billing"))
+    assert log["runs"][0]["automationDetails"] == {"id": "alembic-review/billing/"}
+    assert not list(jsonschema.Draft7Validator(SCHEMA).iter_errors(log))
+
+
 def test_sarif_of_an_empty_report_is_valid():
     log = json.loads(sarif.render(Report(base=None, pg_version=16)))
     assert not list(jsonschema.Draft7Validator(SCHEMA).iter_errors(log))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from urllib.parse import quote
 
 from linters import __version__
 from linters.findings import Finding, Severity
@@ -22,11 +23,17 @@ FINGERPRINT_KEY = "alembicReview/v1"
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def _uri(path: str) -> str:
+def _relative(path: str) -> str:
     path = path.replace("\\", "/")
     while path.startswith("./"):
         path = path[2:]
     return path.lstrip("/")
+
+
+def _uri(path: str) -> str:
+    """A relative URI reference: spaces, '#', '%' and non-ASCII in a file name percent-encoded
+    (SARIF's artifactLocation.uri is a URI, and code scanning resolves it as one)."""
+    return quote(_relative(path), safe="/")
 
 
 def _fallback_path(report: Report) -> str:
@@ -67,8 +74,12 @@ def _fingerprint(rule: str, path: str, finding: Finding) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def build(report: Report) -> dict:
-    """The SARIF log as a dict (render() serialises it)."""
+def build(report: Report, category: str | None = None) -> dict:
+    """The SARIF log as a dict (render() serialises it).
+
+    `automationDetails.id` is written only for a `category`: github/codeql-action/upload-sarif
+    fills it from its own `category` input only when the file has none, and two projects of one
+    repository uploaded under one fixed id would replace each other's alerts."""
     by_rule: dict[str, list[Finding]] = {}
     for f in report.findings:
         by_rule.setdefault(f.rule, []).append(f)
@@ -81,9 +92,10 @@ def build(report: Report) -> dict:
     results = []
     artifacts: dict[str, int] = {}
     for f in report.findings:
-        path = _uri(finding_path(report, f) or fallback)
+        relative = _relative(finding_path(report, f) or fallback)
+        path = _uri(relative)
         start, end = finding_lines(f)
-        base = _fingerprint(f.rule, path, f)
+        base = _fingerprint(f.rule, relative, f)
         seen[base] += 1  # identical findings in one file stay distinct alerts
         text = f.message.strip() or f.rule
         if f.hint:
@@ -135,15 +147,16 @@ def build(report: Report) -> dict:
             "semanticVersion": __version__,
             "rules": rules,
         }},
-        "automationDetails": {"id": "alembic-review/"},
         "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
         "artifacts": [{"location": {"uri": p, "uriBaseId": "%SRCROOT%"}} for p in artifacts],
         "columnKind": "utf16CodeUnits",
         "results": results,
         "properties": {"pg_version": report.pg_version, "base": report.base},
     }
+    if category:
+        run["automationDetails"] = {"id": category.rstrip("/") + "/"}
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def render(report: Report) -> str:
-    return json.dumps(build(report), indent=2, ensure_ascii=False) + "\n"
+def render(report: Report, category: str | None = None) -> str:
+    return json.dumps(build(report, category), indent=2, ensure_ascii=False) + "\n"
