@@ -85,6 +85,8 @@ def build_parser(env: dict) -> argparse.ArgumentParser:
     p.add_argument("--check", type=_bool, default=_bool(e("check", "true")))
     p.add_argument("--check-name", default=e("check-name", DEFAULT_CHECK_NAME),
                    help="name of the check run (and of the commit status standing in for it)")
+    p.add_argument("--min-inline-severity", default=e("min-inline-severity", "warning"),
+                   choices=["error", "warning", "info"], help="findings below this get no review thread")
     p.add_argument("--sarif-file", default=e("sarif-file"), help="also write SARIF here")
     p.add_argument("--squawk", type=_bool, default=_bool(e("squawk", "false")),
                    help="also run squawk-cli and merge its findings (the lint's --squawk)")
@@ -223,7 +225,9 @@ def main(argv: list[str] | None = None, env: dict | None = None) -> int:
     else:
         fail_on = effective_fail_on(report, code, args.fail_on)
 
-    _append(env.get("GITHUB_STEP_SUMMARY"), markdown.render(report, max_chars=STEP_SUMMARY_LIMIT))
+    pr_url = (event.get("pull_request") or {}).get("html_url")  # problem lines link to the diff
+    _append(env.get("GITHUB_STEP_SUMMARY"), markdown.render(report, max_chars=STEP_SUMMARY_LIMIT, fail_on=fail_on,
+                                                            pr_url=pr_url, head_sha=head_sha))
     if args.sarif_file:
         target = workspace / args.sarif_file
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -266,7 +270,8 @@ def _publish(args, env: dict, repo_full_name: str, pr_number: int | None, head_s
             details_url = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
         result = publish(gh, repo_full_name, pr_number, report, head_sha=head_sha, fail_on=fail_on,
                          comment=args.comment, review=args.review, check=args.check,
-                         check_name=args.check_name, details_url=details_url)
+                         check_name=args.check_name, details_url=details_url,
+                         min_inline_severity=args.min_inline_severity)
     except Exception as exc:  # publish() does not raise; this guards the import and the client
         print(f"::warning title=alembic-review::could not publish: {type(exc).__name__}: {exc}", flush=True)
         return False

@@ -488,3 +488,15 @@ def test_publish_only_mode_recomputes_history_verdicts_from_the_checkout(workflo
     proc, _, _ = workflow.run(event=event, event_name="workflow_run", workspace=ws, report="report.json",
                               path="no-checkout", **{"pr-number": str(PR)})
     assert "history verdicts are taken from the report" in proc.stdout
+
+
+def test_min_inline_severity_input_gives_info_notes_a_thread(workflow, fake_github):
+    """By default only warnings and errors get review threads; `min-inline-severity: info` adds the notes."""
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    proc, _, summary = workflow.run(**{"min-inline-severity": "info"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    bodies = [c["body"] for c in fake_github.review_comments_on(REPO, PR)]
+    # the downgrade's DROP INDEX is an info note: without the input it gets no thread (see above)
+    assert any("require-concurrent-index-deletion" in b for b in bodies), bodies
+    assert f"/pull/{PR}/files#diff-" in summary  # the step summary's problem lines link to the diff

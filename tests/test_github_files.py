@@ -67,7 +67,8 @@ def test_every_input_reaches_the_program_and_every_output_comes_from_it():
     env = {"INPUT_PATH": "sub", "INPUT_BASE": "origin/main", "INPUT_PG_VERSION": "16", "INPUT_FAIL_ON": "warning",
            "INPUT_CONFIG": "x.toml", "INPUT_GITHUB_TOKEN": "tok", "INPUT_COMMENT": "false", "INPUT_REVIEW": "false",
            "INPUT_CHECK": "false", "INPUT_SARIF_FILE": "out.sarif", "INPUT_REPORT": "r.json", "INPUT_PR_NUMBER": "5",
-           "INPUT_STATS_FILE": "stats.json", "INPUT_SQUAWK": "true", "INPUT_CHECK_NAME": "migrations / alembic"}
+           "INPUT_STATS_FILE": "stats.json", "INPUT_SQUAWK": "true", "INPUT_CHECK_NAME": "migrations / alembic",
+           "INPUT_MIN_INLINE_SEVERITY": "info"}
     assert set(env) == {"INPUT_" + n.upper().replace("-", "_") for n in ACTION["inputs"]}
     args = build_parser(env).parse_args([])
     assert (args.path, args.base, args.pg_version, args.fail_on, args.config, args.github_token) == \
@@ -75,6 +76,7 @@ def test_every_input_reaches_the_program_and_every_output_comes_from_it():
     assert (args.comment, args.review, args.check, args.sarif_file, args.report, args.pr) == \
         (False, False, False, "out.sarif", "r.json", 5)
     assert args.check_name == "migrations / alembic"
+    assert args.min_inline_severity == "info" and build_parser({}).parse_args([]).min_inline_severity == "warning"
     assert args.stats_file == "stats.json"
     assert args.squawk is True and build_parser({}).parse_args([]).squawk is False
 
