@@ -55,7 +55,8 @@ class Workflow:
         job = self.tmp / f"job{self.runs}"
         job.mkdir()
         event = event or {"action": "synchronize", "number": PR,
-                          "pull_request": {"number": PR, "head": {"sha": self.head_sha, "ref": "feature"},
+                          "pull_request": {"number": PR, "html_url": f"https://github.com/{REPO}/pull/{PR}",
+                                           "head": {"sha": self.head_sha, "ref": "feature"},
                                            "base": {"sha": self.base_sha, "ref": "main"}},
                           "repository": {"full_name": REPO}}
         (job / "event.json").write_text(json.dumps(event))
