@@ -1,11 +1,14 @@
 """Benchmark alembic-review against what users would run instead, on generated histories.
 
-    python -m bench.run [--reps 7] [--readme] [--out bench/results.md] [--keep DIR]
+    python -m bench.run [--reps 7] [--readme] [--out bench/results.md] [--keep DIR] [--only ROW,...]
 
 1. PR check (one new revision) on 2,000 revisions   vs `alembic heads` on the same repo
-2. `--all` on 1,000 revisions                        vs `alembic upgrade base:head --sql | squawk --reporter json`
-3. SQL analysis of a 5,000-statement file            vs `squawk --reporter json FILE`
-4. peak memory of the 2,000-revision PR check (whole process tree)
+2. the same PR check with `--squawk`                 vs the same PR check without it (what squawk-cli costs)
+3. `--all` on 1,000 revisions                        vs `alembic upgrade base:head --sql | squawk --reporter json`
+4. SQL analysis of a 5,000-statement file            vs `squawk --reporter json FILE`
+5. peak memory of the 2,000-revision PR check (whole process tree)
+
+`--only` runs some rows (pr-warm, pr-cold, squawk, all, sql, in-process, memory), e.g. `--only squawk`.
 
 Each pair runs `--reps` times, alternating which command goes first, after one untimed run of each;
 the table shows medians and their ratio. The code measured is a snapshot of linters/ compiled to
@@ -133,6 +136,16 @@ def write_readme(block: str) -> None:
     readme.write_text(text, encoding="utf-8")
 
 
+ROWS = ("pr-warm", "pr-cold", "squawk", "all", "sql", "in-process", "memory")
+
+
+def _rows(value: str) -> set[str]:
+    rows = {v.strip() for v in value.split(",") if v.strip()}
+    if not rows or rows - set(ROWS):
+        raise argparse.ArgumentTypeError(f"rows are {', '.join(ROWS)}, not {value!r}")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=7)
@@ -142,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results.md")
     p.add_argument("--readme", action="store_true", help="also put the table in README.md under Performance")
     p.add_argument("--keep", type=Path, help="build the repos here and keep them")
+    p.add_argument("--only", type=_rows, default=set(ROWS), help=f"only these rows ({', '.join(ROWS)})")
     args = p.parse_args(argv)
+    if args.readme and args.only != set(ROWS):
+        p.error("--readme writes the whole table: it needs every row (no --only)")
 
     if shutil.which("squawk") is None:
         print("squawk is not installed: pip install squawk-cli", file=sys.stderr)
@@ -157,10 +173,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, work: Path) -> int:
     py = sys.executable
+    only = args.only | ({"sql"} if "in-process" in args.only else set())  # compared with squawk's median there
     print(f"generating histories in {work} ...", file=sys.stderr)
-    pr_repo = build_repo(work / f"pr{args.pr_revisions}", args.pr_revisions)
-    all_repo = build_repo(work / f"all{args.all_revisions}", args.all_revisions, new_revisions=0)
-    sql_file = write_sql_file(work / f"statements{args.sql_statements}.sql", args.sql_statements)
+    pr_repo = work / f"pr{args.pr_revisions}"
+    all_repo = work / f"all{args.all_revisions}"
+    sql_file = work / f"statements{args.sql_statements}.sql"
+    if only & {"pr-warm", "pr-cold", "squawk", "memory"}:
+        build_repo(pr_repo, args.pr_revisions)
+    if only & {"all", "memory"}:
+        build_repo(all_repo, args.all_revisions, new_revisions=0)
+    if "sql" in only:
+        write_sql_file(sql_file, args.sql_statements)
     pkg = snapshot_package(work / "pkg")
     ours_env = {**os.environ, "PYTHONPATH": str(pkg), "NO_COLOR": "1"}
     env = dict(os.environ)
@@ -171,35 +194,44 @@ def _run(args, work: Path) -> int:
         return Command(name, [py, "-m", "linters", *cli], cwd=cwd, env=ours_env, before=before)
 
     pairs = [
-        (f"PR check, 1 new revision on {args.pr_revisions} (identity cache warm)",
+        ("pr-warm", f"PR check, 1 new revision on {args.pr_revisions} (identity cache warm)",
          ours("pr-warm", str(pr_repo), "--base", "main"),
          Command("alembic heads", [py, "-m", "alembic", "heads"], cwd=pr_repo, env=env), 0.5),
-        (f"PR check, 1 new revision on {args.pr_revisions} (cold: no cache, a first CI run)",
+        ("pr-cold", f"PR check, 1 new revision on {args.pr_revisions} (cold: no cache, a first CI run)",
          ours("pr-cold", str(pr_repo), "--base", "main", before=lambda: shutil.rmtree(cache, ignore_errors=True)),
          Command("alembic heads", [py, "-m", "alembic", "heads"], cwd=pr_repo, env=env), 0.5),
-        (f"`--all` on {args.all_revisions} revisions",
+        # what --squawk costs: the same warm PR check with and without it, alternating
+        ("squawk", f"PR check with `--squawk` (squawk-cli over the new revision's SQL), {args.pr_revisions} revisions",
+         ours("pr-squawk", str(pr_repo), "--base", "main", "--squawk"),
+         ours("PR check without --squawk", str(pr_repo), "--base", "main"), 1.2),
+        ("all", f"`--all` on {args.all_revisions} revisions",
          ours("all", str(all_repo), "--all", "--format", "json"),
          Command("alembic upgrade base:head --sql \\| squawk --reporter json",
                  ["sh", "-c", f"'{py}' -m alembic upgrade base:head --sql | squawk --reporter json"],
                  cwd=all_repo, env=env), 1.0),
-        (f"SQL analysis of a {args.sql_statements}-statement file",
+        ("sql", f"SQL analysis of a {args.sql_statements}-statement file",
          ours("sql", "sql", str(sql_file), "--format", "json"),
          Command("squawk --reporter json FILE", ["squawk", "--reporter", "json", str(sql_file)], env=env), 1.5),
     ]
     rows = []
-    for case, mine, theirs, target in pairs:
+    for key, case, mine, theirs, target in pairs:
+        if key not in only:
+            continue
         print(f"timing: {case} ...", file=sys.stderr)
         a, b = compare(mine, theirs, args.reps)
         rows.append(Row(case, a.median, theirs.name, b.median, target))
         print(f"  ours {a.median:.3f} s  {theirs.name} {b.median:.3f} s  ratio {a.median / b.median:.2f}", file=sys.stderr)
-    in_process = analysis_in_process(py, ours_env, sql_file, args.reps)
-    squawk_median = rows[-1].baseline
-    rows.append(Row(f"SQL analysis alone, in-process (`sqlfile.lint_sql`, no interpreter start-up)", in_process,
-                    "squawk --reporter json FILE", squawk_median, 1.5))
-    print(f"  in-process analysis {in_process:.3f} s", file=sys.stderr)
-    memory = [(f"PR check on {args.pr_revisions} revisions", peak_memory(ours("mem", str(pr_repo), "--base", "main"))),
-              (f"`--all` on {args.all_revisions} revisions",
-               peak_memory(ours("mem", str(all_repo), "--all", "--format", "json")))]
+    if "in-process" in only:
+        in_process = analysis_in_process(py, ours_env, sql_file, args.reps)
+        squawk_median = rows[-1].baseline
+        rows.append(Row(f"SQL analysis alone, in-process (`sqlfile.lint_sql`, no interpreter start-up)", in_process,
+                        "squawk --reporter json FILE", squawk_median, 1.5))
+        print(f"  in-process analysis {in_process:.3f} s", file=sys.stderr)
+    memory = []
+    if "memory" in only:
+        memory = [(f"PR check on {args.pr_revisions} revisions", peak_memory(ours("mem", str(pr_repo), "--base", "main"))),
+                  (f"`--all` on {args.all_revisions} revisions",
+                   peak_memory(ours("mem", str(all_repo), "--all", "--format", "json")))]
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         env_note = ("PYTHONDONTWRITEBYTECODE is set on this machine, so alembic compiles every revision "
                     "module on every run (no .pyc).")

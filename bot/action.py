@@ -73,12 +73,15 @@ def build_parser(env: dict) -> argparse.ArgumentParser:
     p.add_argument("--pg-version", default=e("pg-version"))
     p.add_argument("--fail-on", default=e("fail-on"), choices=["", "error", "warning", "never"])
     p.add_argument("--config", default=e("config"))
+    p.add_argument("--stats-file", default=e("stats-file"), help="table-statistics snapshot (`python -m linters stats`)")
     p.add_argument("--github-token", default=e("github-token", env.get("GITHUB_TOKEN", "")))
     p.add_argument("--comment", type=_bool, default=_bool(e("comment", "true")))
     p.add_argument("--review", type=_bool, default=_bool(e("review", "true")))
     p.add_argument("--check", type=_bool, default=_bool(e("check", "true")))
     p.add_argument("--check-name", default=e("check-name", "alembic-review"))
     p.add_argument("--sarif-file", default=e("sarif-file"), help="also write SARIF here")
+    p.add_argument("--squawk", type=_bool, default=_bool(e("squawk", "false")),
+                   help="also run squawk-cli and merge its findings (the lint's --squawk)")
     p.add_argument("--report-file", default=e("report-file"), help="where the JSON report goes")
     p.add_argument("--report", default=e("report"),
                    help="publish this JSON report (treated as untrusted data) instead of linting")
@@ -119,6 +122,10 @@ def run_lint(args, env: dict, workspace: Path, report_path: Path, base: str | No
         lint += ["--fail-on", args.fail_on]
     if args.config:
         lint += ["--config", args.config]
+    if args.stats_file:
+        lint += ["--stats", args.stats_file]
+    if args.squawk:
+        lint += ["--squawk"]
     child_env = {k: v for k, v in env.items() if not k.startswith("INPUT_") and k not in (
         "GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")}
     print("alembic-review: python -m linters " + " ".join(lint), flush=True)

@@ -14,6 +14,7 @@ import subprocess
 import tarfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 
@@ -27,12 +28,39 @@ class FetchError(Exception):
     """The code could not be fetched or unpacked; the message is safe to show on the check run."""
 
 
+def _headers(token: str, accept: str) -> dict:
+    return {"Authorization": f"Bearer {token}", "Accept": accept, "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "alembic-review"}
+
+
+def download_file(api_url: str, token: str, repo: str, path: str, ref: str, *, max_bytes: int,
+                  deadline: float) -> bytes | None:
+    """One file of `ref`, raw (GET /repos/{repo}/contents/{path}, up to GitHub's 100 MB); None when
+    `ref` has no such file."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the job's time ran out while downloading a file")
+    try:
+        with requests.get(f"{api_url}/repos/{repo}/contents/{quote(path)}", params={"ref": ref},
+                          headers=_headers(token, "application/vnd.github.raw+json"), stream=True,
+                          timeout=(10, min(30.0, remaining))) as resp:
+            if resp.status_code == 404:
+                return None
+            if resp.status_code != 200:
+                raise FetchError(f"GitHub answered {resp.status_code} for {path} on {ref[:40]}")
+            data = resp.raw.read(max_bytes + 1, decode_content=True)
+    except requests.RequestException as exc:
+        raise FetchError(f"could not download {path}: {type(exc).__name__}") from None
+    if len(data) > max_bytes:
+        raise FetchError(f"{path} is larger than {max_bytes // 2**20} MB")
+    return data
+
+
 def download_tarball(api_url: str, token: str, repo: str, ref: str, target: Path, *, max_bytes: int,
                      deadline: float, attempts: int = 3) -> None:
     """GET /repos/{repo}/tarball/{ref} (a redirect to codeload) into `target`, at most max_bytes."""
     url = f"{api_url}/repos/{repo}/tarball/{ref}"
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json",
-               "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "alembic-review"}
+    headers = _headers(token, "application/vnd.github+json")
     for attempt in range(attempts):
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -3,7 +3,8 @@ published review.
 
     claim (bot/ledger.py) -> check run "in_progress" -> list the PR's files
     -> no migration touched: check "success" at once, no code fetched
-    -> else: tarballs of merge base and head -> local git repo -> `python -m linters` in a child
+    -> else: tarballs of merge base and head -> local git repo (+ the default branch's table
+       statistics, when the settings name a `stats` file) -> `python -m linters` in a child
        process (the repo's own [tool.alembic-review] config; revisions rendered in the strict
        sandbox as the job's own uid) -> bot.publish (comment, review, the same check run)
 
@@ -35,7 +36,10 @@ from bot.publish import publish
 from bot.report_reader import read_report
 from bot.settings import Settings
 from bot.store import KEEP, Store
+from linters.config import load_config
+from linters.errors import UsageError
 from linters.report.model import Report
+from linters.tablestats import MAX_FILE_BYTES as MAX_STATS_BYTES
 
 log = logging.getLogger("alembic_review.jobs")
 
@@ -192,7 +196,7 @@ class Review:
                 os.chown(tmp, 0, self.uid)
                 os.chmod(tmp, 0o710)  # the sandbox may pass through to its checkout, not list the job dir
             self.check_wanted()
-            code, report, reason = self._lint(tmp, checkout, base_commit)
+            code, report, reason = self._lint(tmp, checkout, base_commit, self._default_branch_stats(checkout, tmp))
         self.check_wanted()
         if report is None:
             if "no Alembic project found" in reason:
@@ -215,11 +219,38 @@ class Review:
             log.warning("%s: compare failed (%s); diffing against the base branch tip", self.job, exc.status)
             return pr.base.sha
 
-    def _lint(self, tmp: Path, checkout: Path, base_commit: str) -> tuple[int, Report | None, str]:
+    def _default_branch_stats(self, checkout: Path, tmp: Path) -> Path | None:
+        """The file the `stats` setting names (at the repository root's settings), as on the default
+        branch: a scheduled workflow refreshes it there, while a pull request's branch keeps the copy
+        it was cut from. None without the setting or that file (the lint then reads the branch's)."""
+        try:
+            config = load_config([checkout])
+        except UsageError:
+            return None  # the lint says what is wrong with the settings
+        if not config.stats or not config.source:
+            return None
+        try:
+            rel = (Path(config.source).parent / config.stats).resolve().relative_to(checkout.resolve())
+            data = fetch.download_file(self.settings.api_url, self.rt.auth.token(self.job.installation_id),
+                                       self.job.repo, rel.as_posix(), self.repo.default_branch,
+                                       max_bytes=MAX_STATS_BYTES, deadline=self.deadline)
+        except (ValueError, fetch.FetchError, GithubException) as exc:
+            log.warning("%s: the default branch's table statistics were not read: %s", self.job, exc)
+            return None
+        if data is None:
+            return None
+        target = tmp / "default-branch-stats.json"
+        target.write_bytes(data)
+        if self.uid is not None:
+            os.chown(target, 0, self.uid)
+            os.chmod(target, 0o640)
+        return target
+
+    def _lint(self, tmp: Path, checkout: Path, base_commit: str, stats: Path | None) -> tuple[int, Report | None, str]:
         home = tmp / "home"
         home.mkdir(mode=0o700)
         report_path = tmp / "report.json"
-        cmd = lint_command(lint_args(checkout, report_path, base_commit))
+        cmd = lint_command(lint_args(checkout, report_path, base_commit, stats))
         proc = subprocess.Popen(cmd, cwd=checkout, env=isolation.child_env(home, self.uid, checkout),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True, preexec_fn=isolation.die_with_parent)

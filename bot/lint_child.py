@@ -16,11 +16,14 @@ LAUNCH_LINT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', 
                "from linters.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
-def lint_args(path, report_path: Path, base: str | None) -> list[str]:
-    """The lint's arguments: the JSON report on `path` (against `base`, if given) to `report_path`."""
+def lint_args(path, report_path: Path, base: str | None, stats: Path | None = None) -> list[str]:
+    """The lint's arguments: the JSON report on `path` (against `base`, if given; with the table
+    statistics in `stats`, if given) to `report_path`."""
     args = [str(path), "--format", "json", "--output", str(report_path), "--no-progress"]
     if base:
         args += ["--base", base]
+    if stats:
+        args += ["--stats", str(stats)]
     return args
 
 

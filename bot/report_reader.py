@@ -38,6 +38,19 @@ def _i(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10_000_000 else None
 
 
+def _impact(value) -> dict | None:
+    """A finding's impact (--stats) when every field has its type; else none."""
+    if not isinstance(value, dict) or not isinstance(value.get("lock"), str):
+        return None
+    counts = {k: value.get(k) for k in ("rows", "bytes", "blocked_writes")}
+    seconds = value.get("lock_seconds")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts.values()) or \
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < 1e9:
+        return None
+    return {"rows": counts["rows"], "bytes": counts["bytes"], "lock": value["lock"][:100],
+            "lock_seconds": float(seconds), "blocked_writes": counts["blocked_writes"]}
+
+
 def report_from_untrusted_json(data) -> Report:
     """A Report from JSON nobody vouches for: types checked, sizes capped, unknown keys dropped."""
     if not isinstance(data, dict) or data.get("version") != 1:
@@ -58,7 +71,9 @@ def report_from_untrusted_json(data) -> Report:
             revision=_s(item.get("revision"), 200), statement=_s(item.get("statement")),
             table=_s(item.get("table"), 500), lock=_s(item.get("lock"), 100), hint=_s(item.get("hint")),
             suggestion=_s(item.get("suggestion")),
-            direction="downgrade" if item.get("direction") == "downgrade" else "upgrade"))
+            direction="downgrade" if item.get("direction") == "downgrade" else "upgrade",
+            impact=_impact(item.get("impact")),
+            source="squawk" if item.get("source") == "squawk" else None))
     revisions = []
     for r in (data.get("revisions") or [])[:5000]:
         if not isinstance(r, dict):
@@ -71,4 +86,14 @@ def report_from_untrusted_json(data) -> Report:
             sql=_s(r.get("sql"), 2_000_000)))
     pg = data.get("pg_version")
     return Report(base=_s(data.get("base"), 100), pg_version=pg if _i(pg) else 15,
-                  revisions=revisions, findings=findings)
+                  revisions=revisions, findings=findings, squawk=_squawk_tally(data.get("summary")))
+
+
+def _squawk_tally(summary) -> dict | None:
+    """--squawk's counts in the summary, when they are there and are counts."""
+    tally = summary.get("squawk") if isinstance(summary, dict) else None
+    if not isinstance(tally, dict):
+        return None
+    counts = {key: tally.get(key) for key in ("both", "ours_only", "squawk_only")}
+    return counts if all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 10_000_000
+                         for v in counts.values()) else None

@@ -26,6 +26,12 @@ class Config:
     render_timeout: float = 30.0          # seconds per revision
     downgrades: bool = False              # --all: review downgrades too (a PR check always does)
     metadata: str | list[str] | None = None  # "pkg.module:Base.metadata" (default: env.py's target_metadata)
+    stats: str | None = None              # table-statistics snapshot (`python -m linters stats`), relative to the settings file
+    small_table_rows: int = 10_000        # with stats: below this, findings about lock duration are info
+    max_lock_seconds: float = 30.0        # with stats: a write-blocking lock expected longer is an error
+    impact_speed: float = 1.0             # with stats: this machine's speed relative to bench/impact.py's
+    squawk: bool = False                  # also run squawk-cli and merge its findings (linters/squawk.py)
+    assume_in_transaction: bool | None = None  # `sql` command: the file runs inside a transaction (squawk's setting)
     source: str | None = None             # where the settings came from
 
     def validate(self, known_rules) -> "Config":
@@ -36,13 +42,20 @@ class Config:
         for name in (self.select or []) + list(self.ignore) + list(self.severity):
             if name not in known_rules:
                 raise UsageError(f"unknown rule {name!r} (see `python -m linters rules`)")
-        for name in ("assume_lock_timeout", "transaction_per_migration", "downgrades"):
+        for name in ("assume_lock_timeout", "transaction_per_migration", "downgrades", "squawk",
+                     "assume_in_transaction"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be true or false, not {getattr(self, name)!r}")
         specs = [self.metadata] if isinstance(self.metadata, str) else self.metadata
         if specs is not None and not (isinstance(specs, list) and specs and all(
                 isinstance(m, str) and re.fullmatch(r"[\w.]+:[\w.]+", m) for m in specs)):
             raise UsageError(f'metadata must look like "pkg.module:Base.metadata", not {self.metadata!r}')
+        if self.stats is not None and not isinstance(self.stats, str):
+            raise UsageError(f'stats must be a path like ".alembic-review/stats.json", not {self.stats!r}')
+        for name, kind in (("small_table_rows", int), ("max_lock_seconds", (int, float)), ("impact_speed", (int, float))):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, kind) or value < 0 or (kind is not int and value == 0):
+                raise UsageError(f"{name} must be {'a whole number >= 0' if kind is int else 'a number above 0'}, not {value!r}")
         for name, level in self.severity.items():
             if level not in {s.value for s in Severity}:
                 raise UsageError(f"severity of {name} must be error, warning or info, not {level!r}")
@@ -75,17 +88,22 @@ def _from_table(table: dict, source: str) -> Config:
 
 def with_flags(config: Config, flags) -> Config:
     """`config` with the command line on top (`flags`: parsed options, None where not given):
-    --pg-version, --fail-on and --select replace the setting, --ignore adds to it."""
+    --pg-version, --fail-on and --select replace the setting, --ignore adds to it, the review's switches
+    (--squawk, --downgrades) turn theirs on."""
     for name in ("pg_version", "fail_on", "select"):
         if getattr(flags, name) is not None:
             setattr(config, name, getattr(flags, name))
     if flags.ignore:
         config.ignore = list(config.ignore) + flags.ignore
+    for name in ("squawk", "downgrades"):  # only the review command has these switches
+        if getattr(flags, name, False):
+            setattr(config, name, True)
     return config
 
 
 def load_config(search_dirs: list[Path], explicit: Path | None = None) -> Config:
-    """The first of: --config FILE, .alembic-review.toml, pyproject.toml [tool.alembic-review]."""
+    """The first of: --config FILE, .alembic-review.toml, pyproject.toml [tool.alembic-review], and
+    for teams coming from squawk, .squawk.toml (linters/squawk_settings.py)."""
     if explicit is not None:
         if not explicit.is_file():
             raise UsageError(f"config file not found: {explicit}")
@@ -102,4 +120,7 @@ def load_config(search_dirs: list[Path], explicit: Path | None = None) -> Config
             table = load_toml(pyproject).get("tool", {}).get("alembic-review")
             if table is not None:
                 return _from_table(table, str(pyproject))
+    from linters.squawk_settings import find_squawk_toml, settings_from_squawk_toml
+    if (squawk_toml := find_squawk_toml(search_dirs)) is not None:
+        return _from_table(settings_from_squawk_toml(squawk_toml), str(squawk_toml))
     return Config()

@@ -1,7 +1,8 @@
-"""The review pipeline, one direction: project -> histories -> change set -> render -> parse -> rules -> Report.
+"""The review pipeline, one direction: project -> histories -> change set -> render -> parse -> rules ->
+settle -> size (--stats) -> Report.
 
 `review(scope)` runs these stages in order; the entry point (linters/cli/review.py) decides the
-scope once: the project, its settings, the git base, live mode.
+scope once: the project, its settings, the git base, live mode, the table sizes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from linters.config import Config
 from linters.errors import UsageError
 from linters.findings import Finding
 from linters.history import Graph, RevisionFile
+from linters.impact import with_impact
 from linters.judge import Judge, locate_and_suggest
 from linters.model import History, LiveTarget, RenderResult, Reviewed
 from linters.project import Project, find_project
@@ -28,6 +30,7 @@ from linters.sql import parse_chunks
 from linters.sqlrun import RunSetup, apply_config
 from linters.suggest import load_libcst, may_suggest
 from linters.suppress import suppress
+from linters.tablestats import TableStats
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Scope:
     config: Config
     base: str | None                 # the commit the branch is compared with; None: every revision is new
     live: LiveTarget | None = None   # live mode: where to replay the migrations
+    stats: TableStats | None = None  # production table sizes and write rates (--stats)
 
 
 def locate(path: Path) -> tuple[Path | None, Project]:
@@ -203,8 +207,30 @@ def settle(findings: list[Finding], reviewed: list[Reviewed], sources: dict[str,
     findings = suppress(findings, {p: sources[p] for p in {f.path for f in findings} | fully_reviewed if p in sources},
                         {item.file.path: item.parsed.statements for item in reviewed}, fully_reviewed, config.enabled)
     findings = apply_config(findings, config)
-    findings.sort(key=lambda f: (f.path or "", f.line or 0, -f.severity.rank, f.rule))
+    findings.sort(key=_report_order)
     return findings
+
+
+def _report_order(f: Finding) -> tuple:
+    return f.path or "", f.line or 0, -f.severity.rank, f.rule
+
+
+def sized(findings: list[Finding], reviewed: list[Reviewed], scope: Scope) -> list[Finding]:
+    """With a table-statistics snapshot: each finding's impact, and the severity its table's size calls for."""
+    if scope.stats is None:
+        return findings
+    return sorted(with_impact(findings, reviewed, scope.stats, scope.config, one_run=scope.base is not None),
+                  key=_report_order)
+def squawk_findings(scope: Scope, reviewed: list[Reviewed], findings: list[Finding],
+                    sources: dict[str, RevisionSource], setup: RunSetup):
+    """--squawk: squawk-cli over the same SQL (linters/squawk.py). Marks our findings it agrees with;
+    returns the opinion (for the tally) and its findings that are not ours, located like ours."""
+    from linters.squawk import second_opinion
+    timeouts = {"lock_timeout": setup.lock_timeout, "statement_timeout": setup.statement_timeout}
+    opinion, theirs = second_opinion(reviewed, findings, [scope.project.project_dir, scope.project.root],
+                                     scope.config.pg_version, timeouts)
+    locate_and_suggest(theirs, sources)
+    return opinion, theirs
 
 
 def build_report(scope: Scope, history: History, reviewed: list[Reviewed], findings: list[Finding]) -> Report:
@@ -237,4 +263,12 @@ def review(scope: Scope, on_progress=None, while_rendering=None) -> Report:
     for item in reviewed:
         findings += render_findings(item)
     findings += judged + judged_after_rendering(scope, history, reviewed, judge, sources)
-    return build_report(scope, history, reviewed, settle(findings, reviewed, sources, scope.config))
+    opinion = None
+    if scope.config.squawk:
+        opinion, theirs = squawk_findings(scope, reviewed, findings, sources, judge.setup)
+        findings += theirs
+    findings = sized(settle(findings, reviewed, sources, scope.config), reviewed, scope)
+    report = build_report(scope, history, reviewed, findings)
+    if opinion is not None:
+        report.squawk = opinion.tally(report.findings)
+    return report

@@ -31,12 +31,21 @@ class Finding:
     hint: str | None = None
     suggestion: str | None = None
     direction: str = "upgrade"  # "upgrade" or "downgrade"
+    source: str | None = None   # "squawk": squawk-cli reported it and our rules did not (--squawk)
     extra: dict = field(default_factory=dict)
+    impact: dict | None = None  # with a table-statistics snapshot: {"rows", "bytes", "lock", "lock_seconds", "blocked_writes"}
 
     def to_json(self) -> dict:
         # Shallow: every field but `extra` is a plain value (asdict's deep copy cost 0.3 s on big runs).
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        data = {f.name: getattr(self, f.name) for f in _JSON_FIELDS}
+        if data["impact"] is None:  # only when a snapshot was given: the report's shape stays as it was
+            del data["impact"]
         data["severity"] = self.severity.value
         if data["end_line"] is None:
             data["end_line"] = data["line"]
+        if self.source is not None:  # an optional key: reports without --squawk stay as they were
+            data["source"] = self.source
         return data
+
+
+_JSON_FIELDS = [f for f in fields(Finding) if f.name not in ("extra", "source")]

@@ -13,8 +13,10 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from linters.sql import Statement, relation_name
-from linters.pysource import argument, func_name, keyword, literal_str, parse_python, qualified
+from linters.nodes import dotted, object_parts, qualified, relation_name, strings
+from linters.pysource import argument, func_name, keyword, literal_str, parse_python
+from linters.schema_objects import drops
+from linters.sql import Statement
 
 MAX_IDENTIFIER = 63
 
@@ -93,15 +95,13 @@ class ForeignKeys:
                     for con in col.get("constraints") or ():
                         self._constraint(table, con.get("Constraint", {}), [col.get("colname", "")])
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
-            for obj in body.get("objects") or ():
-                parts = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
-                if parts:
-                    self.by_child.pop(".".join(p for p in parts if p != "public"), None)
+            for _, table in drops(stmt):
+                self.by_child.pop(table, None)
 
     def _constraint(self, table: str | None, con: dict, columns: list[str] | None = None) -> None:
         if con.get("contype") != "CONSTR_FOREIGN":
             return
-        cols = columns or [i["String"]["sval"] for i in con.get("fk_attrs") or () if "String" in i]
+        cols = columns or strings(con.get("fk_attrs"))
         self.add(table, con.get("conname") or _default_name(table or "", cols), relation_name(con.get("pktable")))
 
     # -- from revision sources, statically ---------------------------------------------------
@@ -121,8 +121,7 @@ def _target_table(spec: str | None) -> str | None:
     """"users.id" -> "users", "audit.users.id" -> "audit.users"."""
     if not spec or "." not in spec:
         return None
-    table = spec.rsplit(".", 1)[0]
-    return table[len("public."):] if table.startswith("public.") else table
+    return dotted(spec.split(".")[:-1])
 
 
 class _Reader(ast.NodeVisitor):
@@ -208,8 +207,7 @@ def dropped_tables(statements) -> set[str]:
         body = stmt.body
         if stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
             for obj in body.get("objects") or ():
-                parts = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
-                names.update(parts[-1:])
+                names.update(object_parts(obj)[-1:])  # the bare name: what a revision source spells
         elif stmt.kind == "AlterTableStmt" and any(
                 c.get("AlterTableCmd", {}).get("subtype") == "AT_DropConstraint" for c in body.get("cmds") or ()):
             names.add((body.get("relation") or {}).get("relname"))

@@ -8,8 +8,11 @@ statement still takes its locks (lock rules still speak); the rules about breaki
 
 from __future__ import annotations
 
-from linters.sql import Statement, relation_name
+from linters.nodes import relation_name
+from linters.schema_objects import creates, drops
+from linters.sql import Statement
 
+# DropStmt removeType -> what an upgrade creates and a downgrade drops (a procedure is a function here)
 DROP_KINDS = {
     "OBJECT_TABLE": "table", "OBJECT_INDEX": "index", "OBJECT_VIEW": "view", "OBJECT_MATVIEW": "view",
     "OBJECT_TYPE": "type", "OBJECT_DOMAIN": "domain", "OBJECT_SEQUENCE": "sequence",
@@ -18,43 +21,17 @@ DROP_KINDS = {
 }
 
 
-def _names(items) -> str:
-    parts = [i["String"]["sval"] for i in items or () if "String" in i]
-    return ".".join(parts[1:] if len(parts) > 1 and parts[0] == "public" else parts)
-
-
-def _drop_object_name(obj: dict) -> str | None:
-    if "List" in obj:
-        return _names(obj["List"].get("items"))
-    if "String" in obj:
-        return obj["String"]["sval"]
-    if "TypeName" in obj:
-        return _names(obj["TypeName"].get("names"))
-    if "ObjectWithArgs" in obj:
-        return _names(obj["ObjectWithArgs"].get("objname"))
-    return None
-
-
-def _index_name(body: dict) -> str | None:
-    name = body.get("idxname")
-    schema = (body.get("relation") or {}).get("schemaname")
-    return f"{schema}.{name}" if name and schema and schema != "public" else name
-
-
 def created_by(stmt: Statement) -> set[tuple]:
     """What one upgrade statement brings into being, as comparable keys."""
-    body, kind, out = stmt.body, stmt.kind, set()
+    body, kind = stmt.body, stmt.kind
+    out = {(DROP_KINDS[what], name) for what, name in creates(stmt)}
     if kind == "CreateStmt":
         table = relation_name(body.get("relation"))
-        out.add(("table", table))
         for elt in body.get("tableElts") or ():
             if "ColumnDef" in elt:
                 out.add(("column", table, elt["ColumnDef"].get("colname")))
             elif "Constraint" in elt and elt["Constraint"].get("conname"):
                 out.add(("constraint", table, elt["Constraint"]["conname"]))
-    elif kind == "CreateTableAsStmt":
-        out.add(("table" if body.get("objtype") != "OBJECT_MATVIEW" else "view",
-                 relation_name(body.get("into", {}).get("rel"))))
     elif kind == "AlterTableStmt":
         table = relation_name(body.get("relation"))
         for item in body.get("cmds") or ():
@@ -75,26 +52,6 @@ def created_by(stmt: Statement) -> set[tuple]:
                 out.add(("default", table, cmd.get("name")))
             elif sub == "AT_SetNotNull":
                 out.add(("notnull", table, cmd.get("name")))
-    elif kind == "IndexStmt":
-        out.add(("index", _index_name(body)))
-    elif kind == "ViewStmt":
-        out.add(("view", relation_name(body.get("view"))))
-    elif kind in ("CreateEnumStmt", "CreateRangeStmt"):
-        out.add(("type", _names(body.get("typeName"))))
-    elif kind == "CompositeTypeStmt":
-        out.add(("type", relation_name(body.get("typevar"))))
-    elif kind == "CreateDomainStmt":
-        out.add(("domain", _names(body.get("domainname"))))
-    elif kind == "CreateSeqStmt":
-        out.add(("sequence", relation_name(body.get("sequence"))))
-    elif kind == "CreateFunctionStmt":
-        out.add(("function", _names(body.get("funcname"))))
-    elif kind == "CreateSchemaStmt":
-        out.add(("schema", body.get("schemaname")))
-    elif kind == "CreateExtensionStmt":
-        out.add(("extension", body.get("extname")))
-    elif kind == "CreateTrigStmt":
-        out.add(("trigger", f"{relation_name(body.get('relation'))}.{body.get('trigname')}"))
     elif kind == "RenameStmt":
         # renamed old -> new by the upgrade: renaming new -> old in the downgrade undoes it
         out.add(("rename", body.get("renameType"), relation_name(body.get("relation")),
@@ -106,8 +63,7 @@ def removed_by(stmt: Statement) -> set[tuple]:
     """What one downgrade statement takes away, in the keys of created_by."""
     body, kind, out = stmt.body, stmt.kind, set()
     if kind == "DropStmt" and body.get("removeType") in DROP_KINDS:
-        what = DROP_KINDS[body["removeType"]]
-        out |= {(what, _drop_object_name(obj)) for obj in body.get("objects") or ()}
+        out |= {(DROP_KINDS[what], name) for what, name in drops(stmt)}
     elif kind == "AlterTableStmt":
         table = relation_name(body.get("relation"))
         for item in body.get("cmds") or ():

@@ -45,7 +45,7 @@ def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSourc
         source = sources[f.path]
         if (f.statement or "")[:10].upper() == "DROP INDEX" and (table := _dropped_index_table(source, f.line)):
             f.table = table
-        rule_fix = RULES[f.rule].fix
+        rule_fix = RULES[f.rule].fix if f.rule in RULES else None  # --squawk: squawk's rules we do not have
         if f.suggestion is None and rule_fix and (fix := suggest(source.source, f.line, rule_fix)):
             f.line, f.end_line, f.suggestion = fix.start, fix.end, fix.text
         else:

@@ -14,7 +14,7 @@ the PostgreSQL release notes and are covered by pure unit tests.
 
 Conventions
 -----------
-* Relation names: as written in the SQL, with a leading ``public.`` removed so that
+* Relation names (``linters.nodes``): as written in the SQL, with a leading ``public.`` removed so that
   they compare equal to the names used by ``CREATE TABLE users`` (``public.users``
   -> ``users``; ``audit.log`` stays ``audit.log``).  Quoted identifiers keep their
   case, unquoted ones are already lower-cased by the parser.
@@ -42,6 +42,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Callable, Iterable
+
+from linters.nodes import dotted, object_parts, relation_name, strings
 
 __all__ = [
     "LOCK_MODES",
@@ -158,37 +160,6 @@ def _unwrap(node: dict) -> tuple[str, dict]:
     return kind, body or {}
 
 
-def _name(parts: Iterable[str | None]) -> str:
-    parts = [p for p in parts if p]
-    if len(parts) > 1 and parts[0] == "public":
-        parts = parts[1:]
-    return ".".join(parts)
-
-
-def _rel(rv: dict | None) -> str | None:
-    """RangeVar (wrapped or bare) -> relation name."""
-    if not rv:
-        return None
-    rv = rv.get("RangeVar", rv)
-    if "relname" not in rv:
-        return None
-    return _name((rv.get("schemaname"), rv["relname"]))  # a catalog name is always ours
-
-
-def _strs(items: list | None) -> list[str]:
-    """[{"String": {"sval": "a"}}, ...] -> ["a", ...]."""
-    return [i["String"]["sval"] for i in items or () if "String" in i]
-
-
-def _list_name(obj: dict) -> list[str]:
-    """A DropStmt/CommentStmt object: {"List": {"items": [...]}} or a bare String."""
-    if "List" in obj:
-        return _strs(obj["List"].get("items"))
-    if "String" in obj:
-        return [obj["String"]["sval"]]
-    return []
-
-
 # Nodes that hold only literals and names: nothing _walk looks for can be under them.
 _LEAVES = frozenset({"A_Const", "String", "Integer", "Float", "Boolean", "BitString", "ColumnRef", "ParamRef",
                      "A_Star"})
@@ -233,7 +204,7 @@ def _query_tables(query) -> list[str]:
     ctes = {c.get("ctename") for c in found["CommonTableExpr"]}
     out: list[str] = []
     for rv in found["RangeVar"]:
-        name = _rel(rv)
+        name = relation_name(rv)
         if name and not ("schemaname" not in rv and name in ctes) and name not in out:
             out.append(name)
     return out
@@ -246,8 +217,8 @@ def _read_query(acc: _Acc, query) -> None:
     sel = query.get("SelectStmt") if isinstance(query, dict) else None
     for lc in (sel or {}).get("lockingClause") or ():
         frm = sel.get("fromClause")
-        aliases = {rv["alias"]["aliasname"]: _rel(rv) for rv in _walk(frm, "RangeVar") if rv.get("alias")}
-        named = [_rel(r) for r in lc["LockingClause"].get("lockedRels") or ()]
+        aliases = {rv["alias"]["aliasname"]: relation_name(rv) for rv in _walk(frm, "RangeVar") if rv.get("alias")}
+        named = [relation_name(r) for r in lc["LockingClause"].get("lockedRels") or ()]
         # FOR UPDATE/SHARE OF x: x may be an alias; without OF: every table in FROM
         for t in [aliases.get(n, n) for n in named] or _query_tables(frm):
             acc.lock(t, RS)
@@ -280,7 +251,7 @@ def _volatile_calls(expr) -> tuple[list[str], list[str]]:
     """(known volatile functions, unknown functions assumed volatile) in expr."""
     volatile, unknown = [], []
     for fc in _walk(expr, "FuncCall"):
-        fname = _strs(fc.get("funcname"))[-1].lower()
+        fname = strings(fc.get("funcname"))[-1].lower()
         if fname in _VOLATILE_FUNCS:
             volatile.append(fname)
         elif fname not in _NON_VOLATILE:
@@ -302,7 +273,7 @@ def _parse_type(text: str) -> dict | None:
 
 def _norm_type(tn: dict) -> tuple[str, tuple, int]:
     """TypeName -> (name, typmods, array dims); pg_catalog. dropped."""
-    names = _strs(tn.get("names"))
+    names = strings(tn.get("names"))
     if len(names) > 1 and names[0] == "pg_catalog":
         names = names[1:]
     mods = []
@@ -351,7 +322,7 @@ def _add_column(acc: _Acc, cmd: dict) -> None:
     acc.lock(acc.table, AEL)
     col = cmd["def"]["ColumnDef"]
     cname = col.get("colname", "?")
-    tname = _strs(col.get("typeName", {}).get("names"))[-1:] or [""]
+    tname = strings(col.get("typeName", {}).get("names"))[-1:] or [""]
     cons = [c["Constraint"] for c in col.get("constraints") or () if "Constraint" in c]
     kinds = {c["contype"] for c in cons}
     default = next((c.get("raw_expr") for c in cons if c["contype"] == "CONSTR_DEFAULT"), None)
@@ -388,7 +359,7 @@ def _add_column(acc: _Acc, cmd: dict) -> None:
         acc.scan = True
     for c in cons:
         if c["contype"] == "CONSTR_FOREIGN":
-            acc.lock(_rel(c.get("pktable")), SRE)
+            acc.lock(relation_name(c.get("pktable")), SRE)
             if default is not None:  # all-NULL new column: PostgreSQL skips validation
                 acc.scan = True
 
@@ -397,7 +368,7 @@ def _alter_column_type(acc: _Acc, cmd: dict) -> None:
     acc.lock(acc.table, AEL)
     col = cmd["def"]["ColumnDef"]
     using = col.get("raw_default")
-    if using and _strs(using.get("ColumnRef", {}).get("fields")) == [cmd.get("name")]:
+    if using and strings(using.get("ColumnRef", {}).get("fields")) == [cmd.get("name")]:
         using = None  # USING col is the same as no USING
     old = acc.column_type(acc.table, cmd.get("name")) if acc.column_type else None
     if using is not None or type_change_rewrites(old, col["typeName"]):
@@ -413,7 +384,7 @@ def _add_constraint(acc: _Acc, cmd: dict) -> None:
     not_valid = con.get("skip_validation", False)
     if kind == "CONSTR_FOREIGN":  # triggers on both tables: SHARE ROW EXCLUSIVE on both
         acc.lock(acc.table, SRE)
-        acc.lock(_rel(con.get("pktable")), SRE)
+        acc.lock(relation_name(con.get("pktable")), SRE)
         if not not_valid:
             acc.scan = True
             acc.note("FOREIGN KEY validation scans the table; use NOT VALID then VALIDATE CONSTRAINT")
@@ -464,7 +435,7 @@ def _set_tablespace(acc: _Acc, cmd: dict) -> None:
 
 
 def _attach_partition(acc: _Acc, cmd: dict) -> None:
-    part = _rel(cmd["def"]["PartitionCmd"].get("name"))
+    part = relation_name(cmd["def"]["PartitionCmd"].get("name"))
     acc.lock(acc.table, SUE if acc.pg >= 12 else AEL)
     acc.lock(part, AEL)
     if acc.objtype == "OBJECT_INDEX":  # ALTER INDEX ... ATTACH PARTITION: catalog only
@@ -476,7 +447,7 @@ def _attach_partition(acc: _Acc, cmd: dict) -> None:
 
 def _detach_partition(acc: _Acc, cmd: dict) -> None:
     pc = cmd["def"]["PartitionCmd"]
-    part = _rel(pc.get("name"))
+    part = relation_name(pc.get("name"))
     if pc.get("concurrent"):
         # Measured: SHARE UPDATE EXCLUSIVE on both in a first transaction, then
         # ACCESS EXCLUSIVE on the partition in a second one.
@@ -492,7 +463,7 @@ def _detach_partition(acc: _Acc, cmd: dict) -> None:
 
 def _detach_finalize(acc: _Acc, cmd: dict) -> None:  # not measured: needs an interrupted detach
     acc.lock(acc.table, SUE)
-    acc.lock(_rel(cmd["def"]["PartitionCmd"].get("name")), AEL)
+    acc.lock(relation_name(cmd["def"]["PartitionCmd"].get("name")), AEL)
 
 
 def _set_reloptions(acc: _Acc, cmd: dict) -> None:
@@ -530,7 +501,7 @@ def _mode(mode: str) -> Callable[[_Acc, dict], None]:
 
 def _inherit(acc: _Acc, cmd: dict) -> None:
     acc.lock(acc.table, AEL)
-    acc.lock(_rel(cmd.get("def")), SUE)
+    acc.lock(relation_name(cmd.get("def")), SUE)
 
 
 # AlterTableCmd.subtype -> handler, after AlterTableGetLockLevel() in PostgreSQL 15.
@@ -581,7 +552,7 @@ _ALTER_CMDS: dict[str, Callable[[_Acc, dict], None]] = {
 def _alter_table(acc: _Acc, s: dict) -> None:
     if s.get("objtype") == "OBJECT_TYPE":  # ALTER TYPE composite ... ATTRIBUTE
         return
-    acc.table, acc.objtype = _rel(s.get("relation")), s.get("objtype")
+    acc.table, acc.objtype = relation_name(s.get("relation")), s.get("objtype")
     acc.lock(acc.table, AS)  # placeholder keeps the main table first; raised below
     for c in s.get("cmds") or ():
         cmd = c["AlterTableCmd"]
@@ -589,7 +560,7 @@ def _alter_table(acc: _Acc, s: dict) -> None:
 
 
 def _create_index(acc: _Acc, s: dict) -> None:
-    table = _rel(s.get("relation"))
+    table = relation_name(s.get("relation"))
     acc.scan = True
     if s.get("concurrent"):
         acc.lock(table, SUE)
@@ -605,7 +576,7 @@ def _create_index(acc: _Acc, s: dict) -> None:
 def _reindex(acc: _Acc, s: dict) -> None:
     kind = s.get("kind", "")
     concurrent = any(d["DefElem"]["defname"] == "concurrently" for d in s.get("params") or ())
-    rel = _rel(s.get("relation"))
+    rel = relation_name(s.get("relation"))
     if concurrent:
         acc.transactional = False
         if acc.pg < 12:
@@ -629,49 +600,49 @@ def _reindex(acc: _Acc, s: dict) -> None:
 
 def _drop(acc: _Acc, s: dict) -> None:
     kind = s.get("removeType")
-    names = [_list_name(o) for o in s.get("objects") or ()]
+    names = [object_parts(o) for o in s.get("objects") or ()]
     if kind in ("OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE"):
         for n in names:
-            acc.lock(_name(n), AEL)
+            acc.lock(dotted(n), AEL)
         if kind == "OBJECT_TABLE":
             acc.note("DROP TABLE also takes ACCESS EXCLUSIVE on every table its foreign keys reference")
     elif kind == "OBJECT_INDEX":
         concurrent = bool(s.get("concurrent"))
         for n in names:  # the index is reported; its table is unknown from the SQL
-            acc.lock(_name(n), SUE if concurrent else AEL)
+            acc.lock(dotted(n), SUE if concurrent else AEL)
         acc.transactional = not concurrent
         acc.note("DROP INDEX takes the same lock on the index's table ("
                  + ("SHARE UPDATE EXCLUSIVE" if concurrent else "ACCESS EXCLUSIVE") + ")")
     elif kind in ("OBJECT_TRIGGER", "OBJECT_POLICY", "OBJECT_RULE"):
         for n in names:  # [schema.]table.name
-            acc.lock(_name(n[:-1]), AEL)
+            acc.lock(dotted(n[:-1]), AEL)
     if s.get("behavior") == "DROP_CASCADE":
         acc.note("CASCADE also drops (and locks) dependent objects")
 
 
 def _create_table(acc: _Acc, s: dict) -> None:
-    acc.lock(_rel(s.get("relation")), AEL)  # the new, invisible table
-    parents = [_rel(r) for r in s.get("inhRelations") or ()]
+    acc.lock(relation_name(s.get("relation")), AEL)  # the new, invisible table
+    parents = [relation_name(r) for r in s.get("inhRelations") or ()]
     for p in parents:  # PARTITION OF changes the parent's partition descriptor
         acc.lock(p, AEL if s.get("partbound") else SUE)
     for elt in s.get("tableElts") or ():
         if "TableLikeClause" in elt:
-            acc.lock(_rel(elt["TableLikeClause"].get("relation")), AS)
+            acc.lock(relation_name(elt["TableLikeClause"].get("relation")), AS)
     for con in _walk(s.get("tableElts"), "Constraint"):
         if con.get("contype") == "CONSTR_FOREIGN":
-            acc.lock(_rel(con.get("pktable")), SRE)
+            acc.lock(relation_name(con.get("pktable")), SRE)
     if s.get("partbound"):
         acc.note("CREATE TABLE ... PARTITION OF takes ACCESS EXCLUSIVE on the parent; "
                  "CREATE TABLE then ATTACH PARTITION takes only SHARE UPDATE EXCLUSIVE")
 
 
 def _create_table_as(acc: _Acc, s: dict) -> None:
-    acc.lock(_rel(s.get("into", {}).get("rel")), AEL)
+    acc.lock(relation_name(s.get("into", {}).get("rel")), AEL)
     _read_query(acc, s.get("query"))
 
 
 def _create_view(acc: _Acc, s: dict) -> None:
-    acc.lock(_rel(s.get("view")), AEL)
+    acc.lock(relation_name(s.get("view")), AEL)
     _read_query(acc, s.get("query"))
 
 
@@ -685,11 +656,11 @@ def _alter_enum(acc: _Acc, s: dict) -> None:
 
 
 def _create_trigger(acc: _Acc, s: dict) -> None:
-    acc.lock(_rel(s.get("relation")), SRE)
+    acc.lock(relation_name(s.get("relation")), SRE)
 
 
 def _refresh_matview(acc: _Acc, s: dict) -> None:
-    view = _rel(s.get("relation"))
+    view = relation_name(s.get("relation"))
     acc.scan = True
     if s.get("concurrent"):
         acc.lock(view, EXCL)  # reads go on; the view is updated row by row
@@ -702,7 +673,7 @@ def _refresh_matview(acc: _Acc, s: dict) -> None:
 
 def _truncate(acc: _Acc, s: dict) -> None:
     for r in s.get("relations") or ():
-        acc.lock(_rel(r), AEL)
+        acc.lock(relation_name(r), AEL)
     acc.rewrite = True
     acc.note("TRUNCATE swaps in new, empty storage: instant, every row is gone")
     if s.get("behavior") == "DROP_CASCADE":
@@ -711,7 +682,7 @@ def _truncate(acc: _Acc, s: dict) -> None:
 
 def _vacuum(acc: _Acc, s: dict) -> None:
     opts = {d["DefElem"]["defname"] for d in s.get("options") or ()}
-    rels = [_rel(v["VacuumRelation"].get("relation")) for v in s.get("rels") or ()]
+    rels = [relation_name(v["VacuumRelation"].get("relation")) for v in s.get("rels") or ()]
     if not s.get("is_vacuumcmd"):  # ANALYZE: samples the table, allowed in a transaction
         for r in rels:
             acc.lock(r, SUE)
@@ -727,7 +698,7 @@ def _vacuum(acc: _Acc, s: dict) -> None:
 
 
 def _cluster(acc: _Acc, s: dict) -> None:
-    rel = _rel(s.get("relation"))
+    rel = relation_name(s.get("relation"))
     if rel:
         acc.lock(rel, AEL)
         acc.rewrites()
@@ -739,11 +710,11 @@ def _cluster(acc: _Acc, s: dict) -> None:
 def _lock_table(acc: _Acc, s: dict) -> None:
     mode = LOCK_MODES[int(s.get("mode", 8)) - 1]  # LOCKMODE 1..8
     for r in s.get("relations") or ():
-        acc.lock(_rel(r), mode)
+        acc.lock(relation_name(r), mode)
 
 
 def _dml(acc: _Acc, s: dict) -> None:
-    acc.lock(_rel(s.get("relation")), RE)
+    acc.lock(relation_name(s.get("relation")), RE)
     rest = {k: v for k, v in s.items() if k != "relation"}
     _read_query(acc, rest)
     acc.note("foreign key checks on written rows lock the other table ROW SHARE")
@@ -752,13 +723,13 @@ def _dml(acc: _Acc, s: dict) -> None:
 def _select(acc: _Acc, s: dict) -> None:
     into = s.get("intoClause")
     if into:  # SELECT ... INTO new_table
-        acc.lock(_rel(into.get("rel")), AEL)
+        acc.lock(relation_name(into.get("rel")), AEL)
     _read_query(acc, {"SelectStmt": s})
 
 
 def _copy(acc: _Acc, s: dict) -> None:
     if s.get("relation"):
-        acc.lock(_rel(s["relation"]), RE if s.get("is_from") else AS)
+        acc.lock(relation_name(s["relation"]), RE if s.get("is_from") else AS)
     if s.get("query"):
         _dispatch(acc, s["query"])
 
@@ -770,12 +741,12 @@ def _explain(acc: _Acc, s: dict) -> None:
 def _comment(acc: _Acc, s: dict) -> None:
     # COMMENT / SECURITY LABEL on a relation or one of its parts: SHARE UPDATE EXCLUSIVE
     kind = s.get("objtype")
-    obj = _list_name(s.get("object") or {})
+    obj = object_parts(s.get("object") or {})
     if kind in _RELATION_KINDS:
-        acc.lock(_name(obj), SUE)
+        acc.lock(dotted(obj), SUE)
     elif kind in ("OBJECT_COLUMN", "OBJECT_TABCONSTRAINT", "OBJECT_TRIGGER", "OBJECT_POLICY",
                   "OBJECT_RULE"):
-        acc.lock(_name(obj[:-1]), SUE)
+        acc.lock(dotted(obj[:-1]), SUE)
 
 
 _RELATION_KINDS = frozenset({"OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_VIEW", "OBJECT_MATVIEW",
@@ -784,7 +755,7 @@ _RELATION_KINDS = frozenset({"OBJECT_TABLE", "OBJECT_INDEX", "OBJECT_VIEW", "OBJ
 
 def _rename(acc: _Acc, s: dict) -> None:
     kind = s.get("renameType")
-    rel = _rel(s.get("relation"))
+    rel = relation_name(s.get("relation"))
     if kind == "OBJECT_INDEX":
         acc.lock(rel, SUE if acc.pg >= 12 else AEL)
     elif kind in _RELATION_KINDS or kind in ("OBJECT_COLUMN", "OBJECT_TABCONSTRAINT",
@@ -797,22 +768,22 @@ def _rename(acc: _Acc, s: dict) -> None:
 
 def _set_schema(acc: _Acc, s: dict) -> None:
     if s.get("objectType") in _RELATION_KINDS:
-        acc.lock(_rel(s.get("relation")), AEL)
+        acc.lock(relation_name(s.get("relation")), AEL)
 
 
 def _on_table(mode: str, field: str = "relation") -> Callable[[_Acc, dict], None]:
     def handler(acc: _Acc, s: dict) -> None:
-        acc.lock(_rel(s.get(field)), mode)
+        acc.lock(relation_name(s.get(field)), mode)
     return handler
 
 
 def _create_stats(acc: _Acc, s: dict) -> None:
     for r in s.get("relations") or ():
-        acc.lock(_rel(r), SUE)
+        acc.lock(relation_name(r), SUE)
 
 
 def _alter_seq(acc: _Acc, s: dict) -> None:
-    acc.lock(_rel(s.get("sequence")), SRE)
+    acc.lock(relation_name(s.get("sequence")), SRE)
 
 
 def _not_transactional(acc: _Acc, s: dict) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 from functools import lru_cache
 
+from linters.nodes import qualified  # noqa: F401  (`schema=` of an op.* call, spelled as the SQL rules spell names)
+
 
 @lru_cache(maxsize=4096)
 def parse_python(source: str) -> ast.Module | None:
@@ -42,8 +44,3 @@ def keyword(call: ast.Call, name: str) -> ast.AST | None:
 def argument(call: ast.Call, index: int, name: str) -> ast.AST | None:
     """The argument at position `index`, or passed as keyword `name`."""
     return call.args[index] if len(call.args) > index else keyword(call, name)
-
-
-def qualified(name: str, schema: str | None) -> str:
-    """`schema.name` as the SQL rules spell it: without the default `public.`."""
-    return f"{schema}.{name}" if schema and schema != "public" else name

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from pglast import parser as pg_parser
 
+from linters.nodes import relation_name  # noqa: F401  (re-exported: the rule modules read names from here)
+
 
 @dataclass
 class Chunk:
@@ -28,7 +30,7 @@ class Statement:
     path: str | None = None       # repo-relative revision file
     managed: bool = False         # emitted by Alembic itself (autocommit_block's COMMIT/BEGIN), not the revision
     _effects: dict = field(default_factory=dict, repr=False, compare=False)
-    derived: dict = field(default_factory=dict, repr=False, compare=False)  # rules.nodes.derived(): read once
+    derived: dict = field(default_factory=dict, repr=False, compare=False)  # nodes.derived(): read once
     # The node's one key ("IndexStmt") and its body: every rule asks every statement for them, so plain
     # attributes set once (cached_property takes a lock on each first access in Python 3.11).
     kind: str = field(init=False, repr=False, compare=False)
@@ -117,14 +119,3 @@ def parse_chunks(chunks: list[Chunk], in_transaction: bool = True) -> ParsedRevi
                 comments=comments,
             ))
     return result
-
-
-def relation_name(rangevar: dict | None) -> str | None:
-    """`schema.table` as written, without the default `public.` so names compare across statements."""
-    if not rangevar:
-        return None
-    rv = rangevar.get("RangeVar", rangevar)
-    name = rv.get("relname")
-    schema = rv.get("schemaname")
-    return f"{schema}.{name}" if schema and schema != "public" else name
-

@@ -3,7 +3,8 @@
 What a squawk user runs on `alembic upgrade --sql` output, and what the benchmark compares with
 squawk. The file is parsed once (pglast's C parser, JSON out), each statement keeps the line it
 starts on, and the same SQL rules and inline ignores as a revision review run over it, in order,
-as one deploy that starts outside a transaction (the file says BEGIN/COMMIT itself).
+as one deploy that starts outside a transaction (the file says BEGIN/COMMIT itself), or inside one
+with `assume_in_transaction = true`.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ def lint_sql(text: str, path: str, config) -> list:
     from linters.sqlrun import RunSetup, sql_findings
     from linters.suppress import apply_ignores, sql_ignores
 
-    # The file is one upgrade chunk, and the one revision of one run.
-    parsed = parse_chunks([Chunk("upgrade", 1, text)], in_transaction=False)
+    # The file is one upgrade chunk, and the one revision of one run; it starts outside a transaction
+    # unless the settings say a migration tool wraps it in one (squawk's assume_in_transaction).
+    in_transaction = bool(config.assume_in_transaction)
+    parsed = parse_chunks([Chunk("upgrade", 1, text)], in_transaction=in_transaction)
     _number_lines(text, parsed.statements)
     for stmt in parsed.statements:
         stmt.path = path
@@ -44,7 +47,7 @@ def lint_sql(text: str, path: str, config) -> list:
                                      line=_error_line(text, failure.message)))
     item = Reviewed(RevisionFile(path=path, source=text), RenderResult(path), parsed)
     # assume_lock_timeout: the deploy sets the timeouts itself (as env.py does for a review).
-    setup = RunSetup(in_transaction=False, lock_timeout=config.assume_lock_timeout,
+    setup = RunSetup(in_transaction=in_transaction, lock_timeout=config.assume_lock_timeout,
                      statement_timeout=config.assume_lock_timeout)
     findings += sql_findings([item], config, one_run=True, setup=setup)
     return apply_ignores(findings, sql_ignores(path, parsed.statements))

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 from linters.foreign_keys import ForeignKeys
 from linters.locks import LockEffect
-from linters.sql import Statement, relation_name
+from linters.nodes import is_bookkeeping, relation_name, strings
+from linters.schema_objects import created_table, creates, drops
+from linters.sql import Statement
 from linters.transaction import TransactionState
 
 
@@ -31,19 +33,22 @@ class RunState:
     def is_new(self, table: str | None) -> bool:
         return table is not None and table in self.created_tables
 
+    def is_existing(self, table: str | None, stmt: Statement | None = None) -> bool:
+        """A table other sessions use: named, not created by this run (nor by `stmt`, the statement being
+        judged, not applied yet), not Alembic's bookkeeping table."""
+        if not table or self.is_new(table) or is_bookkeeping(table):
+            return False
+        return stmt is None or table != created_table(stmt)
+
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
         self._track_catalogue(stmt)
         body = stmt.body
-        if stmt.kind in ("CreateStmt", "CreateTableAsStmt"):
-            target = body.get("relation") or body.get("into", {}).get("IntoClause", body.get("into", {})).get("rel")
-            if name := relation_name(target):
-                self.created_tables.add(name)
+        if name := created_table(stmt):
+            self.created_tables.add(name)
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
-            for obj in body.get("objects", []):
-                names = [item["String"]["sval"] for item in obj.get("List", {}).get("items", []) if "String" in item]
-                if names:
-                    self.created_tables.discard(".".join(n for n in names if n != "public"))
+            for _, name in drops(stmt):
+                self.created_tables.discard(name)
         elif stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_TABLE":
             old = relation_name(body.get("relation"))
             if old in self.created_tables:
@@ -83,18 +88,16 @@ class RunState:
             if key in self.added_columns:
                 self.added_columns.discard(key)
                 self.added_columns.add((key[0], body.get("newname")))
-        elif stmt.kind == "IndexStmt" and body.get("idxname"):
-            name = body["idxname"]
-            schema = (body.get("relation") or {}).get("schemaname")
-            self.created_indexes[f"{schema}.{name}" if schema and schema != "public" else name] = \
-                relation_name(body.get("relation"))
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_INDEX":
-            for obj in body.get("objects", []):
-                self.created_indexes.pop(_dotted(obj), None)
+            for _, name in drops(stmt):
+                self.created_indexes.pop(name, None)
                 if body.get("missing_ok"):
-                    self.guarded_indexes.add(_dotted(obj))
-        elif (created := _created_object(stmt)) is not None:
-            self.created_objects.add(created)
+                    self.guarded_indexes.add(name)
+        for kind, name in creates(stmt):
+            if kind == "OBJECT_INDEX":
+                self.created_indexes[name] = relation_name(body.get("relation"))
+            elif kind != "OBJECT_TABLE":  # tables: created_tables, which a DROP or a RENAME changes
+                self.created_objects.add((kind, name))
 
     def _track_alter(self, table: str | None, cmd: dict, revision: str | None) -> None:
         subtype = cmd.get("subtype")
@@ -125,14 +128,6 @@ class RunState:
                 del self.not_null_proven[key]
 
 
-def _dotted(obj: dict) -> str | None:
-    """A DropStmt object ({"List": [...]} or {"String": ...}) as `schema.name`, public. dropped."""
-    if "String" in obj:
-        return obj["String"]["sval"]
-    names = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
-    return ".".join(names[1:] if len(names) > 1 and names[0] == "public" else names) or None
-
-
 def _not_null_columns(expr: dict | None) -> list[str]:
     """Columns `col IS NOT NULL` proves in a CHECK (alone or ANDed): PG12+ then skips SET NOT NULL's scan."""
     if not expr:
@@ -141,31 +136,6 @@ def _not_null_columns(expr: dict | None) -> list[str]:
         return [c for arg in expr["BoolExpr"].get("args", []) for c in _not_null_columns(arg)]
     test = expr.get("NullTest", {})
     fields = test.get("arg", {}).get("ColumnRef", {}).get("fields", [])
-    if test.get("nulltesttype") == "IS_NOT_NULL" and len(fields) == 1 and "String" in fields[0]:
-        return [fields[0]["String"]["sval"]]
+    if test.get("nulltesttype") == "IS_NOT_NULL" and len(fields) == 1:
+        return strings(fields)  # [] for `*`
     return []
-
-
-def _created_object(stmt: Statement) -> tuple[str, str] | None:
-    """(DropStmt removeType, name) of a non-table object a statement creates."""
-    body = stmt.body
-    join = lambda items: _dotted({"List": {"items": items or []}})
-    if stmt.kind == "ViewStmt":
-        return "OBJECT_VIEW", relation_name(body.get("view"))
-    if stmt.kind == "CreateTableAsStmt" and body.get("objtype") == "OBJECT_MATVIEW":
-        return "OBJECT_MATVIEW", relation_name(body.get("into", {}).get("rel"))
-    if stmt.kind in ("CreateEnumStmt", "CreateRangeStmt"):
-        return "OBJECT_TYPE", join(body.get("typeName"))
-    if stmt.kind == "CompositeTypeStmt":
-        return "OBJECT_TYPE", relation_name(body.get("typevar"))
-    if stmt.kind == "CreateDomainStmt":
-        return "OBJECT_DOMAIN", join(body.get("domainname"))
-    if stmt.kind == "CreateSeqStmt":
-        return "OBJECT_SEQUENCE", relation_name(body.get("sequence"))
-    if stmt.kind == "CreateFunctionStmt":
-        return ("OBJECT_PROCEDURE" if body.get("is_procedure") else "OBJECT_FUNCTION"), join(body.get("funcname"))
-    if stmt.kind == "CreateSchemaStmt":
-        return "OBJECT_SCHEMA", body.get("schemaname")
-    if stmt.kind == "CreateExtensionStmt":
-        return "OBJECT_EXTENSION", body.get("extname")
-    return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from linters.nodes import strings
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, Statement
 
 # Lock modes that conflict with ordinary application traffic (SELECT: ACCESS SHARE,
@@ -189,7 +190,7 @@ def _point_lookup(where: dict | None) -> bool:
     expr = where.get("A_Expr")
     if not expr or expr.get("kind") not in ("AEXPR_OP", "AEXPR_IN"):
         return False
-    if [n.get("String", {}).get("sval") for n in expr.get("name", [])] != ["="]:
+    if strings(expr.get("name")) != ["="]:
         return False
     sides = [expr.get("lexpr") or {}, expr.get("rexpr") or {}]
     constant = lambda node: "A_Const" in node or "ParamRef" in node or \

@@ -439,6 +439,7 @@ class FakeGitHub:
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/statuses/(?P<ref>[^/]+)", "list_statuses"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/commits/(?P<ref>[^/]+)/status", "combined_status"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/tarball(?:/(?P<ref>.+))?", "tarball"),
+        ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/contents/(?P<path>.+)", "get_contents"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/compare/(?P<base>[^/.]+)\.\.\.(?P<head>[^/]+)", "compare"),
         ("GET", r"/_codeload/(?P<o>[^/]+)/(?P<r>[^/]+)/legacy\.tar\.gz/(?P<ref>.+)", "codeload"),
         ("GET", r"/app", "get_app"),
@@ -837,6 +838,19 @@ class FakeGitHub:
         if ref not in repo.tarballs:
             raise HTTPError(404, "Not Found")
         return 302, {"Location": f"{self.base_url}/_codeload/{o}/{r}/legacy.tar.gz/{ref}"}, None
+
+    def h_get_contents(self, o, r, path, query, headers, **_):
+        """A file of a registered tree (register_tarball), raw with `Accept: application/vnd.github.raw+json`."""
+        repo = self._repo(o, r)
+        directory = repo.tarballs.get(query.get("ref") or repo.default_branch)
+        target = directory / path if directory is not None else None
+        if target is None or ".." in Path(path).parts or not target.is_file():
+            raise HTTPError(404, "Not Found")
+        data = target.read_bytes()
+        if headers.get("accept") == "application/vnd.github.raw+json":
+            return 200, {"Content-Type": "application/vnd.github.raw+json"}, data
+        return 200, {}, {"type": "file", "encoding": "base64", "size": len(data), "name": target.name, "path": path,
+                         "content": base64.b64encode(data).decode()}
 
     def h_codeload(self, o, r, ref, **_):
         repo = self._repo(o, r)

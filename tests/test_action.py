@@ -165,6 +165,22 @@ def test_a_linters_package_in_the_reviewed_repo_does_not_shadow_ours(workflow, f
     assert "shadowed" not in proc.stderr and int(outputs["errors"]) >= 1
 
 
+def test_squawk_input_marks_what_only_squawk_found_in_the_comment(workflow, fake_github):
+    workflow.write_revision("""
+        op.execute("SET lock_timeout = '3s'")
+        op.create_table("wishlists", sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True))
+        op.drop_table("wishlists")
+    """, "pass")
+    workflow.open_pull()
+    proc, outputs, summary = workflow.run(squawk="true")
+    assert "--squawk" in proc.stdout and proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(Path(outputs["report"]).read_text())
+    assert [f["source"] for f in report["findings"] if f["rule"] == "ban-drop-table"] == ["squawk"]
+    [comment] = fake_github.comments_on(REPO, PR)
+    for body in (summary, comment["body"]):
+        assert "**`ban-drop-table`** (squawk)" in body and "only squawk's" in body
+
+
 def test_publishing_failure_keeps_the_lint_exit_code(workflow, fake_github):
     workflow.write_revision(RISKY_UP)
     workflow.open_pull()
@@ -269,3 +285,25 @@ def test_push_event_lints_and_annotates_without_publishing(workflow, fake_github
     assert "not a pull request event" in proc.stdout
     assert "::error file=alembic/versions/0002_email_index.py,line=12" in proc.stdout
     assert fake_github.requests == []
+
+
+def test_stats_file_input_reaches_the_review_and_the_comment(workflow, fake_github):
+    from datetime import datetime, timezone
+    snapshot = {"format": "alembic-review-table-stats", "version": 1, "server_version": 150020,
+                "taken_at": datetime.now(timezone.utc).isoformat(), "write_rate": {"basis": "interval", "seconds": 60},
+                "tables": {"public.users": {"rows": 48_000_000, "heap_bytes": 16 * 2**30, "index_bytes": 5 * 2**30,
+                                            "total_bytes": 21 * 2**30, "indexes": {}, "writes_per_second": 50}}}
+    workflow.repo.write(".alembic-review/stats.json", json.dumps(snapshot))
+    workflow.write_revision(RISKY_UP)
+    workflow.open_pull()
+    proc, outputs, summary = workflow.run(**{"STATS-FILE": ".alembic-review/stats.json"})
+    assert proc.returncode == 1, proc.stderr
+    impact = next(f["impact"] for f in json.loads(Path(outputs["report"]).read_text())["findings"]
+                  if f["rule"] == "require-concurrent-index-creation")
+    assert impact["rows"] == 48_000_000 and impact["lock"] == "SHARE" and impact["lock_seconds"] > 60
+    [comment] = fake_github.comments_on(REPO, PR)
+    for text in (summary, comment["body"]):
+        assert "users: 48 M rows, 21 GB; SHARE lock ~" in text
+    sarif = json.loads((workflow.repo.path / "alembic-review.sarif").read_text())
+    assert any(r["properties"].get("impact") == impact for r in sarif["runs"][0]["results"])
+    assert not list(jsonschema.Draft7Validator(SCHEMA).iter_errors(sarif))

@@ -49,7 +49,16 @@ def test_bench_harness_runs_end_to_end_on_tiny_inputs(tmp_path):
                        "--out", str(out)])
     assert code in (0, 1)  # 1: a target missed, which tiny inputs say nothing about
     table = out.read_text()
-    for row in ("PR check", "`--all` on 12 revisions", "SQL analysis of a 60-statement file", "peak RSS"):
+    for row in ("PR check", "PR check with `--squawk`", "`--all` on 12 revisions", "SQL analysis of a 60-statement file",
+                "peak RSS"):
         assert row in table
     assert "cores" in table and "alembic heads" in table
     assert (REPO_ROOT / "README.md").read_text().count("<!-- bench:start -->") <= 1  # --readme was not passed
+
+
+def test_bench_runs_only_the_rows_asked_for(tmp_path):
+    out = tmp_path / "results.md"
+    code = bench_main(["--reps", "1", "--pr-revisions", "20", "--only", "squawk", "--out", str(out)])
+    assert code in (0, 1)
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 1 and "PR check with `--squawk`" in rows[0] and "PR check without --squawk" in rows[0]

@@ -178,3 +178,35 @@ def test_installation_events_and_health(service, fake_github):
     assert any("seccomp" in line for line in health["sandbox"])
     assert any(line.startswith("can read the App's private key file: no") for line in health["sandbox"])
     assert service.send("pull_request", b"{not json").status_code == 400
+
+
+def test_table_statistics_come_from_the_default_branch(service, fake_github, tmp_path):
+    """The settings name a stats file; the App reads it as on the default branch (refreshed there),
+    not the older copy the pull request's branch carries."""
+    import json
+    from datetime import datetime, timezone
+
+    def snapshot(rows):
+        size = {"rows": rows, "heap_bytes": rows * 100, "index_bytes": rows * 40, "total_bytes": rows * 140,
+                "indexes": {}, "writes_per_second": 5}
+        return json.dumps({"format": "alembic-review-table-stats", "version": 1, "server_version": 150020,
+                           "taken_at": datetime.now(timezone.utc).isoformat(),
+                           "write_rate": {"basis": "interval", "seconds": 60}, "tables": {"public.users": size}})
+
+    service.serve()
+    pr = PullRequest(tmp_path, fake_github, REPO, 9)
+    pr.write(".alembic-review.toml", 'stats = ".alembic-review/stats.json"\n')
+    pr.write(".alembic-review/stats.json", snapshot(12))  # the branch's old copy: a tiny table
+    pr.add_revision("0002", "0001", RISKY, downgrade=SAFE_DOWN, slug="email_index")
+    head = pr.commit()
+    default = tmp_path / "default-branch" / ".alembic-review"
+    default.mkdir(parents=True)
+    (default / "stats.json").write_text(snapshot(48_000_000))
+    fake_github.register_tarball(REPO, "main", default.parent)
+    pr.open(service)
+
+    [run] = wait_for(lambda: completed_runs(fake_github, head), 120, what="the check run to complete")
+    assert run["conclusion"] == "failure"
+    [comment] = fake_github.comments_on(REPO, 9)
+    assert "users: 48 M rows, 6.3 GB; SHARE lock ~" in comment["body"]
+    assert fake_github.calls("GET", r"/contents/\.alembic-review/stats\.json$")

@@ -63,13 +63,25 @@ def test_every_input_reaches_the_program_and_every_output_comes_from_it():
     # the entry point reads each variable
     env = {"INPUT_PATH": "sub", "INPUT_BASE": "origin/main", "INPUT_PG_VERSION": "16", "INPUT_FAIL_ON": "warning",
            "INPUT_CONFIG": "x.toml", "INPUT_GITHUB_TOKEN": "tok", "INPUT_COMMENT": "false", "INPUT_REVIEW": "false",
-           "INPUT_CHECK": "false", "INPUT_SARIF_FILE": "out.sarif", "INPUT_REPORT": "r.json", "INPUT_PR_NUMBER": "5"}
+           "INPUT_CHECK": "false", "INPUT_SARIF_FILE": "out.sarif", "INPUT_REPORT": "r.json", "INPUT_PR_NUMBER": "5",
+           "INPUT_STATS_FILE": "stats.json", "INPUT_SQUAWK": "true"}
     assert set(env) == {"INPUT_" + n.upper().replace("-", "_") for n in ACTION["inputs"]}
     args = build_parser(env).parse_args([])
     assert (args.path, args.base, args.pg_version, args.fail_on, args.config, args.github_token) == \
         ("sub", "origin/main", "16", "warning", "x.toml", "tok")
     assert (args.comment, args.review, args.check, args.sarif_file, args.report, args.pr) == \
         (False, False, False, "out.sarif", "r.json", 5)
+    assert args.stats_file == "stats.json"
+    assert args.squawk is True and build_parser({}).parse_args([]).squawk is False
+
+
+def test_documented_stats_refresh_workflow_is_valid_and_writes_the_snapshot():
+    [block] = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "table-stats.md").read_text(), re.S)
+    workflow = load_workflow(block)
+    assert not schema_errors(vendored_schema("github-workflows.json"), workflow)
+    assert "schedule" in workflow["on"] and workflow["permissions"] == {"contents": "write"}
+    run = " ".join(step.get("run", "") for step in workflow["jobs"]["stats"]["steps"])
+    assert "python -m linters stats --database-url" in run and "--output .alembic-review/stats.json" in run
 
 
 def test_inputs_with_hyphens_as_a_runner_passes_them():

@@ -1,7 +1,7 @@
 """`python -m linters` / `alembic-review`: which command runs, exit codes, never a traceback.
 
 One module per command: review.py (the default), catalog.py (`rules`, `explain`), demo.py,
-sql.py; options.py holds what they share (report options, settings, writing the report).
+sql.py, stats.py; options.py holds what they share (report options, settings, writing the report).
 """
 
 from __future__ import annotations
@@ -41,11 +41,16 @@ def cmd_sql(argv: list[str]) -> int:
     return run(argv)
 
 
-COMMANDS = {"rules": cmd_rules, "explain": cmd_explain, "demo": cmd_demo, "sql": cmd_sql}
+def cmd_stats(argv: list[str]) -> int:
+    from linters.cli.stats import cmd_stats as run
+    return run(argv)
+
+
+COMMANDS = {"rules": cmd_rules, "explain": cmd_explain, "demo": cmd_demo, "sql": cmd_sql, "stats": cmd_stats}
 
 
 def subcommand(argv: list[str]):
-    """The command `argv` starts with (rules, explain, demo, sql), or None: a review (of a
+    """The command `argv` starts with (rules, explain, demo, sql, stats), or None: a review (of a
     directory, even one named like a command)."""
     if argv and argv[0] in COMMANDS and not Path(argv[0]).is_dir():
         return COMMANDS[argv[0]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -25,9 +26,33 @@ def review_parser() -> Parser:
                            "(locks from pg_locks, up/down/up, drift against the models); dropped after")
     live.add_argument("--live", action="store_true",
                       help="live mode on a throwaway cluster started with this machine's initdb/pg_ctl")
+    p.add_argument("--stats", metavar="FILE|URL",
+                   help="table-statistics snapshot of production (`alembic-review stats`), or a database URL "
+                        "to read the sizes from (read-only): findings get the table's size, lock time and "
+                        "blocked writes, and a severity that follows them")
+    p.add_argument("--squawk", action="store_true",
+                   help="also run squawk-cli over each revision's SQL and merge its findings "
+                        "(setting squawk = true; needs the [squawk] extra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--version", action="version", version=f"alembic-review {__version__}")
     return p
+
+
+def table_stats(flag: str | None, config):
+    """The table sizes of this run: --stats FILE, --stats URL (read from that database, read-only:
+    e.g. the one live mode's URL names), else the `stats` setting; None, after one line on stderr,
+    when they cannot be had."""
+    from linters.tablestats import load_or_warn, stats_path, warn_unused
+    if flag and re.match(r"postgres(ql)?(\+[\w-]+)?://", flag):
+        from linters.errors import UsageError
+        from linters.live.scratch import describe, parse_url
+        from linters.stats_catalog import take_snapshot
+        try:
+            return take_snapshot(flag)
+        except UsageError as exc:
+            warn_unused(describe(parse_url(flag)), exc)
+            return None
+    return load_or_warn(stats_path(Path(flag) if flag else None, config.stats, config.source))
 
 
 def cmd_review(argv: list[str]) -> int:
@@ -42,9 +67,11 @@ def cmd_review(argv: list[str]) -> int:
     path = Path(args.path)
     root, project = locate(path)
     config = resolve_config([project.project_dir, project.root], args)
-    config.downgrades = config.downgrades or args.downgrades
+    if config.squawk:
+        from linters.squawk import find_binary
+        find_binary()  # missing: one line and exit 2 now, not after rendering
     live = LiveTarget(args.database_url, args.live) if args.database_url or args.live else None
-    scope = Scope(project, config, resolve_base(path, root, args.base, args.all), live)
+    scope = Scope(project, config, resolve_base(path, root, args.base, args.all), live, table_stats(args.stats, config))
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
     with cycle_collection_paused():
         with progress_for(show_progress) as on_progress:

@@ -7,14 +7,10 @@ sandboxed child). The child is started only when a new revision drops or renames
 from __future__ import annotations
 
 from linters.live.findings import at_statement
-from linters.sql import Statement, relation_name
+from linters.nodes import relation_name
+from linters.schema_objects import drops
+from linters.sql import Statement
 from linters.state import RunState
-
-
-def _names(obj: dict) -> str:
-    items = obj.get("List", {}).get("items", [obj])
-    parts = [i["String"]["sval"] for i in items if "String" in i]
-    return ".".join(p for p in parts if p != "public") if len(parts) > 1 else ".".join(parts)
 
 
 def removals(stmt: Statement) -> list[tuple[str, str | None, str]]:
@@ -31,7 +27,7 @@ def removals(stmt: Statement) -> list[tuple[str, str | None, str]]:
     elif stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_TABLE":
         out.append((relation_name(body.get("relation")), None, f"renames to {body.get('newname')}"))
     elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
-        out += [(_names(obj), None, "drops") for obj in body.get("objects", [])]
+        out += [(table, None, "drops") for _, table in drops(stmt)]
     return [r for r in out if r[0]]
 
 

@@ -42,3 +42,33 @@ def sorted_findings(findings: list[Finding]) -> list[Finding]:
 
 def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _quantity(n: float, units: tuple[str, ...], step: int) -> str:
+    """48000000 -> "48 M" (step 1000), 21 * 2**30 -> "21 GB" (step 1024, byte units)."""
+    i = 0
+    while n >= step and i < len(units) - 1:
+        n, i = n / step, i + 1
+    text = f"{n:.1f}".removesuffix(".0") if n < 10 and i else f"{n:.0f}"
+    return f"{text} {units[i]}".strip()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 1:
+        return "<1 s"
+    for limit, unit, size in ((90, "s", 1), (90 * 60, "min", 60), (48 * 3600, "h", 3600)):
+        if seconds < limit:
+            return f"~{seconds / size:.0f} {unit}"
+    return f"~{seconds / 86400:.0f} days"
+
+
+def impact_line(finding: Finding) -> str | None:
+    """"orders: 48 M rows, 21 GB; SHARE lock ~3 min; ~9,000 writes blocked", for findings with an impact."""
+    impact = finding.impact
+    if not impact:
+        return None
+    rows = _quantity(impact["rows"], ("", "k", "M", "G"), 1000).strip()
+    size = _quantity(impact["bytes"], ("bytes", "kB", "MB", "GB", "TB"), 1024)
+    blocked = f"~{impact['blocked_writes']:,} writes blocked" if impact["blocked_writes"] else "no writes blocked"
+    return (f"{finding.table}: {rows} rows, {size}; {impact['lock']} lock {_duration(impact['lock_seconds'])}; "
+            f"{blocked}")

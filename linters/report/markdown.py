@@ -17,7 +17,7 @@ import re
 from collections import Counter
 
 from linters.findings import Finding, Severity
-from linters.report.common import SEVERITY_ICON, finding_lines, finding_path, plural, sorted_findings
+from linters.report.common import SEVERITY_ICON, finding_lines, finding_path, impact_line, plural, sorted_findings
 from linters.report.model import Report, RevisionEntry
 
 GITHUB_COMMENT_LIMIT = 65536
@@ -111,6 +111,9 @@ def meta_line(report: Report) -> str:
     if report.base:
         bits.append(f"base {code(report.base[:12])}")
     bits.append(f"PostgreSQL {report.pg_version}")
+    if report.squawk is not None:  # --squawk: what each side found that the other did not
+        t = report.squawk
+        bits.append(f"squawk: {t['both']:,} in both, {t['squawk_only']:,} only squawk's, {t['ours_only']:,} only ours")
     return "<sub>" + " · ".join(bits) + "</sub>"
 
 
@@ -145,7 +148,7 @@ def _where(report: Report, f: Finding) -> str:
 
 
 def finding_block(report: Report, f: Finding) -> str:
-    head = [f"{SEVERITY_ICON[f.severity]} **{code(f.rule)}**"]
+    head = [f"{SEVERITY_ICON[f.severity]} **{code(f.rule)}**" + (" (squawk)" if f.source == "squawk" else "")]
     where = _where(report, f)
     if where:
         head.append(where)
@@ -158,10 +161,18 @@ def finding_block(report: Report, f: Finding) -> str:
         takes = f"takes {code(f.lock)}" if f.lock else ""
         on = f"on {code(f.table)}" if f.table else ""
         lines.append(f"<sub>{' '.join(p for p in (takes, on) if p)}</sub>")
+    if (impact := impact_block(f)) is not None:
+        lines.append(impact)
     if f.hint:
         hint = text(f.hint.strip()).replace("\n", "\n> ")
         lines += ["", f"> **Safe way:** {hint}"]
     return "\n".join(lines)
+
+
+def impact_block(f: Finding) -> str | None:
+    """The production impact of a finding (--stats): size, lock time, writes blocked."""
+    line = impact_line(f)
+    return None if line is None else f"<sub>📊 {text(line)}</sub>"
 
 
 def finding_line(report: Report, f: Finding) -> str:

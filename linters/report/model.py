@@ -36,17 +36,22 @@ class Report:
     revisions: list[RevisionEntry] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     root: str | None = None  # repository root, for reading source lines; not part of the JSON
+    # --squawk: {"both": n, "ours_only": n, "squawk_only": n} over the SQL squawk read (linters/squawk.py)
+    squawk: dict | None = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
     @property
     def summary(self) -> dict:
-        return {
+        counts = {
             "errors": self.count(Severity.ERROR),
             "warnings": self.count(Severity.WARNING),
             "infos": self.count(Severity.INFO),
         }
+        if self.squawk is not None:  # an optional key, only when squawk ran
+            counts["squawk"] = dict(self.squawk)
+        return counts
 
     def reaches(self, fail_on: str) -> bool:
         """True when a finding is at or above `fail_on` (error|warning|never)."""

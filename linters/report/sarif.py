@@ -111,7 +111,7 @@ def build(report: Report) -> dict:
             "properties": {},
         }
         props = result["properties"]
-        for key in ("revision", "table", "lock", "statement", "direction"):
+        for key in ("revision", "table", "lock", "statement", "direction", "impact"):
             value = getattr(f, key)
             if value:
                 props[key] = value

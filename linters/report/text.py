@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.text import Text
 
 from linters import __version__
+from linters.report.common import impact_line
 from linters.report.model import Report
 
 STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -40,12 +41,16 @@ def write(report: Report, console: Console) -> None:
         head.append(f" {f.rule}", style="bold")
         if f.direction == "downgrade":
             head.append(" (downgrade)", style="dim")
+        if f.source == "squawk":
+            head.append(" (squawk)", style="dim")
         console.print(head)
         console.print(Text(f"       {f.message}"))
         if (src := _source_line(report, f.path, f.line)) is not None:
             console.print(Text(f"       │ {src.strip()}", style="dim"))
         if f.lock:
             console.print(Text(f"       lock: {f.lock}" + (f" on {f.table}" if f.table else ""), style="magenta"))
+        if (impact := impact_line(f)) is not None:
+            console.print(Text(f"       impact: {impact}", style="magenta"))
         if f.hint:
             console.print(Text(f"       fix: {f.hint}", style="green"))
         if f.suggestion:
@@ -56,6 +61,14 @@ def write(report: Report, console: Console) -> None:
     console.print()
     mark, style = ("✖", "bold red") if s["errors"] else (("!", "bold yellow") if s["warnings"] else ("✔", "bold green"))
     console.print(Text(f"{mark} {s['errors']} errors, {s['warnings']} warnings, {s['infos']} infos", style=style))
+    if report.squawk is not None:
+        console.print(Text(squawk_line(report.squawk), style="dim"))
+
+
+def squawk_line(tally: dict) -> str:
+    """--squawk: what each side found that the other did not, on the SQL squawk read."""
+    return (f"squawk: {tally['both']} findings in both, {tally['squawk_only']} only squawk's (marked (squawk)), "
+            f"{tally['ours_only']} only ours")
 
 
 def render(report: Report, color: bool = False, width: int = 110) -> str:

@@ -7,16 +7,12 @@ yet), and the "breaks running code" rules are also silent for columns the run it
 from linters.locks import lock_effect
 from linters.rules import Hit, sql_rule
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_COLUMNS, EXEMPT_NEW_TABLES, alter_table_commands,
-                                 column_constraints, is_bookkeeping, lock_of, single_command, type_name)
-
-
-def _existing(state, table) -> bool:
-    return not state.is_new(table) and not is_bookkeeping(table)
+                                 column_constraints, lock_of, single_command, type_name)
 
 
 def _old_column(state, table, column) -> bool:
     """A column that running code may use: on an existing table and not added by this run."""
-    return _existing(state, table) and (table, column) not in state.added_columns
+    return state.is_existing(table) and (table, column) not in state.added_columns
 
 
 @sql_rule(
@@ -56,7 +52,7 @@ def ban_drop_column(stmt, state):
 )
 def adding_field_with_default(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
-        if subtype != "AT_AddColumn" or not _existing(state, table):
+        if subtype != "AT_AddColumn" or not state.is_existing(table):
             continue
         effect = lock_effect(single_command(stmt, cmd), state.pg_version)
         if effect.rewrite:
@@ -98,7 +94,7 @@ def _has_default(coldef: dict) -> bool:
 def adding_required_field(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         coldef = (cmd.get("def") or {}).get("ColumnDef")
-        if subtype != "AT_AddColumn" or not coldef or not _existing(state, table):
+        if subtype != "AT_AddColumn" or not coldef or not state.is_existing(table):
             continue
         not_null = any(c.get("contype") in ("CONSTR_NOTNULL", "CONSTR_PRIMARY") for c in column_constraints(coldef))
         if not_null and not _has_default(coldef) and not _fills_itself(coldef):
@@ -123,7 +119,7 @@ def adding_required_field(stmt, state):
 def adding_not_nullable_field(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         column = cmd.get("name")
-        if subtype != "AT_SetNotNull" or not _existing(state, table):
+        if subtype != "AT_SetNotNull" or not state.is_existing(table):
             continue
         if state.pg_version >= 12 and (table, column) in state.not_null_proven:
             continue  # a validated CHECK (col IS NOT NULL) lets PostgreSQL skip the scan
@@ -151,7 +147,7 @@ def adding_not_nullable_field(stmt, state):
 )
 def changing_column_type(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
-        if subtype != "AT_AlterColumnType" or not _existing(state, table):
+        if subtype != "AT_AlterColumnType" or not state.is_existing(table):
             continue
         effect = lock_effect(single_command(stmt, cmd), state.pg_version)
         if effect.rewrite:

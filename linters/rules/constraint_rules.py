@@ -7,7 +7,7 @@ and indexed instantly, and nobody is waiting on it.
 from linters.rules import Hit, sql_rule
 from linters.suggest import NOT_VALID
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, column_constraints, dotted,
-                                 is_bookkeeping, lock_of, single_command, strings)
+                                 lock_of, single_command, strings)
 from linters.sql import relation_name
 
 NOT_VALID_RECIPE = (
@@ -20,17 +20,13 @@ NOT_VALID_RECIPE = (
 )
 
 
-def _existing(state, table) -> bool:
-    return not state.is_new(table) and not is_bookkeeping(table)
-
-
 def _added_constraints(stmt, state):
     """(table, constraint, command, via) for constraints an ALTER TABLE adds to an existing table.
 
     `via` is "column" for a constraint written on an ADD COLUMN, "table" for ADD CONSTRAINT.
     """
     for table, subtype, cmd in alter_table_commands(stmt):
-        if not _existing(state, table):
+        if not state.is_existing(table):
             continue
         definition = cmd.get("def") or {}
         if subtype == "AT_AddConstraint" and "Constraint" in definition:
@@ -167,7 +163,7 @@ def adding_serial_primary_key_field(stmt, state):
 def ban_drop_constraint(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         name = cmd.get("name")
-        if subtype == "AT_DropConstraint" and _existing(state, table) and (table, name) not in state.added_constraints:
+        if subtype == "AT_DropConstraint" and state.is_existing(table) and (table, name) not in state.added_constraints:
             yield Hit(f"dropping constraint {name} on {table} removes a guarantee code may rely on",
                       table=table, lock=lock_of(single_command(stmt, cmd), state, table))
 

@@ -8,8 +8,7 @@ import re
 from pglast import parser as pg_parser
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import (EXEMPT_NEW_COLUMNS, EXEMPT_NEW_OBJECTS, dotted, is_bookkeeping, lock_of, object_name,
-                                 strings)
+from linters.rules.nodes import EXEMPT_NEW_COLUMNS, EXEMPT_NEW_OBJECTS, dotted, lock_of, object_name, strings
 from linters.sql import relation_name
 
 EXPAND_CONTRACT = ("Expand and contract: add the new {what} next to the old one, make the application use the "
@@ -35,10 +34,6 @@ OBJECT_KINDS = {
 }
 
 
-def _old_table(state, table) -> bool:
-    return not state.is_new(table) and not is_bookkeeping(table)
-
-
 @sql_rule(
     "renaming-column", "error",
     summary="Renaming a column breaks the running code that uses the old name.",
@@ -53,7 +48,7 @@ def renaming_column(stmt, state):
     body = stmt.body
     if stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_COLUMN":
         table = relation_name(body.get("relation"))
-        if _old_table(state, table) and (table, body.get("subname")) not in state.added_columns:
+        if state.is_existing(table) and (table, body.get("subname")) not in state.added_columns:
             yield Hit(f"renaming column {table}.{body.get('subname')} to {body.get('newname')} breaks code "
                       "that uses the old name", table=table, lock=lock_of(stmt.node, state, table))
 
@@ -72,7 +67,7 @@ def renaming_table(stmt, state):
     body = stmt.body
     if stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_TABLE":
         table = relation_name(body.get("relation"))
-        if _old_table(state, table):
+        if state.is_existing(table):
             yield Hit(f"renaming table {table} to {body.get('newname')} breaks code that uses the old name",
                       table=table, lock=lock_of(stmt.node, state, table))
 
@@ -90,7 +85,7 @@ def _renamed_object(stmt, state):
     created_kind, words = OBJECT_KINDS[body["renameType"]]
     relation = relation_name(body.get("relation"))
     if body["renameType"] in ("OBJECT_TABCONSTRAINT", "OBJECT_TRIGGER"):
-        if _old_table(state, relation) and (relation, body.get("subname")) not in state.added_constraints:
+        if state.is_existing(relation) and (relation, body.get("subname")) not in state.added_constraints:
             yield words, f"{relation}.{body.get('subname')}", relation
         return
     name = relation or body.get("subname") or object_name(body.get("object") or {})
@@ -129,7 +124,7 @@ def ban_set_schema(stmt, state):
     kind = body.get("objectType", "")
     table = relation_name(body.get("relation"))
     name = table or object_name(body.get("object") or {})
-    if (table and not _old_table(state, table)) or state.created(kind, name):
+    if (table and not state.is_existing(table)) or state.created(kind, name):
         return
     yield Hit(f"moving {kind.removeprefix('OBJECT_').lower()} {name} to schema {body.get('newschema')} "
               "breaks code that uses the old schema", table=table,

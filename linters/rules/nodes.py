@@ -1,11 +1,16 @@
-"""Small readers for pglast JSON nodes that several rule families share."""
+"""Small readers for pglast JSON nodes that several rule families share.
+
+The readers of names (strings, dotted, object_name, ...) live in linters.nodes, below the rules;
+they are imported here so that a rule module finds its whole vocabulary in one place.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Iterator
 
 from linters.locks import lock_effect
-from linters.sql import relation_name
+from linters.nodes import derived, relation_name
+from linters.nodes import dotted, is_bookkeeping, object_name, strings  # noqa: F401  (re-exported for the rules)
 
 # What the rule docs say about the run's own creations (RunState), appended to their `why`.
 EXEMPT_NEW_TABLES = " Not reported for tables created earlier in the same run: they are empty and nobody uses them yet."
@@ -13,48 +18,7 @@ EXEMPT_NEW_COLUMNS = (" Not reported for tables created, or columns added, earli
                       "uses them yet.")
 EXEMPT_NEW_OBJECTS = " Not reported for objects created earlier in the same run: no running code uses them yet."
 
-# Alembic's own bookkeeping table: its VARCHAR(32) and its writes are not the user's schema.
-ALEMBIC_VERSION = "alembic_version"
-
-
-def is_bookkeeping(table: str | None) -> bool:
-    return table is not None and table.rsplit(".", 1)[-1] == ALEMBIC_VERSION
-
-
-def strings(items: list | None) -> list[str]:
-    """[{"String": {"sval": "a"}}, ...] -> ["a", ...]."""
-    return [i["String"]["sval"] for i in items or () if "String" in i]
-
-
-def dotted(parts: list[str]) -> str:
-    """["public", "t"] -> "t", ["s", "t"] -> "s.t": the way relation_name spells names."""
-    if len(parts) > 1 and parts[0] == "public":
-        parts = parts[1:]
-    return ".".join(parts)
-
-
-def object_name(obj: dict) -> str | None:
-    """The name of one DropStmt / RenameStmt object, whatever node spells it."""
-    if "List" in obj:
-        return dotted(strings(obj["List"].get("items")))
-    if "String" in obj:
-        return obj["String"]["sval"]
-    if "TypeName" in obj:
-        return dotted(strings(obj["TypeName"].get("names")))
-    if "ObjectWithArgs" in obj:
-        return dotted(strings(obj["ObjectWithArgs"].get("objname")))
-    return None
-
-
 ALTER_TABLE = ("AlterTableStmt",)  # the `kinds` of rules that read only alter_table_commands()
-
-
-def derived(stmt, compute: Callable):
-    """compute(stmt), once per statement: what many rules read off the same node (a tuple, not to change)."""
-    found = stmt.derived.get(compute)
-    if found is None:
-        found = stmt.derived[compute] = compute(stmt)
-    return found
 
 
 def alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:

@@ -4,13 +4,8 @@ Tables created earlier in the same run are not reported.
 """
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, is_bookkeeping, lock_of,
-                                 single_command)
+from linters.rules.nodes import ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, lock_of, single_command
 from linters.sql import relation_name
-
-
-def _old_table(state, table) -> bool:
-    return not state.is_new(table) and not is_bookkeeping(table)
 
 
 @sql_rule(
@@ -28,7 +23,7 @@ def _old_table(state, table) -> bool:
 def require_concurrent_partition_detach(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         partition = (cmd.get("def") or {}).get("PartitionCmd", {})
-        if subtype != "AT_DetachPartition" or partition.get("concurrent") or not _old_table(state, table):
+        if subtype != "AT_DetachPartition" or partition.get("concurrent") or not state.is_existing(table):
             continue
         hint = None
         if state.pg_version < 14:
@@ -73,6 +68,6 @@ def prefer_repack(stmt, state):
         yield Hit(f"{what} without a table rewrites every table it processes under ACCESS EXCLUSIVE",
                   lock="ACCESS EXCLUSIVE", hint=hint)
     for table in tables:
-        if _old_table(state, table):
+        if state.is_existing(table):
             yield Hit(f"{what} {table} rewrites {table} under ACCESS EXCLUSIVE", table=table,
                       lock=lock_of(stmt.node, state, table), hint=hint)

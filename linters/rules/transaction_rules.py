@@ -10,26 +10,12 @@ from __future__ import annotations
 from linters.locks import MAY_BE_NON_TRANSACTIONAL
 from linters.rules import Hit, sql_rule
 from linters.rules.index_rules import ban_concurrent_index_creation_in_transaction
+from linters.schema_objects import drops
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, relation_name
 from linters.transaction import BLOCKING_MODES, is_bulk_dml
 
 AEL = "ACCESS EXCLUSIVE"
 SET_LOCK_TIMEOUT = "op.execute(\"SET lock_timeout = '5s'\")"
-
-
-def _existing(state, table: str | None, stmt=None) -> bool:
-    """A table other sessions use: not created by this run (nor by `stmt` itself), not alembic_version."""
-    if not table or state.is_new(table) or table.rsplit(".", 1)[-1] == "alembic_version":
-        return False
-    return stmt is None or table != _created_here(stmt)
-
-
-def _created_here(stmt) -> str | None:
-    if stmt.kind == "CreateStmt":
-        return relation_name(stmt.body.get("relation"))
-    if stmt.kind == "CreateTableAsStmt":
-        return relation_name(stmt.body.get("into", {}).get("rel"))
-    return None
 
 
 def _slow(stmt, effect) -> str | None:
@@ -80,12 +66,12 @@ def lock_held_across_statements(stmt, state):
     main = effect.table
     own = {lock.table: lock.mode for lock in effect.locks}
     waits = [f"waits for {lock.mode} on {lock.table}" for lock in effect.locks
-             if lock.mode in BLOCKING_MODES and _existing(state, lock.table, stmt)
+             if lock.mode in BLOCKING_MODES and state.is_existing(lock.table, stmt)
              and not tx.covered(lock.table, lock.mode)] if not tx.timeout("lock_timeout") else []
     long = None
-    if _existing(state, main, stmt) and is_bulk_dml(stmt):
+    if state.is_existing(main, stmt) and is_bulk_dml(stmt):
         long = f"changes rows of {main}"
-    elif _existing(state, main, stmt) and (slow := _slow(stmt, effect)):
+    elif state.is_existing(main, stmt) and (slow := _slow(stmt, effect)):
         long = f"{slow} {main}"
     harmed = []
     for h in held:
@@ -127,7 +113,7 @@ def backfill_in_migration(stmt, state):
     tx = state.tx
     effect = state.effect(stmt)
     table = effect.table
-    if not _existing(state, table):
+    if not state.is_existing(table):
         return
     if stmt.kind in ("UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt") and is_bulk_dml(stmt):
         held = tx.held.get(table) if stmt.in_transaction else None
@@ -165,12 +151,9 @@ def drop_fk_locks_parent(stmt, state):
     fks = state.foreign_keys
     body = stmt.body
     if stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
-        dropped = []
-        for obj in body.get("objects") or ():
-            parts = [i["String"]["sval"] for i in obj.get("List", {}).get("items", []) if "String" in i]
-            dropped.append(".".join(p for p in parts if p != "public"))
+        dropped = [name for _, name in drops(stmt)]
         for table in dropped:
-            parents = [p for p in fks.parents(table) if p not in dropped and _existing(state, p)]
+            parents = [p for p in fks.parents(table) if p not in dropped and state.is_existing(p)]
             if parents:
                 names = ", ".join(parents)
                 keys = "foreign keys reference" if len(parents) > 1 else "foreign key references"
@@ -178,7 +161,7 @@ def drop_fk_locks_parent(stmt, state):
                           f"every query on {names} waits for it", table=parents[0], lock=AEL)
             if body.get("behavior") == "DROP_CASCADE":
                 for child in fks.children(table):
-                    if child not in dropped and _existing(state, child):
+                    if child not in dropped and state.is_existing(child):
                         yield Hit(f"DROP TABLE {table} CASCADE drops the foreign key of {child} and takes "
                                   f"ACCESS EXCLUSIVE on {child}", table=child, lock=AEL)
     elif stmt.kind == "AlterTableStmt":
@@ -188,7 +171,7 @@ def drop_fk_locks_parent(stmt, state):
             if cmd.get("subtype") != "AT_DropConstraint":
                 continue
             parent = fks.parent_of(table, cmd.get("name"))
-            if parent and parent != table and _existing(state, parent):
+            if parent and parent != table and state.is_existing(parent):
                 yield Hit(f"dropping foreign key {cmd.get('name')} of {table} also takes ACCESS EXCLUSIVE on "
                           f"{parent}: every query on {parent} waits for it", table=parent, lock=AEL)
 
@@ -210,7 +193,7 @@ def require_lock_timeout(stmt, state):
     if tx.timeout("lock_timeout") or stmt.kind == "TransactionStmt":
         return
     locks = [lock for lock in state.effect(stmt).locks
-             if lock.mode in BLOCKING_MODES and _existing(state, lock.table, stmt)
+             if lock.mode in BLOCKING_MODES and state.is_existing(lock.table, stmt)
              and not (stmt.in_transaction and tx.covered(lock.table, lock.mode))]
     if locks and tx.once("require-lock-timeout"):
         lock = locks[0]
@@ -238,7 +221,7 @@ def require_statement_timeout(stmt, state):
         return  # most statements: nothing to bound
     table = effect.table
     mode = next((lock.mode for lock in effect.locks if lock.table == table), None)
-    if mode in BLOCKING_MODES and _existing(state, table, stmt) and tx.once("require-statement-timeout"):
+    if mode in BLOCKING_MODES and state.is_existing(table, stmt) and tx.once("require-statement-timeout"):
         yield Hit(f"{_verb(stmt)} {slow} {table} while holding {mode}, "
                   "with no statement_timeout to bound it (said once per revision)", table=table, lock=mode)
 

@@ -1,0 +1,77 @@
+"""Readers of pglast JSON nodes, and the one spelling of names that every module compares.
+
+A name is spelled as written, without the default schema: `public.users` and `users` are the same
+table, spelled `users`; `audit.log` stays `audit.log`. Whatever turns a node (or an op.* call's
+`schema=`) into a name goes through qualified(), so names from different statements compare equal.
+
+Bottom of the import graph: imports nothing of ours (sql, locks, state and the rules read nodes here).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+DEFAULT_SCHEMA = "public"
+
+# Alembic's own bookkeeping table: its VARCHAR(32) and its writes are not the user's schema.
+ALEMBIC_VERSION = "alembic_version"
+
+
+def qualified(name: str, schema: str | None) -> str:
+    """`schema.name`, or `name` alone in the default schema."""
+    return f"{schema}.{name}" if schema and schema != DEFAULT_SCHEMA else name
+
+
+def dotted(parts: list[str]) -> str:
+    """["public", "t"] -> "t", ["s", "t"] -> "s.t", ["t"] -> "t": a name given as a list of identifiers."""
+    if len(parts) < 2:
+        return "".join(parts)
+    return qualified(".".join(parts[1:]), parts[0])
+
+
+def strings(items: list | None) -> list[str]:
+    """[{"String": {"sval": "a"}}, ...] -> ["a", ...]."""
+    return [i["String"]["sval"] for i in items or () if "String" in i]
+
+
+def relation_name(rangevar: dict | None) -> str | None:
+    """A RangeVar (wrapped or bare) as `schema.table`; its catalog, always ours, is left out."""
+    if not rangevar:
+        return None
+    rv = rangevar.get("RangeVar", rangevar)
+    name, schema = rv.get("relname"), rv.get("schemaname")
+    if not name:
+        return None
+    return qualified(name, schema) if schema else name  # most names are written without a schema
+
+
+def object_parts(obj: dict) -> list[str]:
+    """The identifiers of a DropStmt / CommentStmt object: {"List": {"items": [...]}} or a bare String."""
+    if "List" in obj:
+        return strings(obj["List"].get("items"))
+    if "String" in obj:
+        return [obj["String"]["sval"]]
+    return []
+
+
+def object_name(obj: dict) -> str | None:
+    """The name of one DropStmt / RenameStmt object, whatever node spells it."""
+    if "List" in obj or "String" in obj:
+        return dotted(object_parts(obj))
+    if "TypeName" in obj:
+        return dotted(strings(obj["TypeName"].get("names")))
+    if "ObjectWithArgs" in obj:
+        return dotted(strings(obj["ObjectWithArgs"].get("objname")))
+    return None
+
+
+def is_bookkeeping(table: str | None) -> bool:
+    return table is not None and table.rsplit(".", 1)[-1] == ALEMBIC_VERSION
+
+
+def derived(stmt, compute: Callable):
+    """compute(stmt), once per statement: what many readers take off the same node (a tuple, not to change)."""
+    found = stmt.derived.get(compute)
+    if found is None:
+        found = stmt.derived[compute] = compute(stmt)
+    return found
