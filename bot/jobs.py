@@ -10,8 +10,9 @@ published review.
        sandbox as the job's own uid) -> bot.publish (comment, review, the same check run)
 
 Limits: a slot among ALEMBIC_REVIEW_MAX_JOBS for all workers and ALEMBIC_REVIEW_MAX_JOBS_PER_REPO
-per repository (a job without one is queued again a little later); ALEMBIC_REVIEW_JOB_TIMEOUT for
-the whole job. A newer head arriving while a job runs cancels it.
+per repository (a job without one is queued again a little later; a job a newer head made
+pointless is dropped without waiting for one); ALEMBIC_REVIEW_JOB_TIMEOUT for the whole job. A
+newer head arriving while a job runs cancels it.
 """
 
 from __future__ import annotations
@@ -334,6 +335,9 @@ def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True) -> str:
     conclusion, "superseded", "duplicate" or "busy" (no slot free: queue it again later).
     Raises on errors worth a retry (the claim is released first)."""
     s, store = rt.settings, rt.store
+    verdict = ledger.verdict(store, job, s.lease_seconds)
+    if verdict != "run":  # before any slot: a pointless job is dropped now, not when a slot frees up
+        return _drop(store, job, verdict)
     holder = ledger.new_holder()
     scopes = ["global", f"repo:{job.repo}"]
     slot = ledger.acquire_slot(store, scopes[0], s.max_jobs, holder, s.lease_seconds)
@@ -342,11 +346,9 @@ def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True) -> str:
     try:
         if ledger.acquire_slot(store, scopes[1], s.max_jobs_per_repo, holder, s.lease_seconds) is None:
             return "busy"
-        verdict = ledger.claim(store, job, holder, s.lease_seconds)
+        verdict = ledger.claim(store, job, holder, s.lease_seconds)  # it may have changed meanwhile
         if verdict != "run":
-            store.incr(f"jobs:dropped")
-            log.info("job %s dropped: %s", job, verdict)
-            return verdict
+            return _drop(store, job, verdict)
         started = time.monotonic()
         beat = Heartbeat(rt, job, holder, scopes)
         beat.start()
@@ -379,6 +381,12 @@ def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True) -> str:
     finally:
         for scope in scopes:
             ledger.release_slot(store, scope, holder["id"])
+
+
+def _drop(store: Store, job: ledger.Job, verdict: str) -> str:
+    store.incr("jobs:dropped")
+    log.info("job %s dropped: %s", job, verdict)
+    return verdict
 
 
 def _conclude_after_error(rt: Runtime, job: ledger.Job, exc: Exception) -> None:

@@ -116,16 +116,27 @@ def close(store: Store, repo: str, number: int) -> None:
     store.mutate(PULL, pull_key(repo, number), fn)
 
 
+def _verdict(rec: dict | None, job: Job, lease: float, now: float) -> str:
+    if rec is None or rec["gen"] != job.gen or rec["state"] == "closed":
+        return "superseded"
+    if rec["state"] == "done" or (rec["state"] == "running" and holder_alive(rec, lease, now)):
+        return "duplicate"
+    return "run"
+
+
+def verdict(store: Store, job: Job, lease: float) -> str:
+    """What claim() would answer now, without claiming: a job that is already pointless is dropped
+    before it waits for a slot (a stale job must not be re-queued until a slot frees up)."""
+    return _verdict(store.get(PULL, job.key), job, lease, time.time())
+
+
 def claim(store: Store, job: Job, holder: dict, lease: float) -> str:
     """"run" (the job is ours now), "superseded" (a newer head or request) or "duplicate"."""
     def fn(rec):
         now = time.time()
-        if rec is None or rec["gen"] != job.gen or rec["state"] == "closed":
-            return KEEP, "superseded"
-        if rec["state"] == "done":
-            return KEEP, "duplicate"
-        if rec["state"] == "running" and holder_alive(rec, lease, now):
-            return KEEP, "duplicate"
+        answer = _verdict(rec, job, lease, now)
+        if answer != "run":
+            return KEEP, answer
         return dict(rec, state="running", holder=holder, heartbeat=now, started_at=now,
                     attempts=rec.get("attempts", 0) + 1), "run"
     return store.mutate(PULL, job.key, fn)

@@ -28,6 +28,13 @@ def completed_runs(fake, sha):
     return [r for r in fake.check_runs_for(REPO, sha) if r["status"] == "completed"]
 
 
+def jobs_total(service, outcome: str) -> int:
+    """alembic_review_jobs_total{outcome=...} as /metrics shows it (0 when absent)."""
+    text = requests.get(service.url + "/metrics", timeout=5).text
+    found = re.search(rf'^alembic_review_jobs_total\{{outcome="{outcome}"\}} (\d+)$', text, re.M)
+    return int(found.group(1)) if found else 0
+
+
 def test_risky_revision_gets_check_comment_and_review(service, fake_github, tmp_path):
     service.serve()
     pr = PullRequest(tmp_path, fake_github, REPO, 7)
@@ -90,10 +97,8 @@ def test_duplicate_delivery_is_processed_once(service, fake_github, tmp_path):
     wait_for(lambda: completed_runs(fake_github, head), 60, what="the check")
     # a different delivery of the same head is not a second job either
     assert service.send("pull_request", dict(event, action="reopened")).json()["result"] == "already-queued"
-    metrics = requests.get(service.url + "/metrics", timeout=5).text
-    assert re.search(r'alembic_review_jobs_total\{outcome="enqueued"\} 1\b', metrics)
-    wait_for(lambda: re.search(r'outcome="completed"\} 1\b', requests.get(service.url + "/metrics").text), 30,
-             what="the completed counter")
+    assert jobs_total(service, "enqueued") == 1
+    wait_for(lambda: jobs_total(service, "completed") == 1, 30, what="the completed counter")
     assert len(fake_github.calls("POST", r"/check-runs$")) == 1
 
 
@@ -119,12 +124,15 @@ def test_new_head_drops_the_job_of_the_old_head(service, fake_github, tmp_path):
     new = pr.commit()
     assert pr.open(service, action="synchronize").json()["result"] == "queued"
     service.procs[0].stop()
-    service.serve(workers=2)  # same queue (SQLite in the data dir): both jobs survived the restart
+    # same queue (SQLite in the data dir): both jobs survived the restart. One job thread takes
+    # them in order, so the old head's job is settled before the new head's begins.
+    service.serve(workers=1)
     [run] = wait_for(lambda: completed_runs(fake_github, new), 120, what="the new head's check")
     assert run["conclusion"] != "failure" and "require-concurrent-index-creation" not in run["output"]["summary"], run["output"]
-    wait_for(lambda: 'outcome="dropped"} 1' in requests.get(service.url + "/metrics").text, 30,
-             what="the old job to be dropped")
-    assert fake_github.check_runs_for(REPO, old) == []  # no work was spent on the old head
+    assert jobs_total(service, "dropped") == 1
+    # no work was spent on the old head: no check run, no code fetched
+    assert fake_github.check_runs_for(REPO, old) == []
+    assert fake_github.calls("GET", f"/tarball/{new}$") and not fake_github.calls("GET", f"/tarball/{old}$")
 
 
 def test_closed_pull_request_is_not_reviewed(service, fake_github, tmp_path):
@@ -137,8 +145,7 @@ def test_closed_pull_request_is_not_reviewed(service, fake_github, tmp_path):
     assert service.send("pull_request", closed).json()["result"] == "closed"
     service.procs[0].stop()
     service.serve(workers=1)
-    wait_for(lambda: 'outcome="dropped"} 1' in requests.get(service.url + "/metrics").text, 30,
-             what="the job to be dropped")
+    wait_for(lambda: jobs_total(service, "dropped") == 1, 30, what="the job to be dropped")
     assert fake_github.check_runs_for(REPO, head) == []
 
 
