@@ -25,6 +25,7 @@ class Config:
     transaction_per_migration: bool | None = None  # None: read it from env.py's context.configure()
     render_timeout: float = 30.0          # seconds per revision
     metadata: str | list[str] | None = None  # "pkg.module:Base.metadata" (default: env.py's target_metadata)
+    python: str | None = None             # the interpreter revisions are rendered in (default: ours)
     source: str | None = None             # where the settings came from
 
     def validate(self, known_rules) -> "Config":
@@ -42,6 +43,8 @@ class Config:
         if specs is not None and not (isinstance(specs, list) and specs and all(
                 isinstance(m, str) and re.fullmatch(r"[\w.]+:[\w.]+", m) for m in specs)):
             raise UsageError(f'metadata must look like "pkg.module:Base.metadata", not {self.metadata!r}')
+        if self.python is not None and not (isinstance(self.python, str) and self.python.strip()):
+            raise UsageError(f"python must be the path of an interpreter, not {self.python!r}")
         for name, level in self.severity.items():
             if level not in {s.value for s in Severity}:
                 raise UsageError(f"severity of {name} must be error, warning or info, not {level!r}")

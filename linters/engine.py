@@ -134,7 +134,7 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
     with the reviewed revisions."""
     project, config = scope.project, scope.config
     renderer = Renderer([project.root, project.project_dir, project.script_dir, *project.sys_path],
-                        timeout=config.render_timeout, pg_version=config.pg_version)
+                        timeout=config.render_timeout, pg_version=config.pg_version, python=config.python)
     by_path = {str(project.root / f.path): f for f in ordered}
     parsed: dict[str, Reviewed] = {}
     judged: list[Finding] = []
