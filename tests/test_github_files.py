@@ -54,7 +54,7 @@ def test_action_yml_is_a_valid_composite_action():
 
 def test_every_input_reaches_the_program_and_every_output_comes_from_it():
     step = next(s for s in ACTION["runs"]["steps"] if s.get("id") == "review")
-    assert step["run"].strip() == "python -m bot action"
+    assert step["run"].strip() == '"$RUNNER_TEMP/alembic-review/venv/bin/python" -m bot action'  # our own venv
     for name in ACTION["inputs"]:
         var = "INPUT_" + name.upper().replace("-", "_")
         assert step["env"][var] == "${{ inputs.%s }}" % name, name
@@ -63,13 +63,14 @@ def test_every_input_reaches_the_program_and_every_output_comes_from_it():
     # the entry point reads each variable
     env = {"INPUT_PATH": "sub", "INPUT_BASE": "origin/main", "INPUT_PG_VERSION": "16", "INPUT_FAIL_ON": "warning",
            "INPUT_CONFIG": "x.toml", "INPUT_GITHUB_TOKEN": "tok", "INPUT_COMMENT": "false", "INPUT_REVIEW": "false",
-           "INPUT_CHECK": "false", "INPUT_SARIF_FILE": "out.sarif", "INPUT_REPORT": "r.json", "INPUT_PR_NUMBER": "5"}
+           "INPUT_CHECK": "false", "INPUT_SARIF_FILE": "out.sarif", "INPUT_REPORT": "r.json", "INPUT_PR_NUMBER": "5",
+           "INPUT_PYTHON": ".venv/bin/python"}
     assert set(env) == {"INPUT_" + n.upper().replace("-", "_") for n in ACTION["inputs"]}
     args = build_parser(env).parse_args([])
     assert (args.path, args.base, args.pg_version, args.fail_on, args.config, args.github_token) == \
         ("sub", "origin/main", "16", "warning", "x.toml", "tok")
-    assert (args.comment, args.review, args.check, args.sarif_file, args.report, args.pr) == \
-        (False, False, False, "out.sarif", "r.json", 5)
+    assert (args.comment, args.review, args.check, args.sarif_file, args.report, args.pr, args.python) == \
+        (False, False, False, "out.sarif", "r.json", 5, ".venv/bin/python")
 
 
 def test_inputs_with_hyphens_as_a_runner_passes_them():
