@@ -27,9 +27,10 @@ def _value(expression: str, inputs: dict[str, str], action: dict) -> str:
     raise ValueError(f"action.yml uses ${{{{ {expression} }}}}, which this runner does not know")
 
 
-def run_steps(inputs: dict[str, str], env: dict[str, str], timeout: float = 900) -> list[subprocess.CompletedProcess]:
+def run_steps(inputs: dict[str, str], env: dict[str, str], timeout: float = 900,
+              each=None) -> list[subprocess.CompletedProcess]:
     """Each shell step's result; stops at the first that fails. `env` is the job's environment
-    (PATH with the workflow's python, RUNNER_TEMP, GITHUB_* ...)."""
+    (PATH with the workflow's python, RUNNER_TEMP, GITHUB_* ...); `each()` is called after each step."""
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     fill = lambda text: EXPRESSION.sub(lambda m: _value(m.group(1), inputs, action), str(text))
     done = []
@@ -42,6 +43,8 @@ def run_steps(inputs: dict[str, str], env: dict[str, str], timeout: float = 900)
         proc = subprocess.run(["bash", "-e", "-c", fill(step["run"])], cwd=cwd, env=step_env,
                               capture_output=True, text=True, timeout=timeout)
         done.append(proc)
+        if each is not None:
+            each()
         if proc.returncode != 0:
             break
     return done

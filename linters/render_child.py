@@ -16,6 +16,7 @@ Python 3.7 syntax.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import io
@@ -105,6 +106,35 @@ def _patch_alembic():
     operations.invoke = invoke
     BatchOperationsImpl.flush = flush
     operations.get_bind = get_bind
+    _tag_autocommit_exit()
+
+
+def _tag_autocommit_exit():
+    """The BEGIN that closes `with ...autocommit_block():` carries the line of the `with`: Python 3.10
+    and later report that line while __exit__ runs, 3.7-3.9 the last line of the block, which would
+    make Alembic's own BEGIN look like the revision's."""
+    from alembic.runtime.migration import MigrationContext
+
+    original = MigrationContext.autocommit_block
+
+    @contextlib.contextmanager
+    def autocommit_block(self):
+        line = TRACKER.line()
+        block = original(self)
+        value = block.__enter__()
+        try:
+            yield value
+        except BaseException:
+            if not block.__exit__(*sys.exc_info()):
+                raise
+        else:
+            forced, TRACKER.forced_line = TRACKER.forced_line, line
+            try:
+                block.__exit__(None, None, None)
+            finally:
+                TRACKER.forced_line = forced
+
+    MigrationContext.autocommit_block = autocommit_block
 
 
 def _error_line(exc: BaseException, path: str) -> int | None:

@@ -1,6 +1,7 @@
 """Revisions rendered by the project's own interpreter (--python, the `python` setting): its
-packages and its own alembic and SQLAlchemy, SQLAlchemy 1.4 with alembic 1.8 as well as the newest
-releases, each in a venv the tests build (tests/venvs.py)."""
+packages and its own alembic and SQLAlchemy, SQLAlchemy 1.4 with alembic 1.8 (on our Python and on
+Python 3.7, the oldest alembic 1.8 supports) as well as the newest releases, each in a venv the
+tests build (tests/venvs.py)."""
 
 import json
 import subprocess
@@ -8,12 +9,13 @@ import subprocess
 import pytest
 
 from tests.gitrepo import run_cli
-from tests.venvs import built_venv
+from tests.venvs import built_venv, interpreter
 
 ENVIRONMENTS = {
     "sqlalchemy14-alembic18": ("SQLAlchemy<2", "alembic==1.8.*"),
     "newest": ("SQLAlchemy", "alembic"),
 }
+OLDEST_PYTHON = "3.7"  # the oldest alembic 1.8 runs on
 
 # The versions the interpreter rendering it has, written into the SQL; a batch operation (its line
 # is found by our patch of alembic's batch machinery); a plain and a CONCURRENTLY index.
@@ -37,8 +39,13 @@ def versions_of(python) -> tuple[str, str]:
     return out[0], out[1]
 
 
-@pytest.fixture(scope="session", params=list(ENVIRONMENTS))
+@pytest.fixture(scope="session", params=[*ENVIRONMENTS, "python37-sqlalchemy14-alembic18"])
 def project_python(request, tmp_path_factory):
+    if request.param.startswith("python37"):
+        base = interpreter(OLDEST_PYTHON)
+        if base is None:
+            pytest.skip(f"no python{OLDEST_PYTHON} on this machine")
+        return built_venv(tmp_path_factory, request.param, *ENVIRONMENTS["sqlalchemy14-alembic18"], base=base)
     return built_venv(tmp_path_factory, request.param, *ENVIRONMENTS[request.param])
 
 

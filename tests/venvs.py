@@ -6,6 +6,7 @@ tests that need them fail, as CI must."""
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
 import shutil
 import subprocess
@@ -20,15 +21,29 @@ def _shared_dir(tmp_path_factory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # one per run, not per worker
 
 
-def built_venv(tmp_path_factory, name: str, *requirements: str) -> Path:
-    """The python of a fresh venv named `name` with `requirements` pip-installed (nothing if none)."""
+def interpreter(version: str) -> str | None:
+    """A working `pythonX.Y` on this machine: on PATH, or one pyenv installed; None if there is none."""
+    candidates = [shutil.which(f"python{version}"),
+                  *sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))]
+    for candidate in filter(None, candidates):
+        if subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:  # a pyenv shim may not be
+            return candidate
+    return None
+
+
+def built_venv(tmp_path_factory, name: str, *requirements: str, base: str | None = None) -> Path:
+    """The python of a fresh venv named `name` (made by `base`, default ours) with `requirements`
+    pip-installed (nothing if none)."""
     shared = _shared_dir(tmp_path_factory)
     target = shared / f"venv-{name}"
     with open(shared / f"venv-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker waits for this one's build, then reuses it
         if not (target / "built").exists():
             shutil.rmtree(target, ignore_errors=True)
-            venv.EnvBuilder(with_pip=bool(requirements)).create(target)
+            if base:
+                subprocess.run([base, "-m", "venv", str(target)], check=True, capture_output=True)
+            else:
+                venv.EnvBuilder(with_pip=bool(requirements)).create(target)
             if requirements:
                 proc = subprocess.run([str(target / "bin" / "python"), "-m", "pip", "install", "--quiet",
                                        "--disable-pip-version-check", *requirements],
