@@ -96,6 +96,8 @@ def build_parser(env: dict) -> argparse.ArgumentParser:
     p.add_argument("--pr", type=_pr_number, default=e("pr-number"),  # argparse converts it too
                    help="pull request number (default: from the event)")
     p.add_argument("--head-sha", default=e("head-sha"), help="commit the report is about (default: from the event)")
+    p.add_argument("--python", default=e("python"),
+                   help="the interpreter that renders the revisions (the project's own; default: ours)")
     p.add_argument("--repo", default=env.get("GITHUB_REPOSITORY", ""), help="owner/name")
     p.add_argument("--api-url", default=env.get("GITHUB_API_URL", "https://api.github.com"))
     return p
@@ -134,6 +136,8 @@ def run_lint(args, env: dict, workspace: Path, report_path: Path, base: str | No
         lint += ["--stats", args.stats_file]
     if args.squawk:
         lint += ["--squawk"]
+    if args.python:
+        lint += ["--python", args.python]
     child_env = {k: v for k, v in env.items() if not k.startswith("INPUT_") and k not in (
         "GITHUB_TOKEN", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")}
     print("alembic-review: python -m linters " + " ".join(lint), flush=True)

@@ -32,6 +32,7 @@ class Config:
     impact_speed: float = 1.0             # with stats: this machine's speed relative to bench/impact.py's
     squawk: bool = False                  # also run squawk-cli and merge its findings (linters/squawk.py)
     assume_in_transaction: bool | None = None  # `sql` command: the file runs inside a transaction (squawk's setting)
+    python: str | None = None             # the interpreter revisions are rendered in (default: ours)
     source: str | None = None             # where the settings came from
 
     def validate(self, known_rules) -> "Config":
@@ -56,6 +57,8 @@ class Config:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, kind) or value < 0 or (kind is not int and value == 0):
                 raise UsageError(f"{name} must be {'a whole number >= 0' if kind is int else 'a number above 0'}, not {value!r}")
+        if self.python is not None and not (isinstance(self.python, str) and self.python.strip()):
+            raise UsageError(f"python must be the path of an interpreter, not {self.python!r}")
         for name, level in self.severity.items():
             if level not in {s.value for s in Severity}:
                 raise UsageError(f"severity of {name} must be error, warning or info, not {level!r}")

@@ -36,8 +36,10 @@ class Renderer:
     """A pool of sandboxed children sharing a queue of revisions."""
 
     def __init__(self, sys_path: list[Path], *, workers: int | None = None, timeout: float = 30.0,
-                 pg_version: int = 15, directions: tuple[str, ...] = ("upgrade", "downgrade")):
+                 pg_version: int = 15, directions: tuple[str, ...] = ("upgrade", "downgrade"),
+                 python: str | None = None):
         self.sys_path = [str(p) for p in sys_path]
+        self.python = python  # the interpreter the children run in (None: ours)
         self.workers = workers or default_workers()
         self.timeout = timeout
         self.pg_version = pg_version
@@ -150,11 +152,12 @@ class Renderer:
             finished.put(None)
 
     def _start(self, workdir: str) -> _Child:
-        child = take_prestarted() or _Child(workdir)
+        child = take_prestarted(self.python) or _Child(workdir, self.python)
         ready = child.read(time.monotonic() + max(self.timeout, 60))
         if not ready or ready.get("type") != "ready":
             child.kill()
-            raise RuntimeError("the render process did not start (is alembic installed?)")
+            why = ready.get("message") if ready and ready.get("type") == "unavailable" else "is alembic installed?"
+            raise RuntimeError(f"the render process did not start ({child.python}: {why})")
         child.send({"sys_path": self.sys_path})
         return child
 

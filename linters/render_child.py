@@ -8,10 +8,15 @@ private copy of stdout. The child says {"type": "ready"} once alembic is importe
 by {"type": "start"} as soon as it is read (the parent then knows which revision was running if the
 process dies), {"type": "sql", ...} and {"type": "error", ...} messages, then {"type": "done"}.
 The revision's own stdin/stdout/stderr are /dev/null so it cannot disturb the protocol.
+
+It may run in the project's own interpreter (`--python`), loaded by file path: it imports only the
+standard library and that interpreter's alembic (1.8 on) and SQLAlchemy (1.4 or 2.x), and keeps to
+Python 3.7 syntax.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import io
@@ -64,9 +69,11 @@ def _patch_alembic():
     from alembic.operations import base as ops_base
     from alembic.operations.batch import BatchOperationsImpl
 
-    original_invoke = ops_base.AbstractOperations.invoke
+    # alembic 1.11 moved invoke() and get_bind() into AbstractOperations; before, Operations held them
+    operations = getattr(ops_base, "AbstractOperations", ops_base.Operations)
+    original_invoke = operations.invoke
     original_flush = BatchOperationsImpl.flush
-    original_get_bind = ops_base.AbstractOperations.get_bind
+    original_get_bind = operations.get_bind
 
     def invoke(self, operation):
         impl = getattr(self, "impl", None)
@@ -96,9 +103,38 @@ def _patch_alembic():
         TRACKER.bind_used = True
         return original_get_bind(self)
 
-    ops_base.AbstractOperations.invoke = invoke
+    operations.invoke = invoke
     BatchOperationsImpl.flush = flush
-    ops_base.AbstractOperations.get_bind = get_bind
+    operations.get_bind = get_bind
+    _tag_autocommit_exit()
+
+
+def _tag_autocommit_exit():
+    """The BEGIN that closes `with ...autocommit_block():` carries the line of the `with`: Python 3.10
+    and later report that line while __exit__ runs, 3.7-3.9 the last line of the block, which would
+    make Alembic's own BEGIN look like the revision's."""
+    from alembic.runtime.migration import MigrationContext
+
+    original = MigrationContext.autocommit_block
+
+    @contextlib.contextmanager
+    def autocommit_block(self):
+        line = TRACKER.line()
+        block = original(self)
+        value = block.__enter__()
+        try:
+            yield value
+        except BaseException:
+            if not block.__exit__(*sys.exc_info()):
+                raise
+        else:
+            forced, TRACKER.forced_line = TRACKER.forced_line, line
+            try:
+                block.__exit__(None, None, None)
+            finally:
+                TRACKER.forced_line = forced
+
+    MigrationContext.autocommit_block = autocommit_block
 
 
 def _error_line(exc: BaseException, path: str) -> int | None:
@@ -191,7 +227,11 @@ def main() -> None:
 
     # Import alembic and SQLAlchemy (most of a child's start-up time) before the project's paths
     # are known: the parent starts children early, while it is still reading the history.
-    _patch_alembic()
+    try:
+        _patch_alembic()
+    except ImportError as exc:  # an interpreter without alembic (--python names the wrong one)
+        send({"type": "unavailable", "message": "{}: {}".format(type(exc).__name__, exc)})
+        return
     send({"type": "ready"})
     for line in requests:
         request = json.loads(line)

@@ -15,6 +15,7 @@ import collections
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,19 +28,27 @@ from linters import sandbox
 MAX_REPLY_BYTES = 8 * 1024 ** 2  # a revision emitting more SQL than this is cut off
 
 
-class _Child:
-    """One sandboxed render process and a line reader over its replies."""
+# The child loads render_child.py by its path and nothing else of ours: in the project's own
+# interpreter (--python) neither our package nor our dependencies are installed, and adding our
+# site-packages to its path would mix our alembic and SQLAlchemy with the project's.
+CHILD_SOURCE = str(Path(linters.__file__).resolve().parent / "render_child.py")
+BOOTSTRAP = (
+    "import importlib.util, sys; "
+    f"spec = importlib.util.spec_from_file_location('_alembic_review_render_child', {CHILD_SOURCE!r}); "
+    "child = importlib.util.module_from_spec(spec); sys.modules[spec.name] = child; "
+    "spec.loader.exec_module(child); child.main()"
+)
 
-    def __init__(self, workdir: str):
-        package_parent = str(Path(linters.__file__).resolve().parent.parent)
-        bootstrap = (
-            f"import sys; sys.path.append({package_parent!r}); "
-            "from linters.render_child import main; main()"
-        )
+
+class _Child:
+    """One sandboxed render process, in `python` (default: ours), and a line reader over its replies."""
+
+    def __init__(self, workdir: str, python: str | None = None):
+        self.python = python or sys.executable
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", bootstrap], cwd=workdir, env=env,
+            [self.python, "-I", "-c", BOOTSTRAP], cwd=workdir, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=sandbox.isolate, close_fds=True,
         )
@@ -127,7 +136,7 @@ _warm: list[_Child] = []
 _warm_dir: tempfile.TemporaryDirectory | None = None
 
 
-def prestart(count: int = 1) -> None:
+def prestart(count: int = 1, python: str | None = None) -> None:
     """Start `count` render children now, before the project is known.
 
     A child spends ~0.3 s importing alembic and SQLAlchemy; started first thing, that overlaps
@@ -141,7 +150,7 @@ def prestart(count: int = 1) -> None:
         atexit.register(discard_prestarted)
     for _ in range(count - len(_warm)):  # the ones already waiting count
         try:
-            _warm.append(_Child(_warm_dir.name))
+            _warm.append(_Child(_warm_dir.name, python))
         except OSError:
             return
 
@@ -151,13 +160,46 @@ def discard_prestarted() -> None:
         _warm.pop().kill()
 
 
-def take_prestarted():
-    """A child started by prestart(), or None."""
-    return _warm.pop() if _warm else None
+def take_prestarted(python: str | None = None):
+    """A child started by prestart() in `python` (default: ours), or None. Children started in
+    another interpreter are of no use: they are killed."""
+    wanted = python or sys.executable
+    while _warm:
+        child = _warm.pop()
+        if child.python == wanted:
+            return child
+        child.kill()
+    return None
+
+
+def find_python(value: str, relative_to: Path) -> str | None:
+    """The interpreter `value` names, as an absolute path: a path (relative to `relative_to`), or a
+    command looked up on PATH; None when it is not an executable file. Symlinks are kept: a venv's
+    bin/python is one, and resolving it would leave the venv."""
+    if os.sep in value or (os.altsep and os.altsep in value):
+        found = os.path.abspath(os.path.join(relative_to, os.path.expanduser(value)))
+    else:
+        found = shutil.which(value)
+    return found if found and os.path.isfile(found) and os.access(found, os.X_OK) else None
+
+
+def python_option(argv: list[str]) -> str | None:
+    """The value of --python in `argv`, read before argparse runs; None when absent."""
+    for i, arg in enumerate(argv):
+        if arg == "--python" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--python="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def prestart_for(argv: list[str]) -> None:
     """First thing in `python -m linters`: start the render children a review with `argv` will want."""
     if any(a in ("-h", "--help", "--version") for a in argv):
         return
-    prestart(default_workers() if "--all" in argv else 1)
+    python = python_option(argv)
+    if python is not None:
+        python = find_python(python, Path.cwd())
+        if python is None:
+            return  # the command line says why, once it is parsed
+    prestart(default_workers() if "--all" in argv else 1, python)

@@ -97,13 +97,15 @@ def alembic_project(path: Path) -> GitRepo:
     return repo
 
 
-def run_on_terminal(*args: str, cwd: Path | None = None, terminal: str = "stderr") -> tuple[int, str, str]:
-    """`python -m linters ARGS` with `terminal` ("stderr" or "stdout") on a pseudo-terminal, as in a
-    shell, and the other stream piped: (exit code, stdout, stderr)."""
+def run_on_terminal(*args: str, cwd: Path | None = None, terminal: str = "stderr",
+                    columns: int = 120) -> tuple[int, str, str]:
+    """`python -m linters ARGS` with `terminal` ("stderr" or "stdout") on a pseudo-terminal `columns`
+    wide, as in a shell, and the other stream piped: (exit code, stdout, stderr)."""
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, columns, 0, 0))
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
+    env.pop("COLUMNS", None)  # the terminal's own size, as a shell would have it
     streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, terminal: slave}
     proc = subprocess.Popen([sys.executable, "-m", "linters", *args], cwd=cwd, env=env,
                             stdin=subprocess.DEVNULL, **streams)

@@ -50,7 +50,7 @@ def test_text_output_shows_source_line_lock_and_fix(repo):
     out = proc.stdout
     assert "ban-drop-column" in out and 'op.drop_column("users", "legacy_name")' in out
     assert "lock: ACCESS EXCLUSIVE on users" in out
-    assert "fix:" in out and "1 errors" in out
+    assert "fix:" in out and "1 error," in out
 
 
 def test_default_base_is_merge_base_with_remote_default_branch(repo, tmp_path):

@@ -57,7 +57,7 @@ def test_action_yml_is_a_valid_composite_action():
 
 def test_every_input_reaches_the_program_and_every_output_comes_from_it():
     step = next(s for s in ACTION["runs"]["steps"] if s.get("id") == "review")
-    assert step["run"].strip() == "python -m bot action"
+    assert step["run"].strip() == '"$RUNNER_TEMP/alembic-review/venv/bin/python" -m bot action'  # our own venv
     for name in ACTION["inputs"]:
         var = "INPUT_" + name.upper().replace("-", "_")
         assert step["env"][var] == "${{ inputs.%s }}" % name, name
@@ -68,13 +68,14 @@ def test_every_input_reaches_the_program_and_every_output_comes_from_it():
            "INPUT_CONFIG": "x.toml", "INPUT_GITHUB_TOKEN": "tok", "INPUT_COMMENT": "false", "INPUT_REVIEW": "false",
            "INPUT_CHECK": "false", "INPUT_SARIF_FILE": "out.sarif", "INPUT_REPORT": "r.json", "INPUT_PR_NUMBER": "5",
            "INPUT_STATS_FILE": "stats.json", "INPUT_SQUAWK": "true", "INPUT_CHECK_NAME": "migrations / alembic",
-           "INPUT_MIN_INLINE_SEVERITY": "info"}
+           "INPUT_MIN_INLINE_SEVERITY": "info", "INPUT_PYTHON": ".venv/bin/python"}
     assert set(env) == {"INPUT_" + n.upper().replace("-", "_") for n in ACTION["inputs"]}
     args = build_parser(env).parse_args([])
     assert (args.path, args.base, args.pg_version, args.fail_on, args.config, args.github_token) == \
         ("sub", "origin/main", "16", "warning", "x.toml", "tok")
     assert (args.comment, args.review, args.check, args.sarif_file, args.report, args.pr) == \
         (False, False, False, "out.sarif", "r.json", 5)
+    assert args.python == ".venv/bin/python"
     assert args.check_name == "migrations / alembic"
     assert args.min_inline_severity == "info" and build_parser({}).parse_args([]).min_inline_severity == "warning"
     assert args.stats_file == "stats.json"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,10 +24,17 @@ def _rule_list(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _output_file(value: str) -> Path:
+    path = Path(value)
+    if path.is_dir():  # found now, not after the review when writing fails
+        raise argparse.ArgumentTypeError(f"{value} is a directory; give a file, e.g. {path / 'report.json'}")
+    return path
+
+
 def add_report_options(p: argparse.ArgumentParser, settings_found: str = "") -> None:
     """The options a review and the `sql` command share: the report, the version, the settings, the rules."""
     p.add_argument("--format", choices=list(FORMATS), default="text")
-    p.add_argument("--output", type=Path, help="write the report to FILE instead of stdout")
+    p.add_argument("--output", type=_output_file, metavar="FILE", help="write the report to FILE instead of stdout")
     p.add_argument("--pg-version", type=int, help="PostgreSQL major version of production (default 15)")
     p.add_argument("--config", type=Path, help="settings file (default: .alembic-review.toml or pyproject.toml"
                                               f"{' ' + settings_found if settings_found else ''})")
@@ -49,8 +57,8 @@ def import_reporter(fmt: str):
 
 def render_report(report, fmt: str, color: bool, terminal: bool = False) -> str:
     module = import_reporter(fmt)
-    if fmt == "text":
-        return module.render(report, color=color)
+    if fmt == "text":  # wrapped between words to the terminal's width; whole lines into a file or pipe
+        return module.render(report, color=color, width=shutil.get_terminal_size().columns if terminal else None)
     if fmt == "json":
         return module.render(report, pretty=terminal)  # indented when a person reads it
     return module.render(report)
@@ -61,8 +69,11 @@ def emit_report(report, fmt: str, output: Path | None, fail_on: str) -> int:
     terminal = output is None and sys.stdout.isatty()
     text = render_report(report, fmt, terminal and "NO_COLOR" not in os.environ, terminal)
     if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write the report to {output}: {exc.strerror}") from None
     else:
         sys.stdout.write(text)
     return 1 if report.reaches(fail_on) else 0

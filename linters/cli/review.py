@@ -8,6 +8,8 @@ from pathlib import Path
 
 from linters import __version__
 from linters.cli.options import Parser, add_report_options, emit_report, import_reporter, resolve_config
+from linters.errors import UsageError
+from linters.extras import require
 
 
 def review_parser() -> Parser:
@@ -33,6 +35,9 @@ def review_parser() -> Parser:
     p.add_argument("--squawk", action="store_true",
                    help="also run squawk-cli over each revision's SQL and merge its findings "
                         "(setting squawk = true; needs the [squawk] extra)")
+    p.add_argument("--python", metavar="PATH",
+                   help="render revisions with this interpreter: the project's own, with its packages and its "
+                        "alembic/SQLAlchemy (default: the `python` setting, else the one running alembic-review)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--version", action="version", version=f"alembic-review {__version__}")
     return p
@@ -55,10 +60,43 @@ def table_stats(flag: str | None, config):
     return load_or_warn(stats_path(Path(flag) if flag else None, config.stats, config.source))
 
 
+def render_python(args, config) -> str | None:
+    """The interpreter revisions are rendered in: --python (relative to here), else the `python`
+    setting (relative to its settings file), as an absolute path; None: ours."""
+    from linters.render_process import find_python
+    if args.python:
+        value, relative_to, named = args.python, Path.cwd(), f"--python {args.python}"
+    elif config.python:
+        value, relative_to = config.python, Path(config.source or ".").parent
+        named = f"python = {config.python!r} in {config.source}"
+    else:
+        return None
+    found = find_python(value, relative_to)
+    if found is None:
+        raise UsageError(f"{named}: no such Python interpreter (give the path of the project's own, "
+                         "e.g. .venv/bin/python)")
+    return found
+
+
+def note_no_base(path: Path, root: Path | None) -> None:
+    """Without a base every revision is new: say so once, and how to review only a branch's revisions."""
+    if root is None:
+        print(f"alembic-review: note: {path} is not in a git repository, so every revision is reviewed as new "
+              "(in a git repository, --base REF reviews only what a branch adds)", file=sys.stderr)
+    else:
+        print("alembic-review: note: no origin/main or origin/master to compare with, so every revision is "
+              "reviewed as new; pass --base REF (e.g. --base main) to review only what this branch adds",
+              file=sys.stderr)
+
+
 def cmd_review(argv: list[str]) -> int:
     args = review_parser().parse_args(argv)
-    from linters.render_process import default_workers, prestart
-    prestart(default_workers() if args.all else 1)  # children import alembic while we read the history
+    if args.database_url or args.live:
+        require("live", "live mode (--database-url, --live)")
+    from linters.render_process import default_workers, find_python, prestart
+    python = find_python(args.python, Path.cwd()) if args.python else None
+    if python or not args.python:  # a --python that is not found is reported below, once the settings are read
+        prestart(default_workers() if args.all else 1, python)  # children import alembic while we read the history
     from linters.engine import Scope, locate, resolve_base, review
     from linters.gcpause import cycle_collection_paused
     from linters.model import LiveTarget
@@ -70,8 +108,12 @@ def cmd_review(argv: list[str]) -> int:
     if config.squawk:
         from linters.squawk import find_binary
         find_binary()  # missing: one line and exit 2 now, not after rendering
+    config.python = render_python(args, config)
     live = LiveTarget(args.database_url, args.live) if args.database_url or args.live else None
-    scope = Scope(project, config, resolve_base(path, root, args.base, args.all), live, table_stats(args.stats, config))
+    base = resolve_base(path, root, args.base, args.all)
+    if base is None and not args.all:
+        note_no_base(path, root)
+    scope = Scope(project, config, base, live, table_stats(args.stats, config))
     show_progress = not args.no_progress and args.format == "text" and sys.stderr.isatty()
     with cycle_collection_paused():
         with progress_for(show_progress) as on_progress:

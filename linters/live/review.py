@@ -65,7 +65,8 @@ def model_and_database_findings(live_target: LiveTarget | None, project, config,
         from linters.live.scratch import ScratchDatabase, scratch_database  # psycopg: only for live mode
         from linters.live.session import live_review
         renderer = Renderer([project.root, project.project_dir, project.script_dir, *project.sys_path],
-                            timeout=config.render_timeout, pg_version=config.pg_version, directions=("upgrade",))
+                            timeout=config.render_timeout, pg_version=config.pg_version, directions=("upgrade",),
+                            python=config.python)
         plan = build_plan(project, graph, reviewed, renderer)
         head = plan.targets[-1] if plan.targets else (plan.before[-1] if plan.before else None)
         fallback = (head.file.path, head.line_of("upgrade")) if head else where

@@ -6,11 +6,14 @@ import io
 from pathlib import Path
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.text import Text
 
 from linters import __version__
-from linters.report.common import impact_line
+from linters.report.common import impact_line, plural
 from linters.report.model import Report
+
+INDENT = 7  # where a finding's message, source line, lock and fix start
 
 STYLE = {"error": "bold red", "warning": "bold yellow", "info": "cyan"}
 
@@ -23,6 +26,12 @@ def _source_line(report: Report, path: str | None, line: int | None) -> str | No
     except OSError:
         return None
     return lines[line - 1].rstrip() if 0 < line <= len(lines) else None
+
+
+def _body(console: Console, text: str, style: str = "") -> None:
+    """A line under a finding's head, indented; when the console wraps, continuation lines keep the
+    indent and break between words."""
+    console.print(Padding(Text(text, style=style), (0, 0, 0, INDENT), expand=False))
 
 
 def write(report: Report, console: Console) -> None:
@@ -44,23 +53,24 @@ def write(report: Report, console: Console) -> None:
         if f.source == "squawk":
             head.append(" (squawk)", style="dim")
         console.print(head)
-        console.print(Text(f"       {f.message}"))
+        _body(console, f.message)
         if (src := _source_line(report, f.path, f.line)) is not None:
-            console.print(Text(f"       │ {src.strip()}", style="dim"))
+            _body(console, f"│ {src.strip()}", "dim")
         if f.lock:
-            console.print(Text(f"       lock: {f.lock}" + (f" on {f.table}" if f.table else ""), style="magenta"))
+            _body(console, f"lock: {f.lock}" + (f" on {f.table}" if f.table else ""), "magenta")
         if (impact := impact_line(f)) is not None:
-            console.print(Text(f"       impact: {impact}", style="magenta"))
+            _body(console, f"impact: {impact}", "magenta")
         if f.hint:
-            console.print(Text(f"       fix: {f.hint}", style="green"))
+            _body(console, f"fix: {f.hint}", "green")
         if f.suggestion:
-            console.print(Text("       suggested:", style="green"))
+            _body(console, "suggested:", "green")
             for line in f.suggestion.splitlines():
-                console.print(Text(f"       + {line}", style="green"))
+                _body(console, f"+ {line}", "green")
     s = report.summary
     console.print()
     mark, style = ("✖", "bold red") if s["errors"] else (("!", "bold yellow") if s["warnings"] else ("✔", "bold green"))
-    console.print(Text(f"{mark} {s['errors']} errors, {s['warnings']} warnings, {s['infos']} infos", style=style))
+    console.print(Text(f"{mark} {plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, "
+                       f"{plural(s['infos'], 'info')}", style=style))
     if report.squawk is not None:
         console.print(Text(squawk_line(report.squawk), style="dim"))
 
@@ -71,7 +81,11 @@ def squawk_line(tally: dict) -> str:
             f"{tally['ours_only']} only ours")
 
 
-def render(report: Report, color: bool = False, width: int = 110) -> str:
+def render(report: Report, color: bool = False, width: int | None = None) -> str:
+    """The report as text; `width` (a terminal's) wraps long lines between words, None keeps each
+    line whole (a file or a pipe: one finding's message per line, for grep)."""
     buffer = io.StringIO()
-    write(report, Console(file=buffer, force_terminal=color, no_color=not color, width=width, highlight=False, soft_wrap=True))
-    return buffer.getvalue()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=width or 100_000,
+                      highlight=False)
+    write(report, console)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().split("\n"))
