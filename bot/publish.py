@@ -375,12 +375,17 @@ def check_title(report: Report) -> str:
     return ", ".join(bits) if bits else "No risky migrations"
 
 
+def check_outcome(report: Report, fail_on: str) -> tuple[str, str, str]:
+    """The check run's conclusion, title and summary for `report` (also what the webhook service
+    keeps to conclude the run later when GitHub is down)."""
+    conclusion = "failure" if report.reaches(fail_on) else ("neutral" if report.findings else "success")
+    return conclusion, check_title(report), markdown.render(report, max_chars=CHECK_TEXT_LIMIT)
+
+
 def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name: str,
                   details_url: str | None, result: PublishResult, check_run_id: int | None = None) -> None:
     blocking = report.reaches(fail_on)
-    conclusion = "failure" if blocking else ("neutral" if report.findings else "success")
-    title = check_title(report)
-    summary = markdown.render(report, max_chars=CHECK_TEXT_LIMIT)
+    conclusion, title, summary = check_outcome(report, fail_on)
     annotations = _annotations(report)
     if len(annotations) > MAX_ANNOTATIONS:
         result.notes.append(f"{len(annotations)} annotations: only the first {MAX_ANNOTATIONS} are attached")

@@ -43,6 +43,7 @@ CHILD_CPU_SECONDS = 600
 MS_NOSUID, MS_NODEV, MS_RDONLY = 0x2, 0x4, 0x1
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+PR_SET_PDEATHSIG = 1
 SANDBOX_NPROC = 64
 TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run")
 TEMP_TMPFS = b"mode=1777,size=16m,nr_inodes=4096"   # the child may write a little, privately
@@ -195,7 +196,9 @@ PLAN = make_plan(os.environ)
 
 def isolate() -> None:
     """preexec_fn of every child that runs code not ours: limits first, then drop the network where
-    the kernel allows it, then the strict plan if there is one."""
+    the kernel allows it, then the strict plan if there is one; last, the child is tied to the
+    thread that started it (SIGKILL when it ends: no render process outlives a killed worker)."""
+    parent = os.getppid()
     os.setsid()
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
     resource.setrlimit(resource.RLIMIT_FSIZE, (CHILD_FILE_SIZE, CHILD_FILE_SIZE))
@@ -207,3 +210,7 @@ def isolate() -> None:
         pass
     if PLAN is not None:  # code from strangers (the webhook service)
         apply(PLAN)
+    # after apply: a change of uid clears the death signal
+    _check(_libc.prctl(PR_SET_PDEATHSIG, 9, None, 0, 0), "parent death signal")
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)

@@ -120,6 +120,7 @@ class Failure:
     times: int
     body: Any
     headers: dict
+    delay: float = 0.0  # seconds the request hangs before the answer (a GitHub that stopped answering)
 
 
 @dataclass
@@ -305,6 +306,17 @@ class FakeGitHub:
                                          body if body is not None else {"message": "Server Error"},
                                          headers or {}))
 
+    def hang(self, method: str, path_regex: str, seconds: float, times: int = 1000) -> None:
+        """The next `times` matching requests get no answer for `seconds` (then a 504)."""
+        with self.lock:
+            self.failures.append(Failure(method.upper(), re.compile(path_regex), 504, times,
+                                         {"message": "Gateway Timeout"}, {}, seconds))
+
+    def recover(self) -> None:
+        """Every failure injected so far is over."""
+        with self.lock:
+            self.failures.clear()
+
     def secondary_rate_limit(self, method: str, path_regex: str, times: int = 1, retry_after: int = 1) -> None:
         self.fail(method, path_regex, 403, times,
                   {"message": "You have exceeded a secondary rate limit. Please wait a few minutes "
@@ -451,10 +463,13 @@ class FakeGitHub:
 
     def handle(self, method: str, path: str, query: dict, body: Any, headers: dict) -> tuple[int, dict, Any]:
         with self.lock:
-            for failure in self.failures:
-                if failure.times > 0 and failure.method == method and failure.pattern.search(path):
-                    failure.times -= 1
-                    return failure.status, dict(failure.headers), failure.body
+            failure = next((f for f in self.failures
+                            if f.times > 0 and f.method == method and f.pattern.search(path)), None)
+            if failure is not None:
+                failure.times -= 1
+        if failure is not None:
+            time.sleep(failure.delay)  # outside the lock: other requests are answered meanwhile
+            return failure.status, dict(failure.headers), failure.body
         auth = headers.get("authorization", "")
         # routes authenticated with the App's JWT rather than a token
         app_route = (path == "/app" or path.startswith("/app/")
