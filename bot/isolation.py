@@ -95,6 +95,20 @@ def _uid_processes(uid: int) -> list[int]:
     return pids
 
 
+def uid_memory_bytes(uid: int | None) -> int:
+    """Resident memory of every process of `uid` together (a job's render processes and their forks)."""
+    if uid is None or uid == 0:
+        return 0
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in _uid_processes(uid):
+        try:
+            total += int(open(f"/proc/{pid}/statm").read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def kill_uid(uid: int | None) -> int:
     """Kill every process of `uid` (a job's leftovers); returns how many were found."""
     if uid is None or uid == 0:

@@ -49,6 +49,7 @@ MAX_LISTED_FILES = 3000  # GitHub lists at most 3000 files of a pull request
 REPO = "repo"
 CONCLUDE_SECONDS = 60  # concluding a run after the job's deadline (timed_out) gets this long
 PUBLISHED = ("completed", "created", "unchanged", "status")
+MEMORY_POLL = 0.25  # seconds between looks at the job's memory (and its deadline)
 
 
 @dataclass
@@ -274,21 +275,32 @@ class Review:
         proc = subprocess.Popen(cmd, cwd=checkout, env=isolation.child_env(home, self.uid, checkout),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True, preexec_fn=isolation.die_with_parent)
+        over_memory = False
         try:
             while True:
                 try:
-                    _, err = proc.communicate(timeout=0.5)
+                    _, err = proc.communicate(timeout=MEMORY_POLL)
                     break
                 except subprocess.TimeoutExpired:
                     if self.beat.cancelled.is_set() or time.monotonic() > self.deadline:
                         os.killpg(proc.pid, 9)
                         proc.communicate()
                         self.check_wanted()  # raises Superseded or TimeoutError
+                    # the job's memory, all its render processes and their forks together
+                    if isolation.uid_memory_bytes(self.uid) > self.settings.job_memory_bytes:
+                        over_memory = True
+                        isolation.kill_uid(self.uid)
+                        os.killpg(proc.pid, 9)
+                        _, err = proc.communicate()
+                        break
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait()
             isolation.kill_uid(self.uid)  # render children that outlived the reviewer
+        if over_memory:
+            return proc.returncode, None, (f"the revisions used more than {self.settings.job_memory_bytes >> 20} MiB "
+                                           "of memory together (ALEMBIC_REVIEW_JOB_MEMORY_MB)")
         reason = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
         reason = reason.replace(str(checkout), ".")[:1000]
         if not left_report(proc.returncode, report_path):

@@ -79,6 +79,7 @@ class Settings:
     sandbox_uid_base: int            # job N's revisions run as uid/gid base+N (when the service is root)
     sqlite_synchronous: str          # NORMAL (survives a killed process) or FULL (also an OS crash)
     publish_window: float = 86400.0  # seconds a check run's conclusion is retried while GitHub fails
+    job_memory_bytes: int = 2 * 1024 ** 3  # resident memory of a job's sandboxed processes together
 
     @property
     def sqlite_path(self) -> Path:
@@ -137,4 +138,5 @@ def load(env: dict | None = None, *, need_app: bool = True) -> Settings:
         sandbox_uid_base=_int(env, "ALEMBIC_REVIEW_SANDBOX_UID_BASE", 1_900_000_000, 100_000),
         sqlite_synchronous=_choice(env, "ALEMBIC_REVIEW_SQLITE_SYNCHRONOUS", ("NORMAL", "FULL")),
         publish_window=_float(env, "ALEMBIC_REVIEW_PUBLISH_WINDOW", 86400.0),
+        job_memory_bytes=_int(env, "ALEMBIC_REVIEW_JOB_MEMORY_MB", 2048, 64) * 1024 ** 2,
     )

@@ -90,7 +90,7 @@ def test_render_processes_die_with_a_killed_worker(service, fake_github, tmp_pat
     base = int(service.env["ALEMBIC_REVIEW_SANDBOX_UID_BASE"])
     uids = range(base, base + 4)
     proc = service.serve(workers=1)
-    pr = risky_pr(tmp_path, fake_github, 3, upgrade="while True:\n        pass")
+    pr = risky_pr(tmp_path, fake_github, 3, upgrade="while True:\n    pass")
     try:
         assert pr.open(service).status_code == 202
         # the revision's loop is running (a render process that merely started would end on its own,
@@ -103,3 +103,39 @@ def test_render_processes_die_with_a_killed_worker(service, fake_github, tmp_pat
     finally:
         for uid in uids:
             kill_uid(uid)
+
+
+FORKS_ALLOCATING = '''
+import os, time
+for _ in range(4):
+    if os.fork() == 0:
+        data = b"x" * (200 * 1024 * 1024)
+        time.sleep(120)
+        os._exit(0)
+time.sleep(120)
+'''
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the job's memory is counted over its own uid, given only as root")
+def test_memory_is_bounded_per_job_not_per_process(service, fake_github, tmp_path):
+    # each fork stays far below the 2 GiB per-process limit; together they pass the job's 400 MiB
+    service.env["ALEMBIC_REVIEW_JOB_MEMORY_MB"] = "400"
+    base = int(service.env["ALEMBIC_REVIEW_SANDBOX_UID_BASE"])
+    proc = service.serve(workers=1)
+    pr = risky_pr(tmp_path, fake_github, 4, upgrade=FORKS_ALLOCATING)
+    assert pr.open(service).status_code == 202
+    [run] = wait_for(lambda: [r for r in fake_github.check_runs_for(REPO, pr.head) if r["status"] == "completed"],
+                     90, what=f"the check to conclude:\n{proc.output()}")
+    assert run["conclusion"] == "failure"
+    assert "more than 400 MiB of memory together" in run["output"]["summary"], run["output"]["summary"]
+    assert not _uid_processes(range(base, base + 4))
+
+
+def test_a_job_within_its_memory_passes(service, fake_github, tmp_path):
+    service.env["ALEMBIC_REVIEW_JOB_MEMORY_MB"] = "400"
+    proc = service.serve(workers=1)
+    pr = risky_pr(tmp_path, fake_github, 5)
+    assert pr.open(service).status_code == 202
+    [run] = wait_for(lambda: [r for r in fake_github.check_runs_for(REPO, pr.head) if r["status"] == "completed"],
+                     90, what=f"the check to conclude:\n{proc.output()}")
+    assert "require-concurrent-index-creation" in run["output"]["summary"]
