@@ -80,6 +80,7 @@ class Settings:
     sqlite_synchronous: str          # NORMAL (survives a killed process) or FULL (also an OS crash)
     publish_window: float = 86400.0  # seconds a check run's conclusion is retried while GitHub fails
     job_memory_bytes: int = 2 * 1024 ** 3  # resident memory of a job's sandboxed processes together
+    max_inflight_bytes: int = 4 * GITHUB_MAX_PAYLOAD  # webhook bodies being received, all together
 
     @property
     def sqlite_path(self) -> Path:
@@ -139,4 +140,5 @@ def load(env: dict | None = None, *, need_app: bool = True) -> Settings:
         sqlite_synchronous=_choice(env, "ALEMBIC_REVIEW_SQLITE_SYNCHRONOUS", ("NORMAL", "FULL")),
         publish_window=_float(env, "ALEMBIC_REVIEW_PUBLISH_WINDOW", 86400.0),
         job_memory_bytes=_int(env, "ALEMBIC_REVIEW_JOB_MEMORY_MB", 2048, 64) * 1024 ** 2,
+        max_inflight_bytes=_int(env, "ALEMBIC_REVIEW_MAX_INFLIGHT_BYTES", 4 * GITHUB_MAX_PAYLOAD, 1024),
     )
