@@ -96,14 +96,18 @@ def _uid_processes(uid: int) -> list[int]:
 
 
 def uid_memory_bytes(uid: int | None) -> int:
-    """Resident memory of every process of `uid` together (a job's render processes and their forks)."""
+    """Memory of every process of `uid` together (a job's render processes and their forks): the sum
+    of their proportional set sizes, so that pages forks share copy-on-write count once."""
     if uid is None or uid == 0:
         return 0
     total = 0
-    page = os.sysconf("SC_PAGE_SIZE")
     for pid in _uid_processes(uid):
         try:
-            total += int(open(f"/proc/{pid}/statm").read().split()[1]) * page
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
         except (OSError, IndexError, ValueError):
             pass
     return total

@@ -79,7 +79,7 @@ class Settings:
     sandbox_uid_base: int            # job N's revisions run as uid/gid base+N (when the service is root)
     sqlite_synchronous: str          # NORMAL (survives a killed process) or FULL (also an OS crash)
     publish_window: float = 86400.0  # seconds a check run's conclusion is retried while GitHub fails
-    job_memory_bytes: int = 2 * 1024 ** 3  # resident memory of a job's sandboxed processes together
+    job_memory_bytes: int = 2 * 1024 ** 3  # memory (PSS) of a job's sandboxed processes together
     max_inflight_bytes: int = 4 * GITHUB_MAX_PAYLOAD  # webhook bodies being received, all together
 
     @property
