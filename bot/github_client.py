@@ -1,14 +1,23 @@
-"""PyGithub clients with retries: secondary rate limits and 5xx are retried with backoff."""
+"""PyGithub clients with retries: secondary rate limits and 5xx are retried with backoff.
+
+A thread may set a deadline (`with deadline(t):`, the webhook service's job does): every GitHub
+call PyGithub makes from that thread then times out by it, retries stop at it, and a call started
+after it fails at once with DeadlineExceeded. A hanging GitHub cannot stretch a job past its
+ALEMBIC_REVIEW_JOB_TIMEOUT.
+"""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
+from contextlib import contextmanager
 from typing import Callable, TypeVar
 
 import github
 import requests
 from github import Auth, Github, GithubException, GithubRetry
+from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass, Requester
 from urllib3.util.retry import Retry
 
 T = TypeVar("T")
@@ -16,7 +25,79 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.github.com"
 
 
-class _Retry(GithubRetry):
+_local = threading.local()
+
+
+class DeadlineExceeded(TimeoutError):
+    """A GitHub call would end after the deadline of the thread's job."""
+
+
+@contextmanager
+def deadline(at: float):
+    """GitHub calls from this thread end by time.monotonic() `at` (nested: the inner one holds)."""
+    previous = getattr(_local, "deadline", None)
+    _local.deadline = at
+    try:
+        yield
+    finally:
+        _local.deadline = previous
+
+
+def seconds_left() -> float | None:
+    at = getattr(_local, "deadline", None)
+    return None if at is None else at - time.monotonic()
+
+
+class _DeadlineConnection:
+    """PyGithub's requests-based connection, with each call's timeout cut to the thread's deadline."""
+
+    def getresponse(self):
+        left = seconds_left()
+        if left is None:
+            return super().getresponse()
+        if left <= 0:
+            raise DeadlineExceeded(f"the job's deadline passed before {self.verb} {self.url.split('?')[0]}")
+        timeout = min(self.timeout or left, left)
+        try:
+            response = getattr(self.session, self.verb.lower())(
+                f"{self.protocol}://{self.host}:{self.port}{self.url}", headers=self.headers, data=self.input,
+                timeout=timeout, verify=self.verify, allow_redirects=False)
+        except requests.RequestException as exc:
+            if (seconds_left() or 0) <= 0:
+                raise DeadlineExceeded(f"GitHub did not answer {self.verb} {self.url.split('?')[0]} "
+                                       "before the job's deadline") from exc
+            raise
+        return github.Requester.RequestsResponse(response)
+
+
+class _DeadlineHTTP(_DeadlineConnection, HTTPRequestsConnectionClass):
+    pass
+
+
+class _DeadlineHTTPS(_DeadlineConnection, HTTPSRequestsConnectionClass):
+    pass
+
+
+# Requester.injectConnectionClasses would also turn off connection reuse; these keep it.
+Requester._Requester__httpConnectionClass = _DeadlineHTTP
+Requester._Requester__httpsConnectionClass = _DeadlineHTTPS
+
+
+class _DeadlineRetry(GithubRetry):
+    """No retry (nor a wait for one) once the thread's deadline has passed."""
+
+    def is_exhausted(self) -> bool:
+        left = seconds_left()
+        return super().is_exhausted() or (left is not None and left <= 0)
+
+    def sleep(self, response=None) -> None:
+        left = seconds_left()
+        if left is not None and self.get_backoff_time() >= left:
+            return  # the next try would start after the deadline: is_exhausted ends it then
+        super().sleep(response)
+
+
+class _Retry(_DeadlineRetry):
     """GithubRetry that never repeats a POST GitHub may have carried out.
 
     A POST answered with a 5xx, or whose answer timed out, may have created its review or comment

@@ -95,6 +95,24 @@ def _uid_processes(uid: int) -> list[int]:
     return pids
 
 
+def uid_memory_bytes(uid: int | None) -> int:
+    """Memory of every process of `uid` together (a job's render processes and their forks): the sum
+    of their proportional set sizes, so that pages forks share copy-on-write count once."""
+    if uid is None or uid == 0:
+        return 0
+    total = 0
+    for pid in _uid_processes(uid):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def kill_uid(uid: int | None) -> int:
     """Kill every process of `uid` (a job's leftovers); returns how many were found."""
     if uid is None or uid == 0:

@@ -30,11 +30,12 @@ from pathlib import Path
 
 from github import GithubException
 
-from bot import fetch, isolation, ledger
+from bot import fetch, isolation, ledger, open_checks
 from bot.app_auth import AppAuth
+from bot.github_client import deadline
 from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
 from bot.github_client import backoff_of, create_once
-from bot.publish import CHECK_TEXT_LIMIT, DIGEST_PREFIX, cut_bytes, our_check_runs, publish
+from bot.publish import CHECK_TEXT_LIMIT, DIGEST_PREFIX, check_outcome, cut_bytes, our_check_runs, publish
 from bot.report_reader import read_report
 from bot.settings import Settings
 from bot.store import KEEP, Store
@@ -49,6 +50,9 @@ CONFIG_FILES = {"alembic.ini", "env.py", "script.py.mako", "pyproject.toml", ".a
 REVISION_LINE = re.compile(r"^[+-]\s*(down_)?revision\s*(:[^=]*)?=", re.M)
 MAX_LISTED_FILES = 3000  # GitHub lists at most 3000 files of a pull request
 REPO = "repo"
+CONCLUDE_SECONDS = 60  # concluding a run after the job's deadline (timed_out) gets this long
+PUBLISHED = ("completed", "created", "unchanged", "status")
+MEMORY_POLL = 0.25  # seconds between looks at the job's memory (and its deadline)
 
 
 @dataclass
@@ -108,9 +112,7 @@ class Review:
         self.rt, self.job, self.uid, self.beat = rt, job, uid, beat
         self.settings = rt.settings
         self.deadline = time.monotonic() + self.settings.job_timeout
-        self.gh = rt.auth.github(job.installation_id)
-        self.repo = self.gh.get_repo(job.repo, lazy=True)
-        self.run_obj = None
+        self.gh = self.repo = self.run_obj = None
 
     # --- the check run ------------------------------------------------------------------------
 
@@ -136,11 +138,20 @@ class Review:
             log.warning("%s: no permission for check runs; a commit status is published instead", self.job)
             return
         ledger.remember_check_run(self.rt.store, self.job, self.run_obj.id)
+        open_checks.note(self.rt.store, self.job, self.run_obj.id)
 
     def complete(self, conclusion: str, title: str, summary: str) -> None:
         if self.run_obj is not None:
-            self.run_obj.edit(status="completed", conclusion=conclusion,
-                              output={"title": title[:255], "summary": cut_bytes(summary, CHECK_TEXT_LIMIT)})
+            try:
+                with deadline(max(self.deadline, time.monotonic() + CONCLUDE_SECONDS)):
+                    self.run_obj.edit(status="completed", conclusion=conclusion,
+                                      output={"title": title[:255], "summary": cut_bytes(summary, CHECK_TEXT_LIMIT)})
+            except Exception as exc:  # GitHub is down: the reconciler concludes the run when it is back
+                open_checks.conclude_later(self.rt.store, self.job, self.run_obj.id, conclusion, title, summary)
+                log.warning("%s: the check run could not be concluded %s now (%s: %s); it will be later",
+                            self.job, conclusion, type(exc).__name__, exc)
+                return
+            open_checks.concluded(self.rt.store, self.job, self.run_obj.id)
             return
         state = "success" if conclusion in ("success", "neutral", "skipped") else "failure"
         self.repo.get_commit(self.job.head_sha).create_status(
@@ -155,6 +166,12 @@ class Review:
             raise TimeoutError(f"the review took longer than {self.settings.job_timeout:g}s")
 
     def run(self) -> str:
+        with deadline(self.deadline):  # every GitHub call of the job ends by its deadline
+            self.gh = self.rt.auth.github(self.job.installation_id)
+            self.repo = self.gh.get_repo(self.job.repo, lazy=True)
+            return self._run()
+
+    def _run(self) -> str:
         pr = self.repo.get_pull(self.job.number)
         if pr.state != "open" or pr.head.sha != self.job.head_sha:
             raise Superseded(f"the pull request is {pr.state} at {pr.head.sha[:7]}")
@@ -212,10 +229,15 @@ class Review:
             self.complete("failure", "alembic-review could not review this pull request", reason)
             return "failure"
         self._learn_version_dirs(report)
-        result = self._publish(report, effective_fail_on(report, code, ""), check=True)
+        fail_on = effective_fail_on(report, code, "")
+        result = self._publish(report, fail_on, check=True)
         self._note_findings(bool(report.findings))
-        if result.check_action == "failed":
+        if result.check_action not in PUBLISHED:
+            if self.run_obj is not None:  # the verdict is kept: the run gets it even if every retry fails
+                open_checks.conclude_later(self.rt.store, self.job, self.run_obj.id, *check_outcome(report, fail_on))
             raise RuntimeError("; ".join(result.errors) or "the check run could not be published")
+        if self.run_obj is not None:
+            open_checks.concluded(self.rt.store, self.job, self.run_obj.id)
         return result.conclusion or "success"
 
     def _what_to_review(self, pr) -> tuple[str, str]:
@@ -277,21 +299,32 @@ class Review:
         proc = subprocess.Popen(cmd, cwd=checkout, env=isolation.child_env(home, self.uid, checkout),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True, preexec_fn=isolation.die_with_parent)
+        over_memory = False
         try:
             while True:
                 try:
-                    _, err = proc.communicate(timeout=0.5)
+                    _, err = proc.communicate(timeout=MEMORY_POLL)
                     break
                 except subprocess.TimeoutExpired:
                     if self.beat.cancelled.is_set() or time.monotonic() > self.deadline:
                         os.killpg(proc.pid, 9)
                         proc.communicate()
                         self.check_wanted()  # raises Superseded or TimeoutError
+                    # the job's memory, all its render processes and their forks together
+                    if isolation.uid_memory_bytes(self.uid) > self.settings.job_memory_bytes:
+                        over_memory = True
+                        isolation.kill_uid(self.uid)
+                        os.killpg(proc.pid, 9)
+                        _, err = proc.communicate()
+                        break
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait()
             isolation.kill_uid(self.uid)  # render children that outlived the reviewer
+        if over_memory:
+            return proc.returncode, None, (f"the revisions used more than {self.settings.job_memory_bytes >> 20} MiB "
+                                           "of memory together (ALEMBIC_REVIEW_JOB_MEMORY_MB)")
         reason = (err.decode(errors="replace").strip().splitlines() or [""])[-1]
         reason = reason.replace(str(checkout), ".")[:1000]
         if not left_report(proc.returncode, report_path):
@@ -390,17 +423,13 @@ def _drop(store: Store, job: ledger.Job, verdict: str) -> str:
 
 
 def _conclude_after_error(rt: Runtime, job: ledger.Job, exc: Exception) -> None:
-    """Last attempt failed: say so on the check run rather than leave it spinning (best effort)."""
-    try:
-        rec = rt.store.get(ledger.PULL, job.key) or {}
-        if rec.get("check_run_id") and rec.get("check_head") == job.head_sha:
-            gh = rt.auth.github(job.installation_id)
-            gh.get_repo(job.repo, lazy=True).get_check_run(rec["check_run_id"]).edit(
-                status="completed", conclusion="failure",
-                output={"title": "alembic-review could not finish",
-                        "summary": f"{type(exc).__name__}. Re-run the check to try again."})
-    except Exception as inner:
-        log.warning("job %s: could not conclude the check run: %s", job, inner)
+    """Last attempt failed: say so on the check run rather than leave it spinning; a verdict the job
+    reached but could not publish wins over "could not finish". Retried later if GitHub is down."""
+    rec = rt.store.get(ledger.PULL, job.key) or {}
+    if rec.get("check_run_id") and rec.get("check_head") == job.head_sha:
+        open_checks.settle(rt, job, rec["check_run_id"], {
+            "conclusion": "failure", "title": "alembic-review could not finish",
+            "summary": f"{type(exc).__name__}. Re-run the check to try again."})
 
 
 def reconcile(rt: Runtime, enqueue) -> int:
@@ -413,6 +442,7 @@ def reconcile(rt: Runtime, enqueue) -> int:
     try:
         store.prune()
         ledger.prune(store, 30 * 24 * 3600)
+        open_checks.sweep(rt, s.publish_window)
         requeued = 0
         for job, rec in ledger.orphans(store, s.lease_seconds, queued_grace=max(5 * s.lease_seconds, 300)):
             conclusion = _completed_check(rt, job)
@@ -430,10 +460,11 @@ def reconcile(rt: Runtime, enqueue) -> int:
 
 def _completed_check(rt: Runtime, job: ledger.Job) -> str | None:
     try:
-        gh = rt.auth.github(job.installation_id)
-        repo = gh.get_repo(job.repo, lazy=True)
-        for run in our_check_runs(repo, job.head_sha, rt.settings.check_name, int(rt.settings.app_id)):
-            return run.conclusion if run.status == "completed" else None
+        with deadline(time.monotonic() + open_checks.CALL_SECONDS):
+            gh = rt.auth.github(job.installation_id)
+            repo = gh.get_repo(job.repo, lazy=True)
+            for run in our_check_runs(repo, job.head_sha, rt.settings.check_name, int(rt.settings.app_id)):
+                return run.conclusion if run.status == "completed" else None
     except Exception as exc:  # GitHub unreachable: doing the job again is the safe side
         log.warning("reconciler: could not read the checks of %s: %s", job, exc)
     return None

@@ -493,6 +493,16 @@ def _short_output(title: str, exc: BaseException) -> dict:
         "The summary comment on the pull request and the job log have it.", CHECK_TEXT_LIMIT)}
 
 
+def check_outcome(report: Report, fail_on: str, pr_url: str | None = None,
+                  head_sha: str | None = None) -> tuple[str, str, str]:
+    """The check run's conclusion, title and summary for `report` (also what the webhook service
+    keeps to conclude the run later when GitHub is down); the summary fits GitHub's byte limit."""
+    conclusion = "failure" if report.reaches(fail_on) else ("neutral" if report.findings else "success")
+    summary = fit_bytes(lambda chars: markdown.render(report, max_chars=chars, fail_on=fail_on, pr_url=pr_url,
+                                                      head_sha=head_sha), CHECK_TEXT_LIMIT)
+    return conclusion, check_title(report, fail_on), summary
+
+
 def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name: str,
                   details_url: str | None, result: PublishResult, check_run_id: int | None = None,
                   pr_url: str | None = None, backoff: float = 1.0, app_id: int | None = None) -> None:
@@ -500,10 +510,7 @@ def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name:
     never appears blocks the pull request forever): when GitHub refuses the full output, the run
     is made with a short one; when check runs are not allowed, a commit status stands in."""
     blocking = report.reaches(fail_on)
-    conclusion = "failure" if blocking else ("neutral" if report.findings else "success")
-    title = check_title(report, fail_on)
-    summary = fit_bytes(lambda chars: markdown.render(report, max_chars=chars, fail_on=fail_on, pr_url=pr_url,
-                                                      head_sha=head_sha), CHECK_TEXT_LIMIT)
+    conclusion, title, summary = check_outcome(report, fail_on, pr_url=pr_url, head_sha=head_sha)
     annotations = _annotations(report)
     if len(annotations) > MAX_ANNOTATIONS:
         result.notes.append(f"{len(annotations)} annotations: only the first {MAX_ANNOTATIONS} are attached")

@@ -78,6 +78,9 @@ class Settings:
     max_tarball_bytes: int
     sandbox_uid_base: int            # job N's revisions run as uid/gid base+N (when the service is root)
     sqlite_synchronous: str          # NORMAL (survives a killed process) or FULL (also an OS crash)
+    publish_window: float = 86400.0  # seconds a check run's conclusion is retried while GitHub fails
+    job_memory_bytes: int = 2 * 1024 ** 3  # memory (PSS) of a job's sandboxed processes together
+    max_inflight_bytes: int = 4 * GITHUB_MAX_PAYLOAD  # webhook bodies being received, all together
 
     @property
     def sqlite_path(self) -> Path:
@@ -135,4 +138,7 @@ def load(env: dict | None = None, *, need_app: bool = True) -> Settings:
         max_tarball_bytes=_int(env, "ALEMBIC_REVIEW_MAX_TARBALL_BYTES", 512 * 1024 * 1024, 1024),
         sandbox_uid_base=_int(env, "ALEMBIC_REVIEW_SANDBOX_UID_BASE", 1_900_000_000, 100_000),
         sqlite_synchronous=_choice(env, "ALEMBIC_REVIEW_SQLITE_SYNCHRONOUS", ("NORMAL", "FULL")),
+        publish_window=_float(env, "ALEMBIC_REVIEW_PUBLISH_WINDOW", 86400.0),
+        job_memory_bytes=_int(env, "ALEMBIC_REVIEW_JOB_MEMORY_MB", 2048, 64) * 1024 ** 2,
+        max_inflight_bytes=_int(env, "ALEMBIC_REVIEW_MAX_INFLIGHT_BYTES", 4 * GITHUB_MAX_PAYLOAD, 1024),
     )

@@ -12,15 +12,19 @@ GET /metrics   Prometheus text (bot/metrics.py).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import hmac
+import json
 import logging
+import re
 import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from bot import ledger, open_pulls
 from bot.metrics import Metrics
@@ -31,10 +35,31 @@ log = logging.getLogger("alembic_review.webhook")
 
 DELIVERY_TTL = 7 * 24 * 3600
 PR_ACTIONS = {"opened", "synchronize", "reopened", "ready_for_review"}
+REREQUEST_WINDOW = 60  # seconds: re-run requests for the same head in this window make one job
+BODY_SECONDS = 10.0    # a whole body must arrive in this long (GitHub itself gives up after 10 s)
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # a \uD800-\uDFFF escape: maybe a lone surrogate
 
 
 class BadPayload(Exception):
     pass
+
+
+def parse_payload(body: bytes) -> dict:
+    """The delivery's JSON object, or BadPayload saying in one line what is wrong with it."""
+    try:
+        payload = json.loads(body)
+    except RecursionError:
+        raise BadPayload("the JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise BadPayload(f"not JSON ({str(exc)[:100]})") from None
+    if not isinstance(payload, dict):
+        raise BadPayload("not a JSON object")
+    if SURROGATE_ESCAPE.search(body):
+        try:
+            json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadPayload("a string holds a lone UTF-16 surrogate") from None
+    return payload
 
 
 def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
@@ -47,11 +72,18 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
 def _get(data, *path, kind=None):
     for key in path:
         if not isinstance(data, dict):
-            raise BadPayload("/".join(map(str, path)))
+            raise BadPayload(f"{'/'.join(map(str, path))} is missing")
         data = data.get(key)
     if kind is not None and (not isinstance(data, kind) or isinstance(data, bool)):
-        raise BadPayload("/".join(map(str, path)))
+        raise BadPayload(f"{'/'.join(map(str, path))} is not a {kind.__name__}")
     return data
+
+
+def _list(data: dict, key: str) -> list:
+    value = data.get(key)
+    if value is not None and not isinstance(value, list):
+        raise BadPayload(f"{key} is not a list")
+    return value or []
 
 
 class Handler:
@@ -118,16 +150,28 @@ class Handler:
             return "ignored"
         repo = _get(p, "repository", "full_name", kind=str)
         head = _get(obj, "head_sha", kind=str)
-        numbers = [pr.get("number") for pr in obj.get("pull_requests") or [] if isinstance(pr, dict)]
+        numbers = [pr.get("number") for pr in _list(obj, "pull_requests") if isinstance(pr, dict)]
         if not numbers:  # fork PRs are not listed: find the PRs at that head in the ledger
             numbers = [rec["number"] for _, rec in self.store.items(ledger.PULL)
                        if rec.get("repo") == repo and rec.get("head_sha") == head]
-        results = [self._queue(ledger.rerequest(self.store, repo, n, head)) for n in numbers if isinstance(n, int)]
-        if "queued" not in results and isinstance(p.get("installation"), dict):
+        results = [self._rerequest(repo, n, head) for n in numbers if isinstance(n, int) and not isinstance(n, bool)]
+        if "queued" not in results and "already-queued" not in results and isinstance(p.get("installation"), dict):
             # a pull request the service has never seen (opened before the App was installed, or
             # its event lost): find it on GitHub by its head
             return self._queue_open(repo, _get(p, "installation", "id", kind=int), head_sha=head, force=True)
-        return "queued" if "queued" in results else "ignored"
+        return "queued" if "queued" in results else ("already-queued" if results else "ignored")
+
+    def _rerequest(self, repo: str, number: int, head: str) -> str:
+        """One job per pull request and head per REREQUEST_WINDOW, however often a (captured, signed)
+        re-run request is sent again under new delivery ids."""
+        key = f"{ledger.pull_key(repo, number)}@{head}"
+        if not self.store.first_time("rerequest", key, REREQUEST_WINDOW):
+            return "already-queued"
+        try:
+            return self._queue(ledger.rerequest(self.store, repo, number, head))
+        except Exception:
+            self.store.forget("rerequest", key)
+            raise
 
     def push(self, p: dict) -> str:
         """The base branch of open pull requests moved: those whose review could change (the push
@@ -150,12 +194,13 @@ class Handler:
                 if rec.get("installation_id") == installation_id and rec.get("state") != "closed":
                     ledger.close(self.store, rec["repo"], rec["number"])
         repos = [r.get("full_name") for key in ("repositories", "repositories_added")
-                 for r in p.get(key) or [] if isinstance(r, dict)]
+                 for r in _list(p, key) if isinstance(r, dict)]
+        removed = {r.get("full_name") for r in _list(p, "repositories_removed") if isinstance(r, dict)}
 
         def fn(rec):
             rec = dict(rec or {}, id=installation_id, last_action=action, updated=time.time())
             known = set(rec.get("repos", [])) | {r for r in repos if isinstance(r, str)}
-            known -= {r.get("full_name") for r in p.get("repositories_removed") or [] if isinstance(r, dict)}
+            known -= removed
             rec["repos"] = sorted(known)[:10_000]
             rec["active"] = action not in ("deleted", "suspend")
             return rec, None
@@ -192,28 +237,52 @@ def create_app(settings: Settings, store, enqueue, *, pending=lambda: 0, isolati
         metrics.delivery(event, result, time.perf_counter() - started)
         return JSONResponse({"result": result, **extra}, status_code=status)
 
-    def process(event: str, delivery: str, body: bytes) -> tuple[int, str]:
-        import json
-
+    def process(event: str, delivery: str, body: bytes) -> tuple[int, str, str | None]:
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return 400, "bad-request"
-        if not isinstance(payload, dict):
-            return 400, "bad-request"
-        if delivery and not store.first_time("delivery", delivery, DELIVERY_TTL):
-            return 200, "duplicate"
-        try:
-            return 202, handler.handle(event, payload)
+            payload = parse_payload(body)
         except BadPayload as exc:
-            log.warning("delivery %s (%s): unexpected payload at %s", delivery, event, exc)
-            return 400, "bad-request"
+            log.warning("delivery %s (%s): %s", delivery, event, exc)
+            return 400, "bad-request", str(exc)
+        if delivery and not store.first_time("delivery", delivery, DELIVERY_TTL):
+            return 200, "duplicate", None
+        try:
+            return 202, handler.handle(event, payload), None
+        except BadPayload as exc:
+            log.warning("delivery %s (%s): unexpected payload: %s", delivery, event, exc)
+            if delivery:
+                store.forget("delivery", delivery)
+            return 400, "bad-request", str(exc)
         except Exception:
             # not queued: forget the delivery so that GitHub's redelivery is not taken for a duplicate
             log.exception("delivery %s (%s) could not be queued", delivery, event)
             if delivery:
                 store.forget("delivery", delivery)
-            return 503, "error"
+            return 503, "error", None
+
+    inflight = {"bytes": 0}  # bodies being received, all requests together (one event loop: no lock)
+
+    async def read_body(request: Request, budget: list[int]) -> bytes | str:
+        """The body, or why not: "too-large", "busy" (the bytes in flight would pass their cap),
+        "timeout" (not all there within BODY_SECONDS), "disconnected", "stopping"."""
+        chunks, size = [], 0
+        try:
+            async with asyncio.timeout(BODY_SECONDS):
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > settings.max_body_bytes:
+                        return "too-large"
+                    if inflight["bytes"] + len(chunk) > settings.max_inflight_bytes:
+                        return "busy"
+                    inflight["bytes"] += len(chunk)
+                    budget[0] += len(chunk)
+                    chunks.append(chunk)
+        except TimeoutError:
+            return "timeout"
+        except ClientDisconnect:
+            return "disconnected"
+        except asyncio.CancelledError:  # the service stops (uvicorn's graceful shutdown timed out)
+            return "stopping"
+        return b"".join(chunks)
 
     @app.post("/webhook")
     async def webhook(request: Request):
@@ -222,18 +291,19 @@ def create_app(settings: Settings, store, enqueue, *, pending=lambda: 0, isolati
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > settings.max_body_bytes:
             return answer(event, "too-large", started, 413)
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > settings.max_body_bytes:
-                return answer(event, "too-large", started, 413)
-            chunks.append(chunk)
-        body = b"".join(chunks)
-        if not signature_ok(settings.webhook_secret, body, request.headers.get("x-hub-signature-256")):
-            return answer(event, "bad-signature", started, 401)
+        budget = [0]
+        try:
+            body = await read_body(request, budget)
+            if isinstance(body, str):
+                status = {"too-large": 413, "busy": 503, "timeout": 408, "disconnected": 400, "stopping": 503}[body]
+                return answer(event, body, started, status)
+            if not signature_ok(settings.webhook_secret, body, request.headers.get("x-hub-signature-256")):
+                return answer(event, "bad-signature", started, 401)
+        finally:
+            inflight["bytes"] -= budget[0]
         delivery = request.headers.get("x-github-delivery", "")[:100]
-        status, result = await run_in_threadpool(process, event, delivery, body)
-        return answer(event, result, started, status)
+        status, result, reason = await run_in_threadpool(process, event, delivery, body)
+        return answer(event, result, started, status, **({"reason": reason} if reason else {}))
 
     @app.get("/healthz")
     def healthz():
@@ -289,7 +359,11 @@ def main(argv: list[str] | None = None) -> int:
                      on_start=on_start, on_stop=on_stop, forget_token=rt.auth.forget, github=rt.auth.github)
     import uvicorn
 
+    # a stalled upload ends within BODY_SECONDS anyway; running jobs finish in on_stop, after this
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                                           access_log=False, lifespan="on"))
-    server.run()
+                                           access_log=False, lifespan="on", timeout_graceful_shutdown=5))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled: the shutdown went fine
+        log.info("alembic-review stopped")
     return 0

@@ -12,13 +12,17 @@ own code and leave it off) the child also gets, before it execs Python:
   that the sandbox user could not traverse anyway (e.g. /root, where Python may be installed);
   what the child needs there (the Python installation, our package, the directories listed in
   ALEMBIC_REVIEW_SANDBOX_EXPOSE such as the checkout under review) is bound back read-only at the
-  same path;
+  same path; a PID namespace of its own (the child is its pid 1: when it dies, the kernel kills
+  every fork of it) with its own /proc, and an /etc holding only a passwd/group of root and the
+  sandbox user, hosts, and the loader's cache;
 - when we are root and ALEMBIC_REVIEW_SANDBOX_UID is set: that uid and gid, no supplementary
   groups. Files of root (the App's private key, the service's data, other jobs' checkouts) and
   the memory and environment of root processes (/proc/PID/environ) are then out of reach, and
   RLIMIT_NPROC binds (it does not for root), so a fork bomb stops at SANDBOX_NPROC;
 - no new privileges, and a seccomp filter under which socket() and io_uring_setup() fail with
   EACCES: no TCP, no Unix sockets (a database's socket file is world-writable), no netlink.
+  socketpair() stays allowed on purpose: an anonymous pair between the child's own processes
+  reaches nothing a pipe does not.
 
 Everything is computed when this module is imported, in the parent; the child only makes
 syscalls. Anything asked for that cannot be applied makes the child fail to start: fail closed.
@@ -36,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+MS_NOEXEC = 0x8
 CLONE_NEWNET = 0x40000000
 CHILD_MEMORY = 2 * 1024 ** 3       # rlimits of every child started through isolate()
 CHILD_FILE_SIZE = 16 * 1024 ** 2
@@ -43,10 +49,12 @@ CHILD_CPU_SECONDS = 600
 MS_NOSUID, MS_NODEV, MS_RDONLY = 0x2, 0x4, 0x1
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+PR_SET_PDEATHSIG = 1
 SANDBOX_NPROC = 64
 TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run")
 TEMP_TMPFS = b"mode=1777,size=16m,nr_inodes=4096"   # the child may write a little, privately
 COVER_TMPFS = b"mode=755,size=1m,nr_inodes=4096"    # only holds the mount points we bind back
+ETC_KEPT = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime")  # what the loader and libc read
 
 _SECCOMP_ARCH = {  # machine -> (AUDIT_ARCH_*, socket nr, io_uring_setup nr, x32 bit)
     "x86_64": (0xC000003E, 41, 425, 0x40000000),
@@ -146,10 +154,50 @@ def _check(result: int, what: str) -> None:
         raise OSError(err, f"sandbox: {what}: {os.strerror(err)}")
 
 
+def _pid_namespace() -> None:
+    """Continue as pid 1 of a new PID namespace: this process forks, and stays behind only to wait
+    for the child and end as it ended. When the namespace's pid 1 dies, the kernel kills every
+    process in it: no fork of a revision outlives its render process."""
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID), "unshare(CLONE_NEWNS | CLONE_NEWPID)")
+    _check(_libc.prctl(PR_SET_PDEATHSIG, 9, None, 0, 0), "parent death signal")
+    pid = os.fork()
+    if pid == 0:
+        return
+    os.closerange(0, 65536)  # the pipes and our starter's descriptors are the child's business
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _minimal_etc(uid: int | None) -> None:
+    """/etc holds only what the loader needs and a passwd naming root and the sandbox user."""
+    kept = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in ETC_KEPT if os.path.isfile(path)]
+    _check(_libc.mount(b"tmpfs", b"/etc", b"tmpfs", MS_NOSUID | MS_NODEV, COVER_TMPFS), "tmpfs over /etc")
+    user = uid if uid is not None else os.getuid()
+    files = {"passwd": f"root:x:0:0::/:/usr/sbin/nologin\nsandbox:x:{user}:{user}::/tmp:/usr/sbin/nologin\n",
+             "group": f"root:x:0:\nsandbox:x:{user}:\n", "hosts": "127.0.0.1 localhost\n"}
+    for name, text in files.items():
+        with open(f"/etc/{name}", "w") as f:
+            f.write(text)
+    for path, fd in kept:
+        open(path, "w").close()
+        _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND, None), f"bind {path}")
+        _check(_libc.mount(None, path.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
+               f"read-only {path}")
+        os.close(fd)
+    _check(_libc.mount(None, b"/etc", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None), "read-only /etc")
+
+
 def apply(plan: Plan) -> None:
     """In the child, between fork and exec (called from isolate)."""
     if plan.mounts:
-        _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+        _pid_namespace()
         _check(_libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
         # handles on what we bind back, taken in the new namespace (a bind source must be one of its
         # mounts) before the tmpfs covers hide the paths
@@ -165,6 +213,9 @@ def apply(plan: Plan) -> None:
             _check(_libc.mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, None),
                    f"read-only {path}")
             os.close(fd)
+        _minimal_etc(plan.uid)
+        # a /proc of the new PID namespace: the render's own processes, nobody else's command line
+        _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
     if plan.uid is not None:
         os.setgroups([])
         os.setresgid(plan.uid, plan.uid, plan.uid)
@@ -184,6 +235,8 @@ def describe(plan: Plan | None) -> list[str]:
     if plan.mounts:
         out.append("private mount namespace: " + ", ".join(d.decode() for d, _ in plan.covers)
                    + " emptied; read-only: " + ", ".join(plan.binds))
+        out.append("private PID namespace and /proc; /etc: passwd, group, hosts of its own, "
+                   + ", ".join(os.path.basename(p) for p in ETC_KEPT) + " read-only")
     out.append(f"uid/gid {plan.uid}, RLIMIT_NPROC {SANDBOX_NPROC}" if plan.uid is not None else "same uid as the service")
     out.append("seccomp: socket() and io_uring_setup() denied" if plan.seccomp is not None
                else f"no seccomp filter for {platform.machine()}")
@@ -195,7 +248,9 @@ PLAN = make_plan(os.environ)
 
 def isolate() -> None:
     """preexec_fn of every child that runs code not ours: limits first, then drop the network where
-    the kernel allows it, then the strict plan if there is one."""
+    the kernel allows it, then the strict plan if there is one; last, the child is tied to the
+    thread that started it (SIGKILL when it ends: no render process outlives a killed worker)."""
+    parent = os.getppid()
     os.setsid()
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
     resource.setrlimit(resource.RLIMIT_FSIZE, (CHILD_FILE_SIZE, CHILD_FILE_SIZE))
@@ -207,3 +262,7 @@ def isolate() -> None:
         pass
     if PLAN is not None:  # code from strangers (the webhook service)
         apply(PLAN)
+    # after apply: a change of uid clears the death signal
+    _check(_libc.prctl(PR_SET_PDEATHSIG, 9, None, 0, 0), "parent death signal")
+    if os.getppid() not in (parent, 0):  # the parent died before the signal was armed (0: it is
+        os._exit(1)                       # outside our PID namespace, where we cannot see it)

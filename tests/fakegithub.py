@@ -132,6 +132,7 @@ class Failure:
     body: Any
     headers: dict
     after: bool = False  # carried out first, then the answer is `status` (a lost answer)
+    delay: float = 0.0  # seconds the request hangs before the answer (a GitHub that stopped answering)
 
 
 @dataclass
@@ -345,6 +346,17 @@ class FakeGitHub:
             repo.check_runs[run["id"]] = run
             return run
 
+    def hang(self, method: str, path_regex: str, seconds: float, times: int = 1000) -> None:
+        """The next `times` matching requests get no answer for `seconds` (then a 504)."""
+        with self.lock:
+            self.failures.append(Failure(method.upper(), re.compile(path_regex), 504, times,
+                                         {"message": "Gateway Timeout"}, {}, delay=seconds))
+
+    def recover(self) -> None:
+        """Every failure injected so far is over."""
+        with self.lock:
+            self.failures.clear()
+
     def secondary_rate_limit(self, method: str, path_regex: str, times: int = 1, retry_after: int = 1) -> None:
         self.fail(method, path_regex, 403, times,
                   {"message": "You have exceeded a secondary rate limit. Please wait a few minutes "
@@ -500,9 +512,15 @@ class FakeGitHub:
                 if failure.times > 0 and failure.method == method and failure.pattern.search(path):
                     failure.times -= 1
                     if not failure.after:
-                        return failure.status, dict(failure.headers), failure.body
+                        break
                     lost = failure
+                    failure = None
                     break
+            else:
+                failure = None
+        if failure is not None:
+            time.sleep(failure.delay)  # outside the lock: other requests are answered meanwhile
+            return failure.status, dict(failure.headers), failure.body
         answer = self._route(method, path, query, body, headers)
         return (lost.status, dict(lost.headers), lost.body) if lost else answer
 

@@ -140,13 +140,24 @@ def sandbox_processes(uids) -> list[int]:
     return found
 
 
-def test_strict_sandbox_renders_normal_revisions_with_a_read_only_checkout(tmp_path):
-    """The CLI as the service runs it (ALEMBIC_REVIEW_SANDBOX=strict, a uid of its own): app imports
-    from the repository still work; the checkout cannot be written, root's files cannot be read."""
+def strict_review(repo, uid: int) -> dict:
+    """The JSON report of the CLI run as the service runs it: strict sandbox, a uid of its own."""
     import subprocess
     import sys
 
-    from tests.gitrepo import REPO_ROOT, alembic_project
+    from tests.gitrepo import REPO_ROOT
+
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO_ROOT), "ALEMBIC_REVIEW_SANDBOX": "strict",
+           "ALEMBIC_REVIEW_SANDBOX_UID": str(uid), "ALEMBIC_REVIEW_SANDBOX_EXPOSE": str(repo.path)}
+    proc = subprocess.run([sys.executable, "-m", "linters", str(repo.path), "--base", "main", "--format", "json"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    return json.loads(proc.stdout)
+
+
+def test_strict_sandbox_renders_normal_revisions_with_a_read_only_checkout(tmp_path):
+    """The CLI as the service runs it (ALEMBIC_REVIEW_SANDBOX=strict, a uid of its own): app imports
+    from the repository still work; the checkout cannot be written, root's files cannot be read."""
+    from tests.gitrepo import alembic_project
 
     repo = alembic_project(tmp_path / "repo")
     repo.write("myapp/__init__.py", "")
@@ -173,13 +184,43 @@ def test_strict_sandbox_renders_normal_revisions_with_a_read_only_checkout(tmp_p
         ''', header="from myapp.names import LEGACY")
     repo.commit("snoop")
     uid = 1_899_000_000 + os.getpid() % 1000
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(REPO_ROOT), "ALEMBIC_REVIEW_SANDBOX": "strict",
-           "ALEMBIC_REVIEW_SANDBOX_UID": str(uid), "ALEMBIC_REVIEW_SANDBOX_EXPOSE": str(repo.path)}
-    proc = subprocess.run([sys.executable, "-m", "linters", str(repo.path), "--base", "main", "--format", "json"],
-                          env=env, capture_output=True, text=True, timeout=120)
-    report = json.loads(proc.stdout)
+    report = strict_review(repo, uid)
     sql = report["revisions"][0]["sql"]
     assert "DROP COLUMN legacy_name" in sql  # app code imported from the repo root
     assert "write=denied" in sql and "write_abs=denied:30" in sql  # EROFS: the checkout is a read-only view
     assert "root_file=denied" in sql and f"uid={uid}" in sql
     assert not (repo.path / "evil.py").exists() and "render-error" not in [f["rule"] for f in report["findings"]]
+
+
+def test_a_revision_sees_its_own_processes_and_a_minimal_etc(tmp_path):
+    """What a revision could print into its rendered SQL (published as "Rendered SQL"): /etc/passwd
+    and other processes' command lines are the sandbox's own, nothing of the host."""
+    from tests.gitrepo import alembic_project
+
+    if os.geteuid() != 0:
+        pytest.skip("the mount and PID namespaces need root")
+    repo = alembic_project(tmp_path / "repo")
+    repo.add_revision("0002", "0001", '''
+        import os
+        passwd = open("/etc/passwd").read().replace(chr(10), ";")
+        init = open("/proc/1/cmdline", "rb").read().replace(bytes(1), b" ").decode()
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        etc = sorted(os.listdir("/etc"))
+        import socket
+        a, b = socket.socketpair()  # allowed: an anonymous pair between its own processes
+        a.sendall(b"pair")
+        pair = b.recv(4).decode()
+        op.execute(f"SELECT 1 -- passwd={passwd} | init={init} | pids={pids} | pair={pair} | etc={etc}")
+        ''')
+    repo.commit("snoop")
+    uid = 1_898_000_000 + os.getpid() % 1000
+    sql = strict_review(repo, uid)["revisions"][0]["sql"]
+    passwd = sql.split("passwd=", 1)[1].split(" |", 1)[0]
+    assert [line.split(":")[0] for line in passwd.split(";") if line] == ["root", "sandbox"]
+    assert f"sandbox:x:{uid}:{uid}" in passwd
+    init = sql.split("init=", 1)[1].split(" |", 1)[0]
+    assert "render_child" in init  # pid 1 is the render process itself, not the host's init
+    assert sql.split("pids=", 1)[1].split(" |", 1)[0] == "[1]"  # no other process in sight
+    assert "pair=pair" in sql
+    etc = sql.split("etc=", 1)[1].split("\n", 1)[0]
+    assert "shadow" not in etc and "hostname" not in etc
