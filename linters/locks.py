@@ -43,7 +43,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from linters.nodes import dotted, object_parts, relation_name, strings
+from linters.nodes import dotted, object_parts, option_on, relation_name, strings
 
 __all__ = [
     "LOCK_MODES",
@@ -575,7 +575,7 @@ def _create_index(acc: _Acc, s: dict) -> None:
 
 def _reindex(acc: _Acc, s: dict) -> None:
     kind = s.get("kind", "")
-    concurrent = any(d["DefElem"]["defname"] == "concurrently" for d in s.get("params") or ())
+    concurrent = option_on(s.get("params"), "concurrently")
     rel = relation_name(s.get("relation"))
     if concurrent:
         acc.transactional = False
@@ -681,14 +681,13 @@ def _truncate(acc: _Acc, s: dict) -> None:
 
 
 def _vacuum(acc: _Acc, s: dict) -> None:
-    opts = {d["DefElem"]["defname"] for d in s.get("options") or ()}
     rels = [relation_name(v["VacuumRelation"].get("relation")) for v in s.get("rels") or ()]
     if not s.get("is_vacuumcmd"):  # ANALYZE: samples the table, allowed in a transaction
         for r in rels:
             acc.lock(r, SUE)
     else:
         acc.transactional = False
-        full = "full" in opts
+        full = option_on(s.get("options"), "full")
         for r in rels:
             acc.lock(r, AEL if full else SUE)
         if full and rels:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from linters.foreign_keys import ForeignKeys
 from linters.locks import LockEffect
@@ -60,10 +60,22 @@ class RunState:
     def effect(self, stmt: Statement) -> LockEffect:
         """The lock model's verdict on `stmt` for this run's PostgreSQL version (computed once)."""
         try:
-            return stmt.lock_effect(self.pg_version)
+            effect = stmt.lock_effect(self.pg_version)
         except Exception:  # a node shape the model does not know must not stop the review
             return LockEffect(locks=(), rewrite=False, scan=False, transactional=True,
                               notes=(f"{stmt.kind} could not be modelled",))
+        if effect.scan and self._proven_set_not_null(stmt):
+            return replace(effect, scan=False)
+        return effect
+
+    def _proven_set_not_null(self, stmt: Statement) -> bool:
+        """Only SET NOT NULLs that a valid CHECK (col IS NOT NULL) proves: PostgreSQL 12+ skips their scan."""
+        if self.pg_version < 12 or stmt.kind != "AlterTableStmt":
+            return False
+        table = relation_name(stmt.body.get("relation"))
+        cmds = [c.get("AlterTableCmd", {}) for c in stmt.body.get("cmds") or ()]
+        return bool(cmds) and all(c.get("subtype") == "AT_SetNotNull" and (table, c.get("name")) in self.not_null_proven
+                                  for c in cmds)
 
     def created(self, kind: str, name: str | None) -> bool:
         """Did this run create object `name` of DropStmt kind `kind` (OBJECT_VIEW, OBJECT_INDEX, ...)?"""

@@ -2,7 +2,7 @@
 
 from linters.rules import Hit, sql_rule
 from linters.suggest import CONCURRENTLY
-from linters.rules.nodes import EXEMPT_NEW_TABLES, lock_of, object_name
+from linters.rules.nodes import EXEMPT_NEW_TABLES, lock_of, object_name, option_on
 from linters.sql import relation_name
 
 CONCURRENT_RECIPE = (
@@ -73,7 +73,7 @@ def ban_concurrent_index_creation_in_transaction(stmt, state):
 
 
 def _reindex_concurrently(body: dict) -> bool:
-    return any(p.get("DefElem", {}).get("defname") == "concurrently" for p in body.get("params") or ())
+    return option_on(body.get("params"), "concurrently")
 
 
 def _reindexed_table(body: dict, state) -> str | None:
@@ -130,7 +130,14 @@ def require_concurrent_reindex(stmt, state):
         hint = ("REINDEX CONCURRENTLY needs PostgreSQL 12+. Before that, build a replacement with "
                 "op.create_index(..., postgresql_concurrently=True) in an autocommit_block, then drop the old "
                 "index CONCURRENTLY and rename the new one.")
-    target = relation_name(body.get("relation")) or "the database"
+    kind = body.get("kind", "")
+    if kind == "REINDEX_OBJECT_SYSTEM":  # system catalogs: PostgreSQL has no REINDEX SYSTEM CONCURRENTLY
+        yield Hit("REINDEX SYSTEM locks the system catalogs every session reads while it rebuilds them; "
+                  "PostgreSQL cannot do it CONCURRENTLY: run it by hand in a maintenance window, not in a migration",
+                  lock="ACCESS EXCLUSIVE")
+        return
+    what = kind.removeprefix("REINDEX_OBJECT_").lower()
+    target = relation_name(body.get("relation")) or (f"{what} {body['name']}" if body.get("name") else f"the {what}")
     yield Hit(f"REINDEX of {target} blocks writes while it rebuilds; use CONCURRENTLY",
               table=table, hint=hint,
               lock=lock_of(stmt.node, state, table) if body.get("kind") == "REINDEX_OBJECT_TABLE" else "SHARE")

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from linters.locks import lock_effect
 from linters.nodes import derived, relation_name
-from linters.nodes import dotted, is_bookkeeping, object_name, strings  # noqa: F401  (re-exported for the rules)
+from linters.nodes import dotted, is_bookkeeping, object_name, option_on, strings  # noqa: F401  (re-exported for the rules)
 
 # What the rule docs say about the run's own creations (RunState), appended to their `why`.
 EXEMPT_NEW_TABLES = " Not reported for tables created earlier in the same run: they are empty and nobody uses them yet."

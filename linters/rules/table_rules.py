@@ -4,7 +4,8 @@ Tables created earlier in the same run are not reported.
 """
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, lock_of, single_command
+from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, lock_of, option_on,
+                                  single_command)
 from linters.sql import relation_name
 
 
@@ -34,8 +35,7 @@ def require_concurrent_partition_detach(stmt, state):
 
 
 def _full_vacuum(body: dict) -> bool:
-    return body.get("is_vacuumcmd") and any(o.get("DefElem", {}).get("defname") == "full"
-                                            for o in body.get("options") or ())
+    return body.get("is_vacuumcmd") and option_on(body.get("options"), "full")
 
 
 @sql_rule(

@@ -1,7 +1,5 @@
 """linters/rules/index_rules.py at the SQL level: index builds, drops and rebuilds."""
 
-import pytest
-
 from tests.sqllint import lint_errors, lint_ok
 
 # -- require-concurrent-index-creation ---------------------------------------------------------
@@ -107,7 +105,17 @@ def test_reindexing_a_table_the_run_created_is_quiet():
             "REINDEX INDEX t_id_idx; COMMIT;", "require-concurrent-reindex")
 
 
-@pytest.mark.xfail(strict=True, reason="suspected bug: REINDEX SCHEMA is reported as 'REINDEX of the database'")
 def test_reindex_schema_names_the_schema():
     [f] = lint_errors("REINDEX SCHEMA billing;", "require-concurrent-reindex")
-    assert "billing" in f.message
+    assert "schema billing" in f.message
+
+
+def test_reindex_system_is_not_told_to_use_concurrently():
+    # PostgreSQL: "cannot reindex system catalogs concurrently"
+    [f] = lint_errors("REINDEX SYSTEM;", "require-concurrent-reindex")
+    assert "cannot do it CONCURRENTLY" in f.message and "use CONCURRENTLY" not in f.message
+
+
+def test_an_option_switched_off_is_off():
+    lint_errors("REINDEX (CONCURRENTLY false) TABLE users;", "require-concurrent-reindex")
+    lint_ok("REINDEX (CONCURRENTLY true) TABLE users;", "require-concurrent-reindex")

@@ -55,7 +55,8 @@ def test_from_postgresql_19_the_hint_is_repack_concurrently():
 
 
 def test_a_plain_vacuum_is_quiet():
-    lint_ok("VACUUM users; VACUUM (ANALYZE) users; ANALYZE users;", "prefer-repack")
+    lint_ok("VACUUM users; VACUUM (ANALYZE) users; ANALYZE users; VACUUM (FULL false) users; VACUUM (FULL off) users;",
+            "prefer-repack")
 
 
 def test_rewriting_a_table_the_run_created_is_quiet():

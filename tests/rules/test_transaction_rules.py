@@ -4,8 +4,6 @@ The SQL starts outside a transaction: BEGIN ... COMMIT stands for the migration'
 the whole SQL is one revision (rules that speak once per revision speak once here).
 """
 
-import pytest
-
 from tests.sqllint import lint_errors, lint_ok
 
 # -- lock-held-across-statements ---------------------------------------------------------------
@@ -215,8 +213,6 @@ def test_instant_changes_and_tables_the_run_created_are_quiet():
             "ALTER TABLE t ALTER COLUMN id TYPE bigint; COMMIT;", "require-statement-timeout")
 
 
-@pytest.mark.xfail(strict=True, reason="suspected bug: the lock model says SET NOT NULL scans even when a "
-                                       "validated CHECK (col IS NOT NULL) lets PostgreSQL 12+ skip the scan")
 def test_set_not_null_proven_by_a_validated_check_does_not_scan():
     lint_ok("""\
         BEGIN; ALTER TABLE users ADD CONSTRAINT ck CHECK (email IS NOT NULL) NOT VALID; COMMIT;
