@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from linters.findings import Finding
 from linters.foreign_keys import HistoryIndex, dropped_tables, history_foreign_keys, mentions_any
-from linters.pysource import argument, keyword, literal_str, qualified
+from linters.pysource import argument, func_name, keyword, literal_str, qualified, sqlalchemy_type_sql
 from linters.sourcemap import RevisionSource
 from linters.sqlrun import RunSetup, sql_findings
 from linters.rules import RULES
@@ -35,6 +35,23 @@ def _dropped_index_table(source: RevisionSource, line: int) -> str | None:
         return None
     table = literal_str(argument(call, 1, "table_name"))
     return qualified(table, literal_str(keyword(call, "schema"))) if table else None
+
+
+def note_existing_types(items: list[Reviewed], sources: dict[str, RevisionSource]) -> None:
+    """Each ALTER COLUMN TYPE learns the column's old type from its op.alter_column(existing_type=...):
+    the rendered SQL does not say it, and a change that keeps the stored bytes does not rewrite."""
+    for item in items:
+        for stmt in item.parsed.statements:
+            if stmt.kind != "AlterTableStmt" or stmt.path not in sources or not stmt.line:
+                continue
+            columns = [c["AlterTableCmd"].get("name") for c in stmt.body.get("cmds") or ()
+                       if c.get("AlterTableCmd", {}).get("subtype") == "AT_AlterColumnType"]
+            tree = sources[stmt.path].tree
+            located = locate_call(tree, stmt.line) if len(columns) == 1 and tree else None
+            call = located[0].value if located else None
+            if call is not None and func_name(call) == "alter_column":
+                if old := sqlalchemy_type_sql(keyword(call, "existing_type")):
+                    stmt.known_types[columns[0]] = old
 
 
 def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource]) -> None:
@@ -68,6 +85,7 @@ class Judge:
         dropped = dropped_tables(item.parsed.statements)
         setup = replace(self.setup, foreign_keys=self._history().foreign_keys_before(
             self._position.get(item.file.revision, 0), dropped)) if dropped else self.setup
+        note_existing_types([item], self.sources)
         found = sql_findings([item], self.config, one_run=False, setup=setup)
         locate_and_suggest(found, self.sources)
         return found
@@ -78,6 +96,7 @@ class Judge:
         dropped = dropped_tables(s for item in items for s in item.parsed.statements)
         revisions = [self.graph.by_id[r] for r in self.graph.upgrade_order()] if dropped else []
         history = [f.source for f in revisions if id(f) not in in_run and mentions_any(f.source, dropped)]
+        note_existing_types(items, self.sources)
         found = sql_findings(items, self.config, one_run=True,
                              setup=replace(self.setup, foreign_keys=history_foreign_keys(history)))
         locate_and_suggest(found, self.sources)

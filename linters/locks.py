@@ -284,15 +284,20 @@ def _norm_type(tn: dict) -> tuple[str, tuple, int]:
 
 
 _STRINGY = {"varchar", "text"}
+# Types whose one typmod is a length or precision: raising it (or dropping it) keeps every stored value.
+_WIDENABLE = {"varchar", "varbit", "timestamp", "timestamptz", "time", "timetz"}
+# Binary-coercible pairs PostgreSQL relabels without touching the rows.
+_RELABELS = {("cidr", "inet")}
 
 
 def type_change_rewrites(old: str | dict | None, new: dict) -> bool:
     """Does ALTER COLUMN TYPE from ``old`` (SQL text or TypeName node) to ``new``
     (TypeName node) rewrite the table?  Unknown old type -> True.
 
-    No rewrite, measured: same type; varchar(n) -> varchar(m >= n) / varchar / text;
-    text -> varchar (no length); numeric(p,s) -> numeric(q >= p, s) / numeric.
-    Everything else (int -> bigint, text -> varchar(n), shrinking, timestamp ->
+    No rewrite, measured (relfilenode before/after on PostgreSQL 15): same type; varchar(n) ->
+    varchar(m >= n) / varchar / text; text -> varchar (no length); numeric(p,s) -> numeric(q >= p, s)
+    / numeric; varbit, timestamp(tz) and time(tz) precision raised or dropped; cidr -> inet.
+    Everything else (int -> bigint, text -> varchar(n), shrinking, char(n) -> anything, timestamp ->
     timestamptz whose cost depends on the TimeZone setting, arrays...) -> True.
     """
     if isinstance(old, str):
@@ -304,10 +309,14 @@ def type_change_rewrites(old: str | dict | None, new: dict) -> bool:
         return False
     if oa or na:
         return True
+    if (on, nn) in _RELABELS:
+        return False
     if on in _STRINGY and nn in _STRINGY:
         if nn == "text" or not nm:  # to text / unbounded varchar
             return False
         return not (on == "varchar" and om and None not in om + nm and nm[0] >= om[0])
+    if on == nn and on in _WIDENABLE:
+        return bool(nm) and not (om and None not in om + nm and nm[0] >= om[0])
     if on == nn == "numeric" and om:
         if not nm:
             return False

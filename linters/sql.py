@@ -29,6 +29,7 @@ class Statement:
     revision: str | None = None
     path: str | None = None       # repo-relative revision file
     managed: bool = False         # emitted by Alembic itself (autocommit_block's COMMIT/BEGIN), not the revision
+    known_types: dict = field(default_factory=dict, compare=False)  # column -> its type before (op.alter_column's existing_type)
     _effects: dict = field(default_factory=dict, repr=False, compare=False)
     derived: dict = field(default_factory=dict, repr=False, compare=False)  # nodes.derived(): read once
     # The node's one key ("IndexStmt") and its body: every rule asks every statement for them, so plain

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from linters.foreign_keys import ForeignKeys
-from linters.locks import LockEffect
+from linters.locks import LockEffect, lock_effect
 from linters.nodes import is_bookkeeping, relation_name, strings
 from linters.schema_objects import created_table, creates, drops
 from linters.sql import Statement
@@ -29,6 +29,7 @@ class RunState:
     added_constraints: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint) added by this run
     guarded_constraints: set[tuple[str, str]] = field(default_factory=set)  # dropped IF EXISTS first: re-adding can be re-run
     guarded_indexes: set[str] = field(default_factory=set)  # indexes dropped IF EXISTS: a re-run rebuilds, even an INVALID one
+    column_types: dict[tuple[str, str], dict] = field(default_factory=dict)  # (table, column) -> TypeName node set by this run
 
     def is_new(self, table: str | None) -> bool:
         return table is not None and table in self.created_tables
@@ -66,7 +67,13 @@ class RunState:
                               notes=(f"{stmt.kind} could not be modelled",))
         if effect.scan and self._proven_set_not_null(stmt):
             return replace(effect, scan=False)
+        if effect.rewrite and stmt.kind == "AlterTableStmt" and (stmt.known_types or self.column_types):
+            return lock_effect(stmt.node, self.pg_version, column_type=lambda t, c: self.old_type(stmt, t, c))
         return effect
+
+    def old_type(self, stmt: Statement, table: str | None, column: str | None) -> str | dict | None:
+        """A column's type before `stmt`: as its op call states it (existing_type), or as this run set it."""
+        return stmt.known_types.get(column) or self.column_types.get((table, column))
 
     def _proven_set_not_null(self, stmt: Statement) -> bool:
         """Only SET NOT NULLs that a valid CHECK (col IS NOT NULL) proves: PostgreSQL 12+ skips their scan."""
@@ -114,6 +121,9 @@ class RunState:
     def _track_alter(self, table: str | None, cmd: dict, revision: str | None) -> None:
         subtype = cmd.get("subtype")
         definition = cmd.get("def") or {}
+        if subtype in ("AT_AddColumn", "AT_AlterColumnType"):
+            column = definition.get("ColumnDef", {})
+            self.column_types[(table, column.get("colname") or cmd.get("name"))] = column.get("typeName")
         if subtype == "AT_AddColumn" and not self.is_new(table):
             self.added_columns.add((table, definition.get("ColumnDef", {}).get("colname")))
         elif subtype == "AT_DropColumn":

@@ -54,7 +54,8 @@ def adding_field_with_default(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         if subtype != "AT_AddColumn" or not state.is_existing(table):
             continue
-        effect = lock_effect(single_command(stmt, cmd), state.pg_version)
+        effect = lock_effect(single_command(stmt, cmd), state.pg_version,
+                             column_type=lambda t, c: state.old_type(stmt, t, c))
         if effect.rewrite:
             column = cmd.get("def", {}).get("ColumnDef", {}).get("colname")
             why = "; ".join(effect.notes) or "the default is computed for every row"
@@ -137,11 +138,16 @@ def adding_not_nullable_field(stmt, state):
     summary="ALTER COLUMN ... TYPE rewrites the table under ACCESS EXCLUSIVE and breaks code using the old type.",
     why="Most type changes (int -> bigint, text -> varchar(n), timestamp -> timestamptz, anything with USING) "
         "rewrite the table and rebuild its indexes while holding ACCESS EXCLUSIVE: the table is offline for "
-        "the duration. The rendered SQL does not say the old type, so every change is reported; the only "
-        "cheap ones are varchar widening, varchar -> text and numeric precision increase." + EXEMPT_NEW_TABLES,
+        "the duration. Changes that keep every stored value's bytes do not rewrite (measured by relfilenode on "
+        "PostgreSQL 15): varchar(n) -> varchar(m >= n) / varchar / text, numeric precision raised at the same "
+        "scale, varbit / timestamp / time precision raised, cidr -> inet. They are not reported when the old "
+        "type is known: from `existing_type=` of op.alter_column, or from an earlier statement of the run. "
+        "They still take ACCESS EXCLUSIVE for a moment (require-lock-timeout). The rendered SQL alone does not "
+        "say the old type, so without `existing_type` every change is reported." + EXEMPT_NEW_TABLES,
     recipe="Add a new column with the new type (`op.add_column`), write to both from the application, backfill "
-           "in batches, switch reads, then drop the old column in a later release. For varchar(n) -> text or a "
-           "wider varchar, which do not rewrite, mark the line `# alembic-review: ignore[changing-column-type]`.",
+           "in batches, switch reads, then drop the old column in a later release. For a change that does not "
+           "rewrite (varchar(n) -> text), pass the old type: `op.alter_column('t', 'x', type_=sa.Text(), "
+           "existing_type=sa.String(50))`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
 )
@@ -149,7 +155,8 @@ def changing_column_type(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         if subtype != "AT_AlterColumnType" or not state.is_existing(table):
             continue
-        effect = lock_effect(single_command(stmt, cmd), state.pg_version)
+        effect = lock_effect(single_command(stmt, cmd), state.pg_version,
+                             column_type=lambda t, c: state.old_type(stmt, t, c))
         if effect.rewrite:
             new_type = type_name(cmd.get("def", {}).get("ColumnDef", {}))[0]
             yield Hit(f"changing the type of {table}.{cmd.get('name')} to {new_type} rewrites {table} "
