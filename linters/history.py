@@ -41,7 +41,7 @@ class RevisionFile:
         """
         if self._tree is _UNPARSED:
             try:
-                self._tree = strip_docstrings(ast.parse(self.source, filename=self.path))
+                self._tree = canonical_imports(strip_docstrings(ast.parse(self.source, filename=self.path)))
             except (SyntaxError, ValueError, MemoryError, RecursionError):
                 self._tree = None
         return self._tree
@@ -74,7 +74,28 @@ def strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
+def canonical_imports(tree: ast.Module) -> ast.Module:
+    """The imports at the top of a module one name each, sorted and without repeats: isort or ruff
+    reordering or merging them does not change what the revision does."""
+    top = 0
+    while top < len(tree.body) and isinstance(tree.body[top], (ast.Import, ast.ImportFrom)):
+        top += 1
+    single = {}
+    for node in tree.body[:top]:
+        for alias in node.names:
+            one = ast.Import(names=[alias]) if isinstance(node, ast.Import) else \
+                ast.ImportFrom(module=node.module, names=[alias], level=node.level)
+            ast.copy_location(one, node)
+            single.setdefault(normalized_dump(one), one)
+    tree.body[:top] = [single[k] for k in sorted(single)]
+    return tree
+
+
 def normalized_dump(tree: ast.AST) -> str:
+    """The code's meaning as text: no positions, and no `u` string prefix (Constant.kind) that formatters drop."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.kind is not None:
+            node.kind = None
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
 
@@ -227,6 +248,48 @@ class Graph:
             seen.add(cur)
             stack += self.needs(self.by_id[cur])
         return seen
+
+    def cycles(self) -> list[list[str]]:
+        """Loops of down_revision / depends_on edges (Alembic refuses the history), each as its sorted ids:
+        the strongly connected components with more than one revision, or one that needs itself."""
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        on_stack: set[str] = set()
+        stack: list[str] = []
+        found: list[list[str]] = []
+        for start in sorted(self.by_id):
+            if start in index:
+                continue
+            work = [(start, iter(self.needs(self.by_id[start])))]
+            index[start] = low[start] = len(index)
+            stack.append(start)
+            on_stack.add(start)
+            while work:  # Tarjan's algorithm without recursion: histories have thousands of revisions
+                rid, edges = work[-1]
+                nxt = next((e for e in edges if e in self.by_id), None)
+                if nxt is not None:
+                    if nxt not in index:
+                        index[nxt] = low[nxt] = len(index)
+                        stack.append(nxt)
+                        on_stack.add(nxt)
+                        work.append((nxt, iter(self.needs(self.by_id[nxt]))))
+                    elif nxt in on_stack:
+                        low[rid] = min(low[rid], index[nxt])
+                    continue
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[rid])
+                if low[rid] == index[rid]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == rid:
+                            break
+                    if len(component) > 1 or rid in self.needs(self.by_id[rid]):
+                        found.append(sorted(component))
+        return sorted(found)
 
     def upgrade_order(self, ids: set[str] | None = None) -> list[str]:
         """Revision ids, dependencies first (the order `alembic upgrade` applies them)."""
