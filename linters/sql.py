@@ -30,6 +30,7 @@ class Statement:
     path: str | None = None       # repo-relative revision file
     managed: bool = False         # emitted by Alembic itself (autocommit_block's COMMIT/BEGIN), not the revision
     known_types: dict = field(default_factory=dict, compare=False)  # column -> its type before (op.alter_column's existing_type)
+    op_table: str | None = None   # the table its op call names where the SQL does not (op.drop_index's table_name)
     _effects: dict = field(default_factory=dict, repr=False, compare=False)
     derived: dict = field(default_factory=dict, repr=False, compare=False)  # nodes.derived(): read once
     # The node's one key ("IndexStmt") and its body: every rule asks every statement for them, so plain

@@ -30,6 +30,22 @@ class RunState:
     guarded_constraints: set[tuple[str, str]] = field(default_factory=set)  # dropped IF EXISTS first: re-adding can be re-run
     guarded_indexes: set[str] = field(default_factory=set)  # indexes dropped IF EXISTS: a re-run rebuilds, even an INVALID one
     column_types: dict[tuple[str, str], dict] = field(default_factory=dict)  # (table, column) -> TypeName node set by this run
+    # What the whole run will do (RunState.foresee): a DROP INDEX before its table's DROP TABLE, a DROP
+    # CONSTRAINT IF EXISTS before the ADD of the same name (prefer-robust-stmts' own recipe) are not losses.
+    dropped_in_run: set[str] = field(default_factory=set)                 # tables some statement of the run drops
+    added_in_run: set[tuple[str, str]] = field(default_factory=set)       # (table, constraint) some statement adds
+
+    def foresee(self, statements) -> None:
+        """Read the run's statements once before judging them: what it drops and re-adds."""
+        for stmt in statements:
+            if stmt.kind == "DropStmt" and stmt.body.get("removeType") == "OBJECT_TABLE":
+                self.dropped_in_run.update(name for _, name in drops(stmt))
+            elif stmt.kind == "AlterTableStmt":
+                table = relation_name(stmt.body.get("relation"))
+                for item in stmt.body.get("cmds") or ():
+                    con = (item.get("AlterTableCmd", {}).get("def") or {}).get("Constraint")
+                    if item.get("AlterTableCmd", {}).get("subtype") == "AT_AddConstraint" and con:
+                        self.added_in_run.add((table, con.get("conname")))
 
     def is_new(self, table: str | None) -> bool:
         return table is not None and table in self.created_tables

@@ -327,3 +327,14 @@ def test_a_type_change_its_existing_type_shows_keeps_the_bytes_is_no_rewrite(rep
     changed = [f for f in report["findings"] if f["rule"] == "changing-column-type"]
     assert [f["message"].split(" to ")[0] for f in changed] == ["changing the type of users.age"]
     assert "require-lock-timeout" in {f["rule"] for f in report["findings"]}  # the brief ACCESS EXCLUSIVE is still said
+
+
+def test_dropping_an_index_of_a_table_the_run_drops_is_quiet(repo, review):
+    # what autogenerate writes: the table's indexes first, then the table
+    repo.add_revision("0002", "0001", """
+    op.drop_index("ix_exams_title", table_name="exams")
+    op.drop_table("exams")
+    op.drop_index("ix_users_email", table_name="users")""")
+    code, report, _ = review()
+    [f] = [f for f in report["findings"] if f["rule"] == "require-concurrent-index-deletion"]
+    assert f["table"] == "users"

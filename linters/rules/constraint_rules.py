@@ -83,6 +83,13 @@ def constraint_missing_not_valid(stmt, state):
         if via == "table" and con.get("contype") == "CONSTR_CHECK" and not con.get("skip_validation"):
             yield Hit(f"CHECK constraint{_label(con)} on {table} scans every row while holding ACCESS EXCLUSIVE",
                       table=table, lock=lock_of(single_command(stmt, cmd), state, table))
+        elif via == "column" and con.get("contype") == "CONSTR_CHECK":  # measured: scans, default or not
+            column = cmd["def"]["ColumnDef"].get("colname")
+            yield Hit(f"CHECK constraint{_label(con)} written on the new column {table}.{column} scans every row "
+                      "while holding ACCESS EXCLUSIVE (a column constraint cannot be NOT VALID)",
+                      table=table, lock=lock_of(single_command(stmt, cmd), state, table),
+                      hint="Add the column without the CHECK, then add the constraint with "
+                           "`op.create_check_constraint(..., postgresql_not_valid=True)` and VALIDATE it later.")
     for table, subtype, cmd in alter_table_commands(stmt):
         key = (table, cmd.get("name"))
         if subtype == "AT_ValidateConstraint" and stmt.in_transaction and _added_in_this_transaction(state, key, stmt.revision):
@@ -163,7 +170,8 @@ def adding_serial_primary_key_field(stmt, state):
 def ban_drop_constraint(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         name = cmd.get("name")
-        if subtype == "AT_DropConstraint" and state.is_existing(table) and (table, name) not in state.added_constraints:
+        if subtype == "AT_DropConstraint" and state.is_existing(table) and (table, name) not in state.added_constraints \
+                and not (cmd.get("missing_ok") and (table, name) in state.added_in_run):  # dropped to be re-added
             yield Hit(f"dropping constraint {name} on {table} removes a guarantee code may rely on",
                       table=table, lock=lock_of(single_command(stmt, cmd), state, table))
 

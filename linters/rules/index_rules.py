@@ -101,8 +101,8 @@ def require_concurrent_index_deletion(stmt, state):
         return
     for obj in body.get("objects") or ():
         index = object_name(obj)
-        table = state.created_indexes.get(index)
-        if not state.is_new(table):
+        table = state.created_indexes.get(index) or stmt.op_table
+        if not state.is_new(table) and table not in state.dropped_in_run:  # its table goes anyway
             yield Hit(f"DROP INDEX {index} locks {table or 'its table'} ACCESS EXCLUSIVE; drop it CONCURRENTLY",
                       table=table, lock="ACCESS EXCLUSIVE")
 

@@ -70,6 +70,7 @@ def test_a_plain_drop_index_is_a_warning_naming_the_table_when_known():
 def test_a_plain_drop_of_an_existing_index_is_a_warning():
     [f] = lint_errors("BEGIN; DROP INDEX users_email_idx; COMMIT;", "require-concurrent-index-deletion")
     assert f.severity == "warning" and "users_email_idx" in f.message
+    assert f.table is None  # the SQL does not say the index's table: the index is not "the locked table"
 
 
 def test_drop_index_concurrently_is_quiet():
@@ -119,3 +120,8 @@ def test_reindex_system_is_not_told_to_use_concurrently():
 def test_an_option_switched_off_is_off():
     lint_errors("REINDEX (CONCURRENTLY false) TABLE users;", "require-concurrent-reindex")
     lint_ok("REINDEX (CONCURRENTLY true) TABLE users;", "require-concurrent-reindex")
+
+
+def test_a_table_made_by_select_into_is_new():
+    lint_ok("BEGIN; SELECT * INTO orders_archive FROM orders; CREATE INDEX orders_archive_id_idx ON orders_archive (id); "
+            "COMMIT;", "require-concurrent-index-creation")
