@@ -89,6 +89,11 @@ def split_statements(sql: str) -> list[tuple[dict, str, str]]:
                 break
             leading += stripped[:cut]
             stripped = stripped[cut:].lstrip()
+        head, newline, rest = leading.partition("\n")
+        if out and newline and head.lstrip("; \t").startswith("--"):  # `...; -- comment` ends the line
+            node, before_text, before_comments = out[-1]  # of the statement before: its comment, not ours
+            out[-1] = (node, before_text, f"{before_comments}{head.lstrip('; ')}\n")
+            leading = rest
         out.append((item["stmt"], stripped.strip(), leading))
         previous_end = end
     return out

@@ -4,7 +4,7 @@ The SQL starts outside a transaction: BEGIN ... COMMIT stands for the migration'
 the whole SQL is one revision (rules that speak once per revision speak once here).
 """
 
-from tests.sqllint import lint_errors, lint_ok
+from tests.sqllint import lint, lint_errors, lint_ok
 
 # -- lock-held-across-statements ---------------------------------------------------------------
 
@@ -235,6 +235,16 @@ def test_a_begin_ended_by_commit_or_rollback_is_quiet():
 
 
 # -- transaction-nesting -----------------------------------------------------------------------
+
+def test_a_statement_identical_to_the_one_before_gets_its_own_line():
+    [f] = lint_errors("BEGIN;\nBEGIN;\nCOMMIT;\n", "transaction-nesting")
+    assert f.line == 2
+
+
+def test_a_trailing_ignore_comment_belongs_to_the_statement_it_ends():
+    findings = [f for f in lint("DROP TABLE a; -- alembic-review: ignore[ban-drop-table]\nDROP TABLE b;\n")
+                if f.rule == "ban-drop-table"]
+    assert [f.line for f in findings] == [2]
 
 def test_a_begin_inside_an_open_transaction_is_a_warning():
     [f] = lint_errors("BEGIN;\nSTART TRANSACTION;\nALTER TABLE users ADD COLUMN a text;\nCOMMIT;\n",
