@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from linters.pysource import parse_python
 
@@ -134,6 +135,12 @@ def _index_calls(tree: ast.Module) -> dict[int, tuple[ast.Expr, bool]]:
     return index
 
 
+@lru_cache(maxsize=16)
+def _lines(source: str) -> tuple[str, ...]:
+    """The source's lines, split once per revision however many of its calls get a suggestion."""
+    return tuple(source.splitlines())
+
+
 def suggest(source: str, line: int, fix: str) -> Suggestion | None:
     """The op.* call statement at `line` rewritten by `fix` (a rule's Rule.fix), or None when that fix
     does not apply to the call."""
@@ -148,7 +155,7 @@ def suggest(source: str, line: int, fix: str) -> Suggestion | None:
     receiver, name = func.value.id, func.attr
     if name not in FIXED_OPS.get(fix, ()) or receiver != "op":
         return None  # batch_op.* cannot leave its batch; other receivers are not Alembic's op
-    lines = source.splitlines()
+    lines = _lines(source)
     start, end = node.lineno, node.end_lineno or node.lineno
     if start != end and any(('"""' in l or "'''" in l) for l in lines[start - 1:end]):
         return None  # re-indenting would change a multi-line string's text
