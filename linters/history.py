@@ -75,14 +75,18 @@ def strip_docstrings(tree: ast.AST) -> ast.AST:
 
 
 def canonical_imports(tree: ast.Module) -> ast.Module:
-    """The imports at the top of a module one name each, sorted and without repeats: isort or ruff
-    reordering or merging them does not change what the revision does."""
+    """The imports at the top of a module one name each, sorted, without repeats and without the
+    unused ones: isort or ruff reordering, merging or pruning them does not change what the revision does."""
     top = 0
     while top < len(tree.body) and isinstance(tree.body[top], (ast.Import, ast.ImportFrom)):
         top += 1
+    used = {n.id for stmt in tree.body[top:] for n in ast.walk(stmt) if isinstance(n, ast.Name)}
     single = {}
     for node in tree.body[:top]:
         for alias in node.names:
+            bound = alias.asname or (alias.name.split(".")[0] if isinstance(node, ast.Import) else alias.name)
+            if bound not in used and alias.name != "*":
+                continue  # an unused import (ruff's F401 fix removes them) runs no SQL
             one = ast.Import(names=[alias]) if isinstance(node, ast.Import) else \
                 ast.ImportFrom(module=node.module, names=[alias], level=node.level)
             ast.copy_location(one, node)

@@ -192,3 +192,18 @@ def test_a_history_without_loops_has_no_cycle(repo, review):
     repo.add_revision("0004", ("0002", "0003"), slug="merge")
     code, report, _ = review()
     assert findings_of(report, "revision-cycle") == []
+
+
+def test_removing_an_unused_import_is_cosmetic_and_using_a_new_one_is_not(repo, review):
+    path = repo.path / "alembic/versions/0001_init.py"
+    original = path.read_text()
+    path.write_text(original.replace("import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport os\n"))
+    repo.commit("an unused import")
+    repo.git("branch", "-f", "main", "HEAD")
+    path.write_text(original)  # ruff's F401 fix
+    code, report, _ = review()
+    assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["info"] and code == 0
+    path.write_text(original.replace("import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport os\n")
+                    .replace('op.drop_table("exams")', 'op.drop_table(os.environ["T"])'))
+    code, report, _ = review()
+    assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["error"]
