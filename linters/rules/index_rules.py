@@ -131,10 +131,7 @@ def require_concurrent_reindex(stmt, state):
                 "op.create_index(..., postgresql_concurrently=True) in an autocommit_block, then drop the old "
                 "index CONCURRENTLY and rename the new one.")
     kind = body.get("kind", "")
-    if kind == "REINDEX_OBJECT_SYSTEM":  # system catalogs: PostgreSQL has no REINDEX SYSTEM CONCURRENTLY
-        yield Hit("REINDEX SYSTEM locks the system catalogs every session reads while it rebuilds them; "
-                  "PostgreSQL cannot do it CONCURRENTLY: run it by hand in a maintenance window, not in a migration",
-                  lock="ACCESS EXCLUSIVE")
+    if kind == "REINDEX_OBJECT_SYSTEM":  # PostgreSQL cannot reindex system catalogs concurrently: no advice to give
         return
     what = kind.removeprefix("REINDEX_OBJECT_").lower()
     target = relation_name(body.get("relation")) or (f"{what} {body['name']}" if body.get("name") else f"the {what}")

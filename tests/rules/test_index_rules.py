@@ -112,9 +112,8 @@ def test_reindex_schema_names_the_schema():
 
 
 def test_reindex_system_is_not_told_to_use_concurrently():
-    # PostgreSQL: "cannot reindex system catalogs concurrently"
-    [f] = lint_errors("REINDEX SYSTEM;", "require-concurrent-reindex")
-    assert "cannot do it CONCURRENTLY" in f.message and "use CONCURRENTLY" not in f.message
+    # PostgreSQL: "cannot reindex system catalogs concurrently" (squawk's reindex_system_ok agrees)
+    lint_ok("REINDEX SYSTEM;", "require-concurrent-reindex")
 
 
 def test_an_option_switched_off_is_off():
