@@ -41,7 +41,7 @@ class RevisionFile:
         """
         if self._tree is _UNPARSED:
             try:
-                self._tree = canonical_imports(strip_docstrings(ast.parse(self.source, filename=self.path)))
+                self._tree = canonical_imports(without_lint_fixes(strip_docstrings(ast.parse(self.source, filename=self.path))))
             except (SyntaxError, ValueError, MemoryError, RecursionError):
                 self._tree = None
         return self._tree
@@ -71,6 +71,20 @@ def strip_docstrings(tree: ast.AST) -> ast.AST:
             if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
                     and isinstance(body[0].value.value, str):
                 node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def without_lint_fixes(tree: ast.Module) -> ast.Module:
+    """What linters' autofixes change without changing behaviour, undone: a `pass` next to other
+    statements (ruff PIE790), a type annotation on a module-level assignment (`branch_labels: str | None
+    = None`, newer Alembic templates and pyupgrade)."""
+    for node in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            body = getattr(node, name, None)
+            if isinstance(body, list) and len(body) > 1 and any(isinstance(b, ast.Pass) for b in body):
+                setattr(node, name, [b for b in body if not isinstance(b, ast.Pass)] or [ast.Pass()])
+    tree.body = [ast.copy_location(ast.Assign(targets=[n.target], value=n.value, lineno=n.lineno), n)
+                 if isinstance(n, ast.AnnAssign) and n.value is not None and n.simple else n for n in tree.body]
     return tree
 
 

@@ -207,3 +207,12 @@ def test_removing_an_unused_import_is_cosmetic_and_using_a_new_one_is_not(repo, 
                     .replace('op.drop_table("exams")', 'op.drop_table(os.environ["T"])'))
     code, report, _ = review()
     assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["error"]
+
+
+def test_lint_autofixes_are_cosmetic(repo, review):
+    path = repo.path / "alembic/versions/0001_init.py"
+    text = path.read_text().replace("branch_labels = None", "branch_labels: str | None = None")
+    text = text.replace('op.drop_table("users")', 'op.drop_table("users")\n    pass')  # ruff PIE790 removes it
+    path.write_text(text)
+    code, report, _ = review()
+    assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["info"] and code == 0
