@@ -7,7 +7,7 @@ yet), and the "breaks running code" rules are also silent for columns the run it
 from linters.locks import lock_effect
 from linters.rules import Hit, sql_rule
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_COLUMNS, EXEMPT_NEW_TABLES, alter_table_commands,
-                                 column_constraints, lock_of, single_command, type_name)
+                                 column_constraints, lock_of, relation_commands, single_command, type_name)
 
 
 def _old_column(state, table, column) -> bool:
@@ -28,7 +28,7 @@ def _old_column(state, table, column) -> bool:
     breaking=True,
 )
 def ban_drop_column(stmt, state):
-    for table, subtype, body in alter_table_commands(stmt):
+    for table, subtype, body in relation_commands(stmt):
         if subtype == "AT_DropColumn" and _old_column(state, table, body.get("name")):
             yield Hit(f"dropping column {table}.{body.get('name')} breaks code that still uses it",
                       table=table, lock="ACCESS EXCLUSIVE")
@@ -152,7 +152,7 @@ def adding_not_nullable_field(stmt, state):
     kinds=ALTER_TABLE,
 )
 def changing_column_type(stmt, state):
-    for table, subtype, cmd in alter_table_commands(stmt):
+    for table, subtype, cmd in relation_commands(stmt):
         if subtype != "AT_AlterColumnType" or not state.is_existing(table):
             continue
         effect = lock_effect(single_command(stmt, cmd), state.pg_version,

@@ -36,6 +36,17 @@ def _alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
     return tuple((table, body.get("subtype"), body) for body in bodies)
 
 
+def relation_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
+    """alter_table_commands, plus those of ALTER FOREIGN TABLE and of ALTER TYPE on a composite type
+    (DROP / ALTER ATTRIBUTE): their columns are read by code too (the drop and type rules ask)."""
+    if stmt.kind != "AlterTableStmt" or stmt.body.get("objtype") not in (None, "OBJECT_TABLE", "OBJECT_FOREIGN_TABLE",
+                                                                         "OBJECT_TYPE"):
+        return ()
+    table = relation_name(stmt.body.get("relation"))
+    return tuple((table, c.get("AlterTableCmd", {}).get("subtype"), c.get("AlterTableCmd", {}))
+                 for c in stmt.body.get("cmds", []))
+
+
 def column_constraints(coldef: dict) -> list[dict]:
     return [c["Constraint"] for c in coldef.get("constraints") or () if "Constraint" in c]
 
