@@ -35,6 +35,20 @@ class RunState:
     dropped_in_run: set[str] = field(default_factory=set)                 # tables some statement of the run drops
     added_in_run: set[tuple[str, str]] = field(default_factory=set)       # (table, constraint) some statement adds
 
+    # What existed when the open transaction began: a ROLLBACK brings it back (a table created and
+    # rolled back does not exist, and one of the same name later is someone else's).
+    _at_begin: tuple | None = field(default=None, repr=False)
+
+    def _transaction_boundary(self, stmt: Statement) -> None:
+        kind = stmt.body.get("kind")
+        if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+            self._at_begin = (set(self.created_tables), dict(self.created_indexes), set(self.created_objects))
+        elif kind == "TRANS_STMT_ROLLBACK" and self._at_begin is not None:
+            self.created_tables, self.created_indexes, self.created_objects = self._at_begin
+            self._at_begin = None
+        elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):
+            self._at_begin = None
+
     def foresee(self, statements) -> None:
         """Read the run's statements once before judging them: what it drops and re-adds."""
         for stmt in statements:
@@ -60,6 +74,8 @@ class RunState:
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
         self._track_catalogue(stmt)
+        if stmt.kind == "TransactionStmt":
+            self._transaction_boundary(stmt)
         body = stmt.body
         if name := created_table(stmt):
             self.created_tables.add(name)

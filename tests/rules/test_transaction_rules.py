@@ -282,3 +282,11 @@ def test_the_same_statements_outside_the_transaction_are_quiet():
 def test_concurrently_forms_are_left_to_their_own_rule():
     lint_ok("BEGIN; CREATE INDEX CONCURRENTLY users_email_idx ON users (email); COMMIT;",
             "non-transactional-in-transaction")
+
+
+def test_a_rollback_undoes_what_the_run_created():
+    # the table created and rolled back does not exist: the one used after it is someone else's
+    lint_errors("BEGIN; CREATE TABLE t (id int); ROLLBACK; BEGIN; CREATE INDEX t_id_idx ON t (id); COMMIT;",
+                "require-concurrent-index-creation")
+    lint_ok("BEGIN; CREATE TABLE t (id int); COMMIT; BEGIN; CREATE INDEX t_id_idx ON t (id); COMMIT;",
+            "require-concurrent-index-creation")
