@@ -92,13 +92,13 @@ def _from_table(table: dict, source: str) -> Config:
 def with_flags(config: Config, flags) -> Config:
     """`config` with the command line on top (`flags`: parsed options, None where not given):
     --pg-version, --fail-on and --select replace the setting, --ignore adds to it, the review's switches
-    (--squawk, --downgrades) turn theirs on."""
+    (--squawk, --downgrades) and the sql command's --assume-in-transaction turn theirs on."""
     for name in ("pg_version", "fail_on", "select"):
         if getattr(flags, name) is not None:
             setattr(config, name, getattr(flags, name))
     if flags.ignore:
         config.ignore = list(config.ignore) + flags.ignore
-    for name in ("squawk", "downgrades"):  # only the review command has these switches
+    for name in ("squawk", "downgrades", "assume_in_transaction"):  # switches of one command each
         if getattr(flags, name, False):
             setattr(config, name, True)
     return config

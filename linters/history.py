@@ -41,7 +41,7 @@ class RevisionFile:
         """
         if self._tree is _UNPARSED:
             try:
-                self._tree = strip_docstrings(ast.parse(self.source, filename=self.path))
+                self._tree = canonical_imports(without_lint_fixes(strip_docstrings(ast.parse(self.source, filename=self.path))))
             except (SyntaxError, ValueError, MemoryError, RecursionError):
                 self._tree = None
         return self._tree
@@ -74,7 +74,46 @@ def strip_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
+def without_lint_fixes(tree: ast.Module) -> ast.Module:
+    """What linters' autofixes change without changing behaviour, undone: a `pass` next to other
+    statements (ruff PIE790), a type annotation on a module-level assignment (`branch_labels: str | None
+    = None`, newer Alembic templates and pyupgrade)."""
+    for node in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            body = getattr(node, name, None)
+            if isinstance(body, list) and len(body) > 1 and any(isinstance(b, ast.Pass) for b in body):
+                setattr(node, name, [b for b in body if not isinstance(b, ast.Pass)] or [ast.Pass()])
+    tree.body = [ast.copy_location(ast.Assign(targets=[n.target], value=n.value, lineno=n.lineno), n)
+                 if isinstance(n, ast.AnnAssign) and n.value is not None and n.simple else n for n in tree.body]
+    return tree
+
+
+def canonical_imports(tree: ast.Module) -> ast.Module:
+    """The imports at the top of a module one name each, sorted, without repeats and without the
+    unused ones: isort or ruff reordering, merging or pruning them does not change what the revision does."""
+    top = 0
+    while top < len(tree.body) and isinstance(tree.body[top], (ast.Import, ast.ImportFrom)):
+        top += 1
+    used = {n.id for stmt in tree.body[top:] for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    single = {}
+    for node in tree.body[:top]:
+        for alias in node.names:
+            bound = alias.asname or (alias.name.split(".")[0] if isinstance(node, ast.Import) else alias.name)
+            if bound not in used and alias.name != "*":
+                continue  # an unused import (ruff's F401 fix removes them) runs no SQL
+            one = ast.Import(names=[alias]) if isinstance(node, ast.Import) else \
+                ast.ImportFrom(module=node.module, names=[alias], level=node.level)
+            ast.copy_location(one, node)
+            single.setdefault(normalized_dump(one), one)
+    tree.body[:top] = [single[k] for k in sorted(single)]
+    return tree
+
+
 def normalized_dump(tree: ast.AST) -> str:
+    """The code's meaning as text: no positions, and no `u` string prefix (Constant.kind) that formatters drop."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.kind is not None:
+            node.kind = None
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
 
@@ -227,6 +266,48 @@ class Graph:
             seen.add(cur)
             stack += self.needs(self.by_id[cur])
         return seen
+
+    def cycles(self) -> list[list[str]]:
+        """Loops of down_revision / depends_on edges (Alembic refuses the history), each as its sorted ids:
+        the strongly connected components with more than one revision, or one that needs itself."""
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        on_stack: set[str] = set()
+        stack: list[str] = []
+        found: list[list[str]] = []
+        for start in sorted(self.by_id):
+            if start in index:
+                continue
+            work = [(start, iter(self.needs(self.by_id[start])))]
+            index[start] = low[start] = len(index)
+            stack.append(start)
+            on_stack.add(start)
+            while work:  # Tarjan's algorithm without recursion: histories have thousands of revisions
+                rid, edges = work[-1]
+                nxt = next((e for e in edges if e in self.by_id), None)
+                if nxt is not None:
+                    if nxt not in index:
+                        index[nxt] = low[nxt] = len(index)
+                        stack.append(nxt)
+                        on_stack.add(nxt)
+                        work.append((nxt, iter(self.needs(self.by_id[nxt]))))
+                    elif nxt in on_stack:
+                        low[rid] = min(low[rid], index[nxt])
+                    continue
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[rid])
+                if low[rid] == index[rid]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == rid:
+                            break
+                    if len(component) > 1 or rid in self.needs(self.by_id[rid]):
+                        found.append(sorted(component))
+        return sorted(found)
 
     def upgrade_order(self, ids: set[str] | None = None) -> list[str]:
         """Revision ids, dependencies first (the order `alembic upgrade` applies them)."""

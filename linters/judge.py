@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from linters.findings import Finding
 from linters.foreign_keys import HistoryIndex, dropped_tables, history_foreign_keys, mentions_any
-from linters.pysource import argument, keyword, literal_str, qualified
+from linters.pysource import argument, func_name, keyword, literal_str, qualified, sqlalchemy_type_sql
 from linters.sourcemap import RevisionSource
 from linters.sqlrun import RunSetup, sql_findings
 from linters.rules import RULES
@@ -37,14 +37,33 @@ def _dropped_index_table(source: RevisionSource, line: int) -> str | None:
     return qualified(table, literal_str(keyword(call, "schema"))) if table else None
 
 
+def note_source_facts(items: list[Reviewed], sources: dict[str, RevisionSource]) -> None:
+    """What the op.* call says and its SQL does not: the old type of an ALTER COLUMN TYPE
+    (op.alter_column's existing_type: a change that keeps the stored bytes does not rewrite) and the
+    table of a DROP INDEX (op.drop_index's table_name)."""
+    for item in items:
+        for stmt in item.parsed.statements:
+            if stmt.path not in sources or not stmt.line:
+                continue
+            if stmt.kind == "DropStmt" and stmt.body.get("removeType") == "OBJECT_INDEX":
+                stmt.op_table = _dropped_index_table(sources[stmt.path], stmt.line)
+            elif stmt.kind == "AlterTableStmt":
+                columns = [c["AlterTableCmd"].get("name") for c in stmt.body.get("cmds") or ()
+                           if c.get("AlterTableCmd", {}).get("subtype") == "AT_AlterColumnType"]
+                tree = sources[stmt.path].tree
+                located = locate_call(tree, stmt.line) if len(columns) == 1 and tree else None
+                call = located[0].value if located else None
+                if call is not None and func_name(call) == "alter_column":
+                    if old := sqlalchemy_type_sql(keyword(call, "existing_type")):
+                        stmt.known_types[columns[0]] = old
+
+
 def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource]) -> None:
     """SQL findings span their whole op.* call statement, and carry the libcst fix where one is mechanical."""
     for f in findings:
         if "statement_id" not in f.extra or f.path not in sources or not f.line:
             continue
         source = sources[f.path]
-        if (f.statement or "")[:10].upper() == "DROP INDEX" and (table := _dropped_index_table(source, f.line)):
-            f.table = table
         rule_fix = RULES[f.rule].fix if f.rule in RULES else None  # --squawk: squawk's rules we do not have
         if f.suggestion is None and rule_fix and (fix := suggest(source.source, f.line, rule_fix)):
             f.line, f.end_line, f.suggestion = fix.start, fix.end, fix.text
@@ -68,6 +87,7 @@ class Judge:
         dropped = dropped_tables(item.parsed.statements)
         setup = replace(self.setup, foreign_keys=self._history().foreign_keys_before(
             self._position.get(item.file.revision, 0), dropped)) if dropped else self.setup
+        note_source_facts([item], self.sources)
         found = sql_findings([item], self.config, one_run=False, setup=setup)
         locate_and_suggest(found, self.sources)
         return found
@@ -78,6 +98,7 @@ class Judge:
         dropped = dropped_tables(s for item in items for s in item.parsed.statements)
         revisions = [self.graph.by_id[r] for r in self.graph.upgrade_order()] if dropped else []
         history = [f.source for f in revisions if id(f) not in in_run and mentions_any(f.source, dropped)]
+        note_source_facts(items, self.sources)
         found = sql_findings(items, self.config, one_run=True,
                              setup=replace(self.setup, foreign_keys=history_foreign_keys(history)))
         locate_and_suggest(found, self.sources)

@@ -43,7 +43,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from linters.nodes import dotted, object_parts, relation_name, strings
+from linters.nodes import dotted, object_parts, option_on, relation_name, strings
 
 __all__ = [
     "LOCK_MODES",
@@ -284,15 +284,20 @@ def _norm_type(tn: dict) -> tuple[str, tuple, int]:
 
 
 _STRINGY = {"varchar", "text"}
+# Types whose one typmod is a length or precision: raising it (or dropping it) keeps every stored value.
+_WIDENABLE = {"varchar", "varbit", "timestamp", "timestamptz", "time", "timetz"}
+# Binary-coercible pairs PostgreSQL relabels without touching the rows.
+_RELABELS = {("cidr", "inet")}
 
 
 def type_change_rewrites(old: str | dict | None, new: dict) -> bool:
     """Does ALTER COLUMN TYPE from ``old`` (SQL text or TypeName node) to ``new``
     (TypeName node) rewrite the table?  Unknown old type -> True.
 
-    No rewrite, measured: same type; varchar(n) -> varchar(m >= n) / varchar / text;
-    text -> varchar (no length); numeric(p,s) -> numeric(q >= p, s) / numeric.
-    Everything else (int -> bigint, text -> varchar(n), shrinking, timestamp ->
+    No rewrite, measured (relfilenode before/after on PostgreSQL 15): same type; varchar(n) ->
+    varchar(m >= n) / varchar / text; text -> varchar (no length); numeric(p,s) -> numeric(q >= p, s)
+    / numeric; varbit, timestamp(tz) and time(tz) precision raised or dropped; cidr -> inet.
+    Everything else (int -> bigint, text -> varchar(n), shrinking, char(n) -> anything, timestamp ->
     timestamptz whose cost depends on the TimeZone setting, arrays...) -> True.
     """
     if isinstance(old, str):
@@ -304,10 +309,14 @@ def type_change_rewrites(old: str | dict | None, new: dict) -> bool:
         return False
     if oa or na:
         return True
+    if (on, nn) in _RELABELS:
+        return False
     if on in _STRINGY and nn in _STRINGY:
         if nn == "text" or not nm:  # to text / unbounded varchar
             return False
         return not (on == "varchar" and om and None not in om + nm and nm[0] >= om[0])
+    if on == nn and on in _WIDENABLE:
+        return bool(nm) and not (om and None not in om + nm and nm[0] >= om[0])
     if on == nn == "numeric" and om:
         if not nm:
             return False
@@ -575,7 +584,7 @@ def _create_index(acc: _Acc, s: dict) -> None:
 
 def _reindex(acc: _Acc, s: dict) -> None:
     kind = s.get("kind", "")
-    concurrent = any(d["DefElem"]["defname"] == "concurrently" for d in s.get("params") or ())
+    concurrent = option_on(s.get("params"), "concurrently")
     rel = relation_name(s.get("relation"))
     if concurrent:
         acc.transactional = False
@@ -681,14 +690,13 @@ def _truncate(acc: _Acc, s: dict) -> None:
 
 
 def _vacuum(acc: _Acc, s: dict) -> None:
-    opts = {d["DefElem"]["defname"] for d in s.get("options") or ()}
     rels = [relation_name(v["VacuumRelation"].get("relation")) for v in s.get("rels") or ()]
     if not s.get("is_vacuumcmd"):  # ANALYZE: samples the table, allowed in a transaction
         for r in rels:
             acc.lock(r, SUE)
     else:
         acc.transactional = False
-        full = "full" in opts
+        full = option_on(s.get("options"), "full")
         for r in rels:
             acc.lock(r, AEL if full else SUE)
         if full and rels:

@@ -65,6 +65,25 @@ def object_name(obj: dict) -> str | None:
     return None
 
 
+_OFF = {"false", "off", "0", "no"}
+
+
+def option_on(options: list | None, name: str) -> bool:
+    """Is DefElem option `name` given and not switched off? `(FULL)`, `(FULL true)` yes; `(FULL false)`,
+    `(CONCURRENTLY off)`, `(FULL 0)` no: PostgreSQL reads the value as a boolean."""
+    for item in options or ():
+        elem = item.get("DefElem", {})
+        if elem.get("defname") == name:
+            arg = elem.get("arg") or {}
+            value = arg.get("String", {}).get("sval") or arg.get("Boolean", {}).get("boolval")
+            if "Integer" in arg:
+                value = str(arg["Integer"].get("ival", 0))
+            elif "Boolean" in arg:
+                value = "true" if arg["Boolean"].get("boolval") else "false"
+            return str(value).lower() not in _OFF if value is not None else True
+    return False
+
+
 def is_bookkeeping(table: str | None) -> bool:
     return table is not None and table.rsplit(".", 1)[-1] == ALEMBIC_VERSION
 

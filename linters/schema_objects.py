@@ -58,6 +58,8 @@ _CREATORS: dict[str, Callable[[dict], SchemaObject | None]] = {
     "CreateStmt": lambda body: ("OBJECT_TABLE", relation_name(body.get("relation"))),
     "CreateTableAsStmt": lambda body: ("OBJECT_MATVIEW" if body.get("objtype") == "OBJECT_MATVIEW" else "OBJECT_TABLE",
                                        relation_name(body.get("into", {}).get("rel"))),
+    "SelectStmt": lambda body: ("OBJECT_TABLE", relation_name(body["intoClause"].get("rel")))  # SELECT ... INTO t
+    if body.get("intoClause") else None,
     "IndexStmt": _index,
     "ViewStmt": lambda body: ("OBJECT_VIEW", relation_name(body.get("view"))),
     "CreateEnumStmt": lambda body: ("OBJECT_TYPE", dotted(strings(body.get("typeName")))),

@@ -74,13 +74,21 @@ class RevisionSource:
                 out.append((node.lineno, node.end_lineno or node.lineno, False))
         return out
 
+    @cached_property
+    def _innermost(self) -> dict[int, tuple[int, int]]:
+        """line -> the shortest statement span containing it; built once, so locating every finding of a
+        revision is linear in its size (compound statements span their header only: spans barely overlap)."""
+        best: dict[int, tuple[int, int]] = {}
+        for start, end, _ in self._statements:
+            for line in range(start, end + 1):
+                known = best.get(line)
+                if known is None or end - start < known[1] - known[0]:
+                    best[line] = (start, end)
+        return best
+
     def statement_range(self, line: int) -> tuple[int, int]:
         """The innermost statement containing `line` (a compound statement: its header lines)."""
-        best = None
-        for start, end, _ in self._statements:
-            if start <= line <= end and (best is None or end - start < best[1] - best[0]):
-                best = (start, end)
-        return best or (line, line)
+        return self._innermost.get(line, (line, line))
 
     @cached_property
     def autocommit_lines(self) -> set[int]:

@@ -30,6 +30,8 @@ class Statement:
     path: str | None = None       # repo-relative revision file
     managed: bool = False         # emitted by Alembic itself (autocommit_block's COMMIT/BEGIN), not the revision
     old_type: str | None = None   # ALTER COLUMN TYPE: the type op.alter_column's existing_type names (SQL text)
+    known_types: dict = field(default_factory=dict, compare=False)  # column -> its type before (op.alter_column's existing_type)
+    op_table: str | None = None   # the table its op call names where the SQL does not (op.drop_index's table_name)
     _effects: dict = field(default_factory=dict, repr=False, compare=False)
     derived: dict = field(default_factory=dict, repr=False, compare=False)  # nodes.derived(): read once
     # The node's one key ("IndexStmt") and its body: every rule asks every statement for them, so plain
@@ -93,6 +95,11 @@ def split_statements(sql: str) -> list[tuple[dict, str, str]]:
                 break
             leading += stripped[:cut]
             stripped = stripped[cut:].lstrip()
+        head, newline, rest = leading.partition("\n")
+        if out and newline and head.lstrip("; \t").startswith("--"):  # `...; -- comment` ends the line
+            node, before_text, before_comments = out[-1]  # of the statement before: its comment, not ours
+            out[-1] = (node, before_text, f"{before_comments}{head.lstrip('; ')}\n")
+            leading = rest
         out.append((item["stmt"], stripped.strip(), leading))
         previous_end = end
     return out

@@ -21,7 +21,9 @@ def _number_lines(text: str, statements) -> None:
             stmt.line = line
             continue
         line += text.count("\n", cursor, found)
-        stmt.line, cursor = line, found
+        stmt.line = line
+        line += stmt.sql.count("\n")
+        cursor = found + len(stmt.sql)  # past it: the next statement may be the same text (BEGIN; BEGIN;)
 
 
 def lint_sql(text: str, path: str, config) -> list:

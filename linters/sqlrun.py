@@ -29,13 +29,20 @@ def _finding_from_hit(rule: SqlRule, hit: Hit, stmt: Statement, state: RunState 
     table, lock = hit.table, hit.lock
     if state is not None and (table is None or lock is None):
         effect = state.effect(stmt)
-        table = table or effect.table
+        table = table or stmt.op_table or (None if _targets_an_index(stmt) else effect.table)
         lock = lock or next((lk.mode for lk in effect.locks if lk.table == table), None) or effect.mode
     finding = rule.finding(hit.message, path=stmt.path, line=stmt.line, hint=hit.hint, revision=stmt.revision,
                            statement=stmt.sql, table=table, lock=lock or rule.lock, suggestion=hit.suggestion,
                            direction=stmt.direction)
     finding.extra["statement_id"] = id(stmt)  # inline SQL ignores name the statement, not a line
     return finding
+
+
+def _targets_an_index(stmt: Statement) -> bool:
+    """DROP INDEX / REINDEX INDEX: the lock model's first relation is the index, not the table it locks."""
+    body = stmt.body
+    return (stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_INDEX") or \
+        (stmt.kind == "ReindexStmt" and body.get("kind") == "REINDEX_OBJECT_INDEX")
 
 
 @dataclass
@@ -110,6 +117,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
         key = tuple(sorted(id(item) for item in revisions))
         if direction == "downgrade" and key in after_upgrade:
             state.foreign_keys = after_upgrade[key].copy()
+        state.foresee(s for item in revisions for s in item.parsed.statements if s.direction == direction)
         for item in revisions:
             statements = [s for s in item.parsed.statements if s.direction == direction]
             created = upgrade_creations(item.parsed.statements) if direction == "downgrade" and statements else set()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from linters.foreign_keys import ForeignKeys
-from linters.locks import LockEffect
+from linters.locks import LockEffect, lock_effect
 from linters.nodes import is_bookkeeping, relation_name, strings
 from linters.schema_objects import created_table, creates, drops
 from linters.sql import Statement
@@ -29,6 +29,37 @@ class RunState:
     added_constraints: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint) added by this run
     guarded_constraints: set[tuple[str, str]] = field(default_factory=set)  # dropped IF EXISTS first: re-adding can be re-run
     guarded_indexes: set[str] = field(default_factory=set)  # indexes dropped IF EXISTS: a re-run rebuilds, even an INVALID one
+    column_types: dict[tuple[str, str], dict] = field(default_factory=dict)  # (table, column) -> TypeName node set by this run
+    # What the whole run will do (RunState.foresee): a DROP INDEX before its table's DROP TABLE, a DROP
+    # CONSTRAINT IF EXISTS before the ADD of the same name (prefer-robust-stmts' own recipe) are not losses.
+    dropped_in_run: set[str] = field(default_factory=set)                 # tables some statement of the run drops
+    added_in_run: set[tuple[str, str]] = field(default_factory=set)       # (table, constraint) some statement adds
+
+    # What existed when the open transaction began: a ROLLBACK brings it back (a table created and
+    # rolled back does not exist, and one of the same name later is someone else's).
+    _at_begin: tuple | None = field(default=None, repr=False)
+
+    def _transaction_boundary(self, stmt: Statement) -> None:
+        kind = stmt.body.get("kind")
+        if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+            self._at_begin = (set(self.created_tables), dict(self.created_indexes), set(self.created_objects))
+        elif kind == "TRANS_STMT_ROLLBACK" and self._at_begin is not None:
+            self.created_tables, self.created_indexes, self.created_objects = self._at_begin
+            self._at_begin = None
+        elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):
+            self._at_begin = None
+
+    def foresee(self, statements) -> None:
+        """Read the run's statements once before judging them: what it drops and re-adds."""
+        for stmt in statements:
+            if stmt.kind == "DropStmt" and stmt.body.get("removeType") == "OBJECT_TABLE":
+                self.dropped_in_run.update(name for _, name in drops(stmt))
+            elif stmt.kind == "AlterTableStmt":
+                table = relation_name(stmt.body.get("relation"))
+                for item in stmt.body.get("cmds") or ():
+                    con = (item.get("AlterTableCmd", {}).get("def") or {}).get("Constraint")
+                    if item.get("AlterTableCmd", {}).get("subtype") == "AT_AddConstraint" and con:
+                        self.added_in_run.add((table, con.get("conname")))
 
     def is_new(self, table: str | None) -> bool:
         return table is not None and table in self.created_tables
@@ -43,6 +74,8 @@ class RunState:
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
         self._track_catalogue(stmt)
+        if stmt.kind == "TransactionStmt":
+            self._transaction_boundary(stmt)
         body = stmt.body
         if name := created_table(stmt):
             self.created_tables.add(name)
@@ -60,10 +93,28 @@ class RunState:
     def effect(self, stmt: Statement) -> LockEffect:
         """The lock model's verdict on `stmt` for this run's PostgreSQL version (computed once)."""
         try:
-            return stmt.lock_effect(self.pg_version)
+            effect = stmt.lock_effect(self.pg_version)
         except Exception:  # a node shape the model does not know must not stop the review
             return LockEffect(locks=(), rewrite=False, scan=False, transactional=True,
                               notes=(f"{stmt.kind} could not be modelled",))
+        if effect.scan and self._proven_set_not_null(stmt):
+            return replace(effect, scan=False)
+        if effect.rewrite and stmt.kind == "AlterTableStmt" and (stmt.known_types or stmt.old_type or self.column_types):
+            return lock_effect(stmt.node, self.pg_version, column_type=lambda t, c: self.old_type(stmt, t, c))
+        return effect
+
+    def old_type(self, stmt: Statement, table: str | None, column: str | None) -> str | dict | None:
+        """A column's type before `stmt`: as its op call states it (existing_type), or as this run set it."""
+        return stmt.known_types.get(column) or stmt.old_type or self.column_types.get((table, column))
+
+    def _proven_set_not_null(self, stmt: Statement) -> bool:
+        """Only SET NOT NULLs that a valid CHECK (col IS NOT NULL) proves: PostgreSQL 12+ skips their scan."""
+        if self.pg_version < 12 or stmt.kind != "AlterTableStmt":
+            return False
+        table = relation_name(stmt.body.get("relation"))
+        cmds = [c.get("AlterTableCmd", {}) for c in stmt.body.get("cmds") or ()]
+        return bool(cmds) and all(c.get("subtype") == "AT_SetNotNull" and (table, c.get("name")) in self.not_null_proven
+                                  for c in cmds)
 
     def created(self, kind: str, name: str | None) -> bool:
         """Did this run create object `name` of DropStmt kind `kind` (OBJECT_VIEW, OBJECT_INDEX, ...)?"""
@@ -102,6 +153,9 @@ class RunState:
     def _track_alter(self, table: str | None, cmd: dict, revision: str | None) -> None:
         subtype = cmd.get("subtype")
         definition = cmd.get("def") or {}
+        if subtype in ("AT_AddColumn", "AT_AlterColumnType"):
+            column = definition.get("ColumnDef", {})
+            self.column_types[(table, column.get("colname") or cmd.get("name"))] = column.get("typeName")
         if subtype == "AT_AddColumn" and not self.is_new(table):
             self.added_columns.add((table, definition.get("ColumnDef", {}).get("colname")))
         elif subtype == "AT_DropColumn":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from linters.pysource import parse_python
 
@@ -109,9 +110,20 @@ def _autocommit(receiver: str, body: list[cst.BaseStatement]) -> cst.With:
 def locate_call(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
     """The `op.<name>(...)` expression statement spanning `line`, and whether an autocommit_block encloses it.
 
-    Located with `ast` (fast); libcst then parses only that statement, not the whole revision.
+    Located with `ast` (fast); libcst then parses only that statement, not the whole revision. The
+    calls of a tree are indexed by line once, so locating every finding of a revision is linear in its size.
     """
-    found, in_autocommit = None, False
+    index = getattr(tree, "_calls_by_line", None)
+    if index is None:
+        index = _index_calls(tree)
+        tree._calls_by_line = index  # the tree is shared (pysource.parse_python) and never modified otherwise
+    return index.get(line)
+
+
+def _index_calls(tree: ast.Module) -> dict[int, tuple[ast.Expr, bool]]:
+    """line -> (the call statement spanning it, inside an autocommit_block?); where two calls share a
+    line, the first one written."""
+    index: dict[int, tuple[ast.Expr, bool]] = {}
     stack = [(tree, False)]
     while stack:
         node, inside = stack.pop()
@@ -119,11 +131,17 @@ def locate_call(tree: ast.Module, line: int) -> tuple[ast.Expr, bool] | None:
                 isinstance(i.context_expr, ast.Call) and isinstance(i.context_expr.func, ast.Attribute)
                 and i.context_expr.func.attr == "autocommit_block" for i in node.items):
             inside = True
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) \
-                and node.lineno <= line <= (node.end_lineno or node.lineno):
-            found, in_autocommit = node, inside
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+                index[line] = (node, inside)
         stack += [(child, inside) for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt)]
-    return (found, in_autocommit) if found else None
+    return index
+
+
+@lru_cache(maxsize=16)
+def _lines(source: str) -> tuple[str, ...]:
+    """The source's lines, split once per revision however many of its calls get a suggestion."""
+    return tuple(source.splitlines())
 
 
 def suggest(source: str, line: int, fix: str) -> Suggestion | None:
@@ -140,7 +158,7 @@ def suggest(source: str, line: int, fix: str) -> Suggestion | None:
     receiver, name = func.value.id, func.attr
     if name not in FIXED_OPS.get(fix, ()) or receiver != "op":
         return None  # batch_op.* cannot leave its batch; other receivers are not Alembic's op
-    lines = source.splitlines()
+    lines = _lines(source)
     start, end = node.lineno, node.end_lineno or node.lineno
     if start != end and any(('"""' in l or "'''" in l) for l in lines[start - 1:end]):
         return None  # re-indenting would change a multi-line string's text

@@ -192,6 +192,14 @@ def test_sql_subcommand_reviews_a_raw_sql_file(tmp_path):
     assert run_cli("sql", str(tmp_path / "missing.sql")).returncode == 2
 
 
+def test_sql_assume_in_transaction_runs_the_file_as_a_migration_tool_would(tmp_path):
+    path = tmp_path / "migration.sql"
+    path.write_text("CREATE INDEX CONCURRENTLY ix_users_name ON users (name);\n")
+    rules = lambda *flags: {f["rule"] for f in json.loads(run_cli("sql", str(path), "--format", "json", *flags).stdout)["findings"]}
+    assert "ban-concurrent-index-creation-in-transaction" not in rules()
+    assert "ban-concurrent-index-creation-in-transaction" in rules("--assume-in-transaction")
+
+
 def test_json_is_indented_on_a_terminal_and_compact_in_a_pipe(repo):
     from tests.gitrepo import run_on_terminal
 

@@ -138,3 +138,81 @@ def test_uncommitted_work_counts_as_part_of_the_branch(repo, review):
     repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")')  # not committed
     code, report, _ = review()
     assert rules_of(report) == ["ban-drop-column"]
+
+
+def _two_more_on_main(repo):
+    repo.add_revision("0002", "0001", slug="two")
+    repo.add_revision("0003", "0002", slug="three")
+    repo.commit("two more")
+    repo.git("branch", "-f", "main", "HEAD")
+
+
+def test_renamed_revision_file_whose_down_revision_changed_is_an_error(repo, review):
+    _two_more_on_main(repo)
+    repo.git("mv", "alembic/versions/0003_three.py", "alembic/versions/0003_reordered.py")
+    path = repo.path / "alembic/versions/0003_reordered.py"
+    path.write_text(path.read_text().replace("down_revision = '0002'", "down_revision = '0001'"))
+    repo.git("mv", "alembic/versions/0002_two.py", "alembic/versions/0002_moved.py")
+    path = repo.path / "alembic/versions/0002_moved.py"
+    path.write_text(path.read_text().replace("down_revision = '0001'", "down_revision = '0003'"))
+    code, report, _ = review()
+    edited = findings_of(report, "edited-revision")
+    assert code == 1 and len(edited) == 2 and all("down_revision" in f["message"] for f in edited)
+    assert {f["path"] for f in edited} == {"alembic/versions/0002_moved.py", "alembic/versions/0003_reordered.py"}
+
+
+def test_import_reordering_and_a_formatter_run_are_cosmetic(repo, review):
+    path = repo.path / "alembic/versions/0001_init.py"
+    text = path.read_text().replace("from alembic import op\nimport sqlalchemy as sa\n",
+                                    "import sqlalchemy as sa\nfrom alembic import op\n")
+    text = text.replace('sa.Column("title", sa.Text),', "sa.Column(\n        u'title',\n        sa.Text,\n    ),")
+    path.write_text(text)
+    code, report, _ = review()
+    assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["info"] and code == 0
+
+
+def test_a_revision_that_is_its_own_down_revision_is_a_cycle(repo, review):
+    rel = repo.add_revision("0002", "0002", slug="self")
+    code, report, _ = review()
+    [f] = findings_of(report, "revision-cycle")
+    assert code == 1 and f["severity"] == "error" and f["path"] == rel and "0002" in f["message"]
+
+
+def test_new_revisions_forming_a_loop_are_a_cycle(repo, review):
+    repo.add_revision("0002", ("0001", "0003"), slug="two")
+    repo.add_revision("0003", "0002", slug="three")
+    code, report, _ = review()
+    cycles = findings_of(report, "revision-cycle")
+    assert code == 1 and len(cycles) == 1
+    assert "0002" in cycles[0]["message"] and "0003" in cycles[0]["message"]
+
+
+def test_a_history_without_loops_has_no_cycle(repo, review):
+    _two_more_on_main(repo)
+    repo.add_revision("0004", ("0002", "0003"), slug="merge")
+    code, report, _ = review()
+    assert findings_of(report, "revision-cycle") == []
+
+
+def test_removing_an_unused_import_is_cosmetic_and_using_a_new_one_is_not(repo, review):
+    path = repo.path / "alembic/versions/0001_init.py"
+    original = path.read_text()
+    path.write_text(original.replace("import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport os\n"))
+    repo.commit("an unused import")
+    repo.git("branch", "-f", "main", "HEAD")
+    path.write_text(original)  # ruff's F401 fix
+    code, report, _ = review()
+    assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["info"] and code == 0
+    path.write_text(original.replace("import sqlalchemy as sa\n", "import sqlalchemy as sa\nimport os\n")
+                    .replace('op.drop_table("exams")', 'op.drop_table(os.environ["T"])'))
+    code, report, _ = review()
+    assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["error"]
+
+
+def test_lint_autofixes_are_cosmetic(repo, review):
+    path = repo.path / "alembic/versions/0001_init.py"
+    text = path.read_text().replace("branch_labels = None", "branch_labels: str | None = None")
+    text = text.replace('op.drop_table("users")', 'op.drop_table("users")\n    pass')  # ruff PIE790 removes it
+    path.write_text(text)
+    code, report, _ = review()
+    assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["info"] and code == 0

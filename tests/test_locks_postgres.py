@@ -678,3 +678,24 @@ def test_type_change_rewrites_table():
     assert type_change_rewrites("text", tn)
     assert type_change_rewrites(None, tn)
     assert type_change_rewrites("not a type ((", tn)
+
+
+@pytest.mark.parametrize("old,new", [
+    ("varchar(10)", "text"), ("varchar(10)", "varchar(20)"), ("varchar(10)", "varchar"), ("text", "varchar"),
+    ("varchar(20)", "varchar(10)"), ("text", "varchar(10)"), ("cidr", "inet"), ("timestamp(3)", "timestamp(6)"),
+    ("timestamp(6)", "timestamp(3)"), ("timestamptz(3)", "timestamptz"), ("varbit(5)", "varbit(10)"),
+    ("int", "bigint"), ("numeric(10,2)", "numeric(12,2)"), ("numeric(10,2)", "numeric(12,3)"),
+    ("char(5)", "char(10)"), ("char(5)", "text"), ("time(3)", "time(6)"),
+])
+def test_type_change_rewrite_matches_relfilenode(pg_db, old, new):
+    """type_change_rewrites says what PostgreSQL does: a new relfilenode after ALTER COLUMN TYPE is a rewrite."""
+    if isinstance(pg_db, Unreachable):
+        pytest.fail(pg_db)
+    with psycopg.connect(make_conninfo(PG_DSN, dbname=pg_db), autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS ty; CREATE TABLE ty (c {old}); INSERT INTO ty VALUES (NULL)")
+        before = conn.execute("SELECT relfilenode FROM pg_class WHERE relname = 'ty'").fetchone()[0]
+        conn.execute(f"ALTER TABLE ty ALTER COLUMN c TYPE {new}")
+        after = conn.execute("SELECT relfilenode FROM pg_class WHERE relname = 'ty'").fetchone()[0]
+    tn = json.loads(parse_sql_json(f"SELECT NULL::{new}"))["stmts"][0]["stmt"]
+    tn = tn["SelectStmt"]["targetList"][0]["ResTarget"]["val"]["TypeCast"]["typeName"]
+    assert type_change_rewrites(old, tn) == (before != after)

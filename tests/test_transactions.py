@@ -316,3 +316,25 @@ def test_begin_never_committed_inside_autocommit_block(repo, review):
     [f] = of(report, "ban-uncommitted-transaction")
     assert 'op.execute("BEGIN")' in line_text(repo, f)
     assert of(report, "transaction-nesting") == []
+
+
+def test_a_type_change_its_existing_type_shows_keeps_the_bytes_is_no_rewrite(repo, review):
+    repo.add_revision("0002", "0001", """
+    op.alter_column("users", "email", type_=sa.Text(), existing_type=sa.String(length=50))
+    op.alter_column("users", "name", type_=sa.String(80), existing_type=sa.VARCHAR(40))
+    op.alter_column("users", "age", type_=sa.BigInteger(), existing_type=sa.Integer())""")
+    code, report, _ = review()
+    changed = [f for f in report["findings"] if f["rule"] == "changing-column-type"]
+    assert [f["message"].split(" to ")[0] for f in changed] == ["changing the type of users.age"]
+    assert "require-lock-timeout" in {f["rule"] for f in report["findings"]}  # the brief ACCESS EXCLUSIVE is still said
+
+
+def test_dropping_an_index_of_a_table_the_run_drops_is_quiet(repo, review):
+    # what autogenerate writes: the table's indexes first, then the table
+    repo.add_revision("0002", "0001", """
+    op.drop_index("ix_exams_title", table_name="exams")
+    op.drop_table("exams")
+    op.drop_index("ix_users_email", table_name="users")""")
+    code, report, _ = review()
+    [f] = [f for f in report["findings"] if f["rule"] == "require-concurrent-index-deletion"]
+    assert f["table"] == "users"

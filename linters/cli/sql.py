@@ -12,6 +12,9 @@ from linters.errors import UsageError
 def _parser() -> Parser:
     p = Parser(prog="alembic-review sql", description="Lint a raw SQL file with the SQL rules (no Alembic project needed).")
     p.add_argument("file", help="the .sql file, or - for stdin")
+    p.add_argument("--assume-in-transaction", action="store_true", default=None,
+                   help="the file runs inside a transaction its text does not open, as a migration tool runs it "
+                        "(squawk's flag; setting assume_in_transaction)")
     add_report_options(p, settings_found="here")
     return p
 

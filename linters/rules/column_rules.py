@@ -7,7 +7,7 @@ yet), and the "breaks running code" rules are also silent for columns the run it
 from linters.locks import lock_effect
 from linters.rules import Hit, sql_rule
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_COLUMNS, EXEMPT_NEW_TABLES, alter_table_commands,
-                                 column_constraints, lock_of, single_command, type_name)
+                                 column_constraints, lock_of, relation_commands, single_command, type_name)
 
 
 def _old_column(state, table, column) -> bool:
@@ -28,7 +28,7 @@ def _old_column(state, table, column) -> bool:
     breaking=True,
 )
 def ban_drop_column(stmt, state):
-    for table, subtype, body in alter_table_commands(stmt):
+    for table, subtype, body in relation_commands(stmt):
         if subtype == "AT_DropColumn" and _old_column(state, table, body.get("name")):
             yield Hit(f"dropping column {table}.{body.get('name')} breaks code that still uses it",
                       table=table, lock="ACCESS EXCLUSIVE")
@@ -54,7 +54,8 @@ def adding_field_with_default(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         if subtype != "AT_AddColumn" or not state.is_existing(table):
             continue
-        effect = lock_effect(single_command(stmt, cmd), state.pg_version)
+        effect = lock_effect(single_command(stmt, cmd), state.pg_version,
+                             column_type=lambda t, c: state.old_type(stmt, t, c))
         if effect.rewrite:
             column = cmd.get("def", {}).get("ColumnDef", {}).get("colname")
             why = "; ".join(effect.notes) or "the default is computed for every row"
@@ -137,21 +138,26 @@ def adding_not_nullable_field(stmt, state):
     summary="ALTER COLUMN ... TYPE rewrites the table under ACCESS EXCLUSIVE and breaks code using the old type.",
     why="Most type changes (int -> bigint, text -> varchar(n), timestamp -> timestamptz, anything with USING) "
         "rewrite the table and rebuild its indexes while holding ACCESS EXCLUSIVE: the table is offline for "
-        "the duration. The only cheap ones are varchar widening, varchar -> text and numeric precision increase "
-        "(same scale): the rendered SQL does not say the old type, so it is read from the call's "
-        "`existing_type=` (autogenerate writes it); without one, every change is reported." + EXEMPT_NEW_TABLES,
+        "the duration. Changes that keep every stored value's bytes do not rewrite (measured by relfilenode on "
+        "PostgreSQL 15): varchar(n) -> varchar(m >= n) / varchar / text, numeric precision raised at the same "
+        "scale, varbit / timestamp / time precision raised, cidr -> inet. They are not reported when the old "
+        "type is known: from `existing_type=` of op.alter_column, or from an earlier statement of the run. "
+        "They still take ACCESS EXCLUSIVE for a moment (require-lock-timeout). The rendered SQL alone does not "
+        "say the old type, so without `existing_type` every change is reported." + EXEMPT_NEW_TABLES,
     recipe="Add a new column with the new type (`op.add_column`), write to both from the application, backfill "
-           "in batches, switch reads, then drop the old column in a later release. For varchar(n) -> text or a "
-           "wider varchar, which do not rewrite, mark the line `# alembic-review: ignore[changing-column-type]`.",
+           "in batches, switch reads, then drop the old column in a later release. For a change that does not "
+           "rewrite (varchar(n) -> text), pass the old type: `op.alter_column('t', 'x', type_=sa.Text(), "
+           "existing_type=sa.String(50))`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
 )
 def changing_column_type(stmt, state):
-    for table, subtype, cmd in alter_table_commands(stmt):
+    for table, subtype, cmd in relation_commands(stmt):
         if subtype != "AT_AlterColumnType" or not state.is_existing(table):
             continue
-        effect = lock_effect(single_command(stmt, cmd), state.pg_version, column_type=stmt.column_type)
-        if effect.rewrite:  # with the old type known (existing_type=), catalog-only changes are not
+        effect = lock_effect(single_command(stmt, cmd), state.pg_version,
+                             column_type=lambda t, c: state.old_type(stmt, t, c))
+        if effect.rewrite:
             new_type = _type_text(cmd.get("def", {}).get("ColumnDef", {}))
             change = f"({stmt.old_type} → {new_type})" if stmt.old_type else f"to {new_type}"
             yield Hit(f"changing the type of {table}.{cmd.get('name')} {change} rewrites {table} "

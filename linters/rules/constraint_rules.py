@@ -7,7 +7,7 @@ and indexed instantly, and nobody is waiting on it.
 from linters.rules import Hit, sql_rule
 from linters.suggest import NOT_VALID
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, column_constraints, dotted,
-                                 lock_of, single_command, strings)
+                                 lock_of, relation_commands, single_command, strings)
 from linters.sql import relation_name
 
 NOT_VALID_RECIPE = (
@@ -83,6 +83,13 @@ def constraint_missing_not_valid(stmt, state):
         if via == "table" and con.get("contype") == "CONSTR_CHECK" and not con.get("skip_validation"):
             yield Hit(f"CHECK constraint{_label(con)} on {table} scans every row while holding ACCESS EXCLUSIVE",
                       table=table, lock=lock_of(single_command(stmt, cmd), state, table))
+        elif via == "column" and con.get("contype") == "CONSTR_CHECK":  # measured: scans, default or not
+            column = cmd["def"]["ColumnDef"].get("colname")
+            yield Hit(f"CHECK constraint{_label(con)} written on the new column {table}.{column} scans every row "
+                      "while holding ACCESS EXCLUSIVE (a column constraint cannot be NOT VALID)",
+                      table=table, lock=lock_of(single_command(stmt, cmd), state, table),
+                      hint="Add the column without the CHECK, then add the constraint with "
+                           "`op.create_check_constraint(..., postgresql_not_valid=True)` and VALIDATE it later.")
     for table, subtype, cmd in alter_table_commands(stmt):
         key = (table, cmd.get("name"))
         if subtype == "AT_ValidateConstraint" and stmt.in_transaction and _added_in_this_transaction(state, key, stmt.revision):
@@ -157,13 +164,20 @@ def adding_serial_primary_key_field(stmt, state):
     recipe="Make sure nothing depends on the guarantee, then `op.drop_constraint(...)` and mark the line "
            "`# alembic-review: ignore[ban-drop-constraint]`.",
     lock="ACCESS EXCLUSIVE",
-    kinds=ALTER_TABLE,
+    kinds=ALTER_TABLE + ("AlterDomainStmt",),
     breaking=True,
 )
 def ban_drop_constraint(stmt, state):
-    for table, subtype, cmd in alter_table_commands(stmt):
+    if stmt.kind == "AlterDomainStmt" and stmt.body.get("subtype") == "X":  # ALTER DOMAIN ... DROP CONSTRAINT
+        domain = dotted(strings(stmt.body.get("typeName")))
+        if not state.created("OBJECT_DOMAIN", domain):
+            yield Hit(f"dropping constraint {stmt.body.get('name')} of domain {domain} removes a guarantee every "
+                      "column of that domain relied on")
+        return
+    for table, subtype, cmd in relation_commands(stmt):
         name = cmd.get("name")
-        if subtype == "AT_DropConstraint" and state.is_existing(table) and (table, name) not in state.added_constraints:
+        if subtype == "AT_DropConstraint" and state.is_existing(table) and (table, name) not in state.added_constraints \
+                and not (cmd.get("missing_ok") and (table, name) in state.added_in_run):  # dropped to be re-added
             yield Hit(f"dropping constraint {name} on {table} removes a guarantee code may rely on",
                       table=table, lock=lock_of(single_command(stmt, cmd), state, table))
 

@@ -7,8 +7,17 @@ from linters.rules.nodes import is_bookkeeping
 from linters.sql import relation_name
 
 
-def _targets(items) -> list[str]:
-    return [t["ResTarget"].get("name") for t in items or () if "ResTarget" in t]
+def _targets(items) -> list[tuple[str, bool]]:
+    """(column, assigns a part of it: `a.x`, `a[1]`) of each SET / column-list target."""
+    return [(t["ResTarget"].get("name"), bool(t["ResTarget"].get("indirection"))) for t in items or () if "ResTarget" in t]
+
+
+def _repeated(targets: list[tuple[str, bool]]) -> dict[str, int]:
+    """Columns assigned more than once as a whole, or as a whole and in part: PostgreSQL allows only
+    several parts of one column (`SET a.x = 1, a.y = 2`, `SET a[1] = 1, a[2] = 2`)."""
+    whole = Counter(name for name, part in targets if not part)
+    parts = Counter(name for name, part in targets if part)
+    return {name: n + parts[name] for name, n in whole.items() if name and (n > 1 or parts[name])}
 
 
 @sql_rule(
@@ -33,6 +42,5 @@ def ban_duplicate_column_assignments(stmt, state):
     if is_bookkeeping(table):
         return
     for names in lists:
-        for column, count in Counter(names).items():
-            if column and count > 1:
-                yield Hit(f"column {column} of {table} is assigned {count} times", table=table)
+        for column, count in _repeated(names).items():
+            yield Hit(f"column {column} of {table} is assigned {count} times", table=table)

@@ -83,6 +83,24 @@ def missing_down_revision(history: History):
 
 
 @history_rule(
+    "revision-cycle", "error",
+    summary="Revisions whose down_revision (or depends_on) links form a loop.",
+    why="Alembic cannot order a loop: every command fails (\"Cycle is detected in revisions\", or a revision "
+        "that is its own down_revision), so nothing deploys.",
+    recipe="Point the down_revision of the newest revision in the loop at the revision it really follows "
+           "(`alembic heads` on the base branch shows it).",
+)
+def revision_cycle(history: History):
+    added = set(history.added)
+    for loop in history.head.cycles():
+        at = history.head.by_id[next((r for r in loop if r in added), loop[-1])]
+        what = f"revision {loop[0]} is its own down_revision" if len(loop) == 1 else \
+            f"revisions {', '.join(loop)} form a loop"
+        yield _finding("revision-cycle", at, at.lines.get("down_revision"),
+                       f"{what}: Alembic cannot order them and every command fails")
+
+
+@history_rule(
     "multiple-heads", "error",
     summary="The branch leaves the history with more heads than the base had.",
     why="`alembic upgrade head` fails with \"Multiple head revisions are present\": usually two pull "

@@ -2,7 +2,7 @@
 
 from linters.rules import Hit, sql_rule
 from linters.suggest import CONCURRENTLY
-from linters.rules.nodes import EXEMPT_NEW_TABLES, lock_of, object_name
+from linters.rules.nodes import EXEMPT_NEW_TABLES, lock_of, object_name, option_on
 from linters.sql import relation_name
 
 CONCURRENT_RECIPE = (
@@ -73,7 +73,7 @@ def ban_concurrent_index_creation_in_transaction(stmt, state):
 
 
 def _reindex_concurrently(body: dict) -> bool:
-    return any(p.get("DefElem", {}).get("defname") == "concurrently" for p in body.get("params") or ())
+    return option_on(body.get("params"), "concurrently")
 
 
 def _reindexed_table(body: dict, state) -> str | None:
@@ -101,8 +101,8 @@ def require_concurrent_index_deletion(stmt, state):
         return
     for obj in body.get("objects") or ():
         index = object_name(obj)
-        table = state.created_indexes.get(index)
-        if not state.is_new(table):
+        table = state.created_indexes.get(index) or stmt.op_table
+        if not state.is_new(table) and table not in state.dropped_in_run:  # its table goes anyway
             yield Hit(f"DROP INDEX {index} locks {table or 'its table'} ACCESS EXCLUSIVE; drop it CONCURRENTLY",
                       table=table, lock="ACCESS EXCLUSIVE")
 
@@ -130,7 +130,11 @@ def require_concurrent_reindex(stmt, state):
         hint = ("REINDEX CONCURRENTLY needs PostgreSQL 12+. Before that, build a replacement with "
                 "op.create_index(..., postgresql_concurrently=True) in an autocommit_block, then drop the old "
                 "index CONCURRENTLY and rename the new one.")
-    target = relation_name(body.get("relation")) or "the database"
+    kind = body.get("kind", "")
+    if kind == "REINDEX_OBJECT_SYSTEM":  # PostgreSQL cannot reindex system catalogs concurrently: no advice to give
+        return
+    what = kind.removeprefix("REINDEX_OBJECT_").lower()
+    target = relation_name(body.get("relation")) or (f"{what} {body['name']}" if body.get("name") else f"the {what}")
     yield Hit(f"REINDEX of {target} blocks writes while it rebuilds; use CONCURRENTLY",
               table=table, hint=hint,
               lock=lock_of(stmt.node, state, table) if body.get("kind") == "REINDEX_OBJECT_TABLE" else "SHARE")

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from linters.locks import lock_effect
 from linters.nodes import derived, relation_name
-from linters.nodes import dotted, is_bookkeeping, object_name, strings  # noqa: F401  (re-exported for the rules)
+from linters.nodes import dotted, is_bookkeeping, object_name, option_on, strings  # noqa: F401  (re-exported for the rules)
 
 # What the rule docs say about the run's own creations (RunState), appended to their `why`.
 EXEMPT_NEW_TABLES = " Not reported for tables created earlier in the same run: they are empty and nobody uses them yet."
@@ -34,6 +34,17 @@ def _alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
     table = relation_name(stmt.body.get("relation"))
     bodies = [cmd.get("AlterTableCmd", {}) for cmd in stmt.body.get("cmds", [])]
     return tuple((table, body.get("subtype"), body) for body in bodies)
+
+
+def relation_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
+    """alter_table_commands, plus those of ALTER FOREIGN TABLE and of ALTER TYPE on a composite type
+    (DROP / ALTER ATTRIBUTE): their columns are read by code too (the drop and type rules ask)."""
+    if stmt.kind != "AlterTableStmt" or stmt.body.get("objtype") not in (None, "OBJECT_TABLE", "OBJECT_FOREIGN_TABLE",
+                                                                         "OBJECT_TYPE"):
+        return ()
+    table = relation_name(stmt.body.get("relation"))
+    return tuple((table, c.get("AlterTableCmd", {}).get("subtype"), c.get("AlterTableCmd", {}))
+                 for c in stmt.body.get("cmds", []))
 
 
 def column_constraints(coldef: dict) -> list[dict]:

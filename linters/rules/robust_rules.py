@@ -20,10 +20,12 @@ ALTER_GUARDS = {
 def _unguarded(stmt, state):
     """What in `stmt` fails when the migration is re-run after it already happened, and the missing guard."""
     body = stmt.body
-    if stmt.kind == "CreateStmt" and not body.get("if_not_exists"):
+    if stmt.kind == "CreateStmt" and not body.get("if_not_exists") \
+            and (body.get("relation") or {}).get("relpersistence") != "t":  # a temporary table ends with the session
         yield f"CREATE TABLE {relation_name(body.get('relation'))}", \
             "IF NOT EXISTS (op.create_table(..., if_not_exists=True))"
-    elif stmt.kind == "IndexStmt" and not body.get("if_not_exists") and body.get("idxname") not in state.guarded_indexes:
+    elif stmt.kind == "IndexStmt" and not body.get("if_not_exists") and body.get("idxname") not in state.guarded_indexes \
+            and (body.get("idxname") or not body.get("concurrent")):  # unnamed: a re-run builds one more, and succeeds
         yield f"CREATE INDEX {body.get('idxname') or ''}".rstrip(), (
             "a preceding op.drop_index(<name>, table_name=..., postgresql_concurrently=True, if_exists=True): a "
             "failed CONCURRENTLY build leaves an INVALID index behind, which if_not_exists=True would keep")

@@ -4,7 +4,8 @@ Tables created earlier in the same run are not reported.
 """
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, lock_of, single_command
+from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, lock_of, option_on,
+                                  single_command)
 from linters.sql import relation_name
 
 
@@ -34,8 +35,7 @@ def require_concurrent_partition_detach(stmt, state):
 
 
 def _full_vacuum(body: dict) -> bool:
-    return body.get("is_vacuumcmd") and any(o.get("DefElem", {}).get("defname") == "full"
-                                            for o in body.get("options") or ())
+    return body.get("is_vacuumcmd") and option_on(body.get("options"), "full")
 
 
 @sql_rule(
@@ -71,3 +71,27 @@ def prefer_repack(stmt, state):
         if state.is_existing(table):
             yield Hit(f"{what} {table} rewrites {table} under ACCESS EXCLUSIVE", table=table,
                       lock=lock_of(stmt.node, state, table), hint=hint)
+
+
+@sql_rule(
+    "ban-disable-trigger", "warning",
+    summary="ALTER TABLE ... DISABLE TRIGGER turns off logic every session relies on; ALL also turns off foreign keys.",
+    why="A disabled trigger stays disabled for every session once the migration commits: audit rows, derived "
+        "columns and the application's invariants stop being maintained. DISABLE TRIGGER ALL (and SYSTEM) "
+        "also disables the internal triggers that enforce foreign keys: rows that break them get in and are "
+        "never checked again (a later VALIDATE does not re-check them). Warning, not error: re-enabled in the "
+        "same transaction, no other session ever runs without it (the SHARE ROW EXCLUSIVE lock blocks their "
+        "writes meanwhile), which is the usual bulk-load recipe." + EXEMPT_NEW_TABLES,
+    recipe="Re-enable it in the same transaction (`ALTER TABLE t ENABLE TRIGGER ...` before the revision ends), "
+           "or change the data without disabling triggers; never disable ALL on a table with foreign keys.",
+    lock="SHARE ROW EXCLUSIVE",
+    kinds=ALTER_TABLE,
+)
+def ban_disable_trigger(stmt, state):
+    for table, subtype, cmd in alter_table_commands(stmt):
+        if not subtype.startswith("AT_DisableTrig") or not state.is_existing(table):
+            continue
+        what = {"AT_DisableTrigAll": "every trigger, foreign-key checks included,",
+                "AT_DisableTrigUser": "every user trigger"}.get(subtype, f"trigger {cmd.get('name')}")
+        yield Hit(f"disables {what} on {table} for every session", table=table,
+                  lock=lock_of(single_command(stmt, cmd), state, table))

@@ -188,6 +188,19 @@ def test_a_type_change_on_a_table_the_run_created_is_quiet():
             "changing-column-type")
 
 
+def test_a_type_change_that_keeps_the_bytes_is_quiet_when_the_old_type_is_known():
+    # the run set the type: varchar widening and varchar -> text do not rewrite (relfilenode unchanged)
+    lint_ok("BEGIN; ALTER TABLE users ADD COLUMN code varchar(10); ALTER TABLE users ALTER COLUMN code TYPE varchar(20); "
+            "ALTER TABLE users ALTER COLUMN code TYPE text; COMMIT;", "changing-column-type")
+    lint_ok("BEGIN; ALTER TABLE users ADD COLUMN code varchar(10); ALTER TABLE users ALTER COLUMN code TYPE text; COMMIT;",
+            "require-statement-timeout")
+
+
+def test_narrowing_a_known_type_is_reported():
+    lint_errors("BEGIN; ALTER TABLE users ADD COLUMN code varchar(20); ALTER TABLE users ALTER COLUMN code TYPE varchar(10); "
+                "COMMIT;", "changing-column-type")
+
+
 # -- ban-drop-not-null, ban-drop-default, ban-drop-generated-expression -----------------------
 
 def test_dropping_not_null_of_an_existing_column_is_a_warning():

@@ -44,6 +44,14 @@ def test_a_check_constraint_without_not_valid_scans_under_access_exclusive():
     assert "orders_amount_positive" in f.message
 
 
+def test_a_check_written_on_an_added_column_scans_too():
+    # measured on PostgreSQL 15: seq_scan + 1 under ACCESS EXCLUSIVE, with or without the default
+    for column in ("amount int DEFAULT 5 CHECK (amount > 0)", "amount int CHECK (amount > 0)"):
+        [f] = lint_errors(f"BEGIN; ALTER TABLE orders ADD COLUMN {column}; COMMIT;", "constraint-missing-not-valid")
+        assert (f.table, f.lock) == ("orders", "ACCESS EXCLUSIVE") and "cannot be NOT VALID" in f.message
+    lint_ok("BEGIN; ALTER TABLE orders ADD COLUMN amount int DEFAULT 5; COMMIT;", "constraint-missing-not-valid")
+
+
 def test_validating_in_the_transaction_that_added_it_not_valid_is_reported():
     [f] = lint_errors("""\
         BEGIN;
@@ -168,3 +176,11 @@ def test_adding_a_constraint_to_an_existing_domain_is_a_warning():
 def test_adding_a_constraint_to_a_domain_the_run_created_is_quiet():
     lint_ok("BEGIN; CREATE DOMAIN email AS text; ALTER DOMAIN email ADD CONSTRAINT email_at "
             "CHECK (VALUE LIKE '%@%'); COMMIT;", "ban-alter-domain-with-add-constraint")
+
+
+def test_dropping_a_constraint_if_exists_to_add_it_again_is_quiet():
+    # prefer-robust-stmts' own recipe: a re-run drops what the failed run added, then adds it again
+    lint_ok("ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_amount_positive; "
+            "ALTER TABLE orders ADD CONSTRAINT orders_amount_positive CHECK (amount > 0) NOT VALID;", "ban-drop-constraint")
+    lint_errors("ALTER TABLE orders DROP CONSTRAINT IF EXISTS orders_amount_positive; "
+                "ALTER TABLE orders ADD CONSTRAINT orders_amount_ok CHECK (amount > 0) NOT VALID;", "ban-drop-constraint")

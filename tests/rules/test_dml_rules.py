@@ -29,3 +29,10 @@ def test_assigning_each_column_once_is_quiet():
     lint_ok("BEGIN; UPDATE users SET name = 'a', email = 'b' WHERE id = 1; COMMIT;", "ban-duplicate-column-assignments")
     lint_ok("BEGIN; INSERT INTO users (id, name) VALUES (1, 'a') ON CONFLICT (id) DO UPDATE "
             "SET name = excluded.name; COMMIT;", "ban-duplicate-column-assignments")
+
+
+def test_assigning_several_parts_of_one_column_is_quiet():
+    # PostgreSQL accepts these (squawk's distinct_and_partial_assignments_ok)
+    lint_ok("BEGIN; UPDATE k SET a.x = 1, a.y = 2; UPDATE k SET a[1] = 1, a[2] = 2; COMMIT;",
+            "ban-duplicate-column-assignments")
+    lint_errors("BEGIN; UPDATE k SET a = 1, a[2] = 2; COMMIT;", "ban-duplicate-column-assignments")

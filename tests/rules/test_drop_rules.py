@@ -113,3 +113,11 @@ def test_dropping_an_existing_extension_is_a_warning():
 
 def test_dropping_an_extension_the_run_created_is_quiet():
     lint_ok("BEGIN; CREATE EXTENSION pgcrypto; DROP EXTENSION pgcrypto; COMMIT;", "ban-drop-extension")
+
+
+def test_columns_of_foreign_tables_and_composite_types_and_domain_constraints_are_covered():
+    lint_errors("ALTER TYPE address DROP ATTRIBUTE zip;", "ban-drop-column")
+    lint_errors("ALTER FOREIGN TABLE remote_users DROP COLUMN email;", "ban-drop-column")
+    lint_errors("ALTER DOMAIN posint DROP CONSTRAINT posint_check;", "ban-drop-constraint")
+    lint_ok("CREATE DOMAIN posint AS int CONSTRAINT posint_check CHECK (VALUE > 0); "
+            "ALTER DOMAIN posint DROP CONSTRAINT posint_check;", "ban-drop-constraint")

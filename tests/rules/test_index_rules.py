@@ -1,7 +1,5 @@
 """linters/rules/index_rules.py at the SQL level: index builds, drops and rebuilds."""
 
-import pytest
-
 from tests.sqllint import lint_errors, lint_ok
 
 # -- require-concurrent-index-creation ---------------------------------------------------------
@@ -72,6 +70,7 @@ def test_a_plain_drop_index_is_a_warning_naming_the_table_when_known():
 def test_a_plain_drop_of_an_existing_index_is_a_warning():
     [f] = lint_errors("BEGIN; DROP INDEX users_email_idx; COMMIT;", "require-concurrent-index-deletion")
     assert f.severity == "warning" and "users_email_idx" in f.message
+    assert f.table is None  # the SQL does not say the index's table: the index is not "the locked table"
 
 
 def test_drop_index_concurrently_is_quiet():
@@ -107,7 +106,21 @@ def test_reindexing_a_table_the_run_created_is_quiet():
             "REINDEX INDEX t_id_idx; COMMIT;", "require-concurrent-reindex")
 
 
-@pytest.mark.xfail(strict=True, reason="suspected bug: REINDEX SCHEMA is reported as 'REINDEX of the database'")
 def test_reindex_schema_names_the_schema():
     [f] = lint_errors("REINDEX SCHEMA billing;", "require-concurrent-reindex")
-    assert "billing" in f.message
+    assert "schema billing" in f.message
+
+
+def test_reindex_system_is_not_told_to_use_concurrently():
+    # PostgreSQL: "cannot reindex system catalogs concurrently" (squawk's reindex_system_ok agrees)
+    lint_ok("REINDEX SYSTEM;", "require-concurrent-reindex")
+
+
+def test_an_option_switched_off_is_off():
+    lint_errors("REINDEX (CONCURRENTLY false) TABLE users;", "require-concurrent-reindex")
+    lint_ok("REINDEX (CONCURRENTLY true) TABLE users;", "require-concurrent-reindex")
+
+
+def test_a_table_made_by_select_into_is_new():
+    lint_ok("BEGIN; SELECT * INTO orders_archive FROM orders; CREATE INDEX orders_archive_id_idx ON orders_archive (id); "
+            "COMMIT;", "require-concurrent-index-creation")

@@ -66,3 +66,9 @@ def test_statements_inside_the_transaction_are_quiet():
         DROP INDEX users_email_idx;
         COMMIT;
         """, "prefer-robust-stmts")
+
+
+def test_temporary_tables_and_unnamed_concurrent_indexes_survive_a_rerun():
+    lint_ok("SELECT 1; CREATE TEMP TABLE scratch (id int) ON COMMIT DROP; "
+            "CREATE INDEX CONCURRENTLY ON users (email);", "prefer-robust-stmts")
+    lint_errors("SELECT 1; CREATE TABLE scratch (id int);", "prefer-robust-stmts")

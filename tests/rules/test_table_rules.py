@@ -55,9 +55,23 @@ def test_from_postgresql_19_the_hint_is_repack_concurrently():
 
 
 def test_a_plain_vacuum_is_quiet():
-    lint_ok("VACUUM users; VACUUM (ANALYZE) users; ANALYZE users;", "prefer-repack")
+    lint_ok("VACUUM users; VACUUM (ANALYZE) users; ANALYZE users; VACUUM (FULL false) users; VACUUM (FULL off) users;",
+            "prefer-repack")
 
 
 def test_rewriting_a_table_the_run_created_is_quiet():
     lint_ok("BEGIN; CREATE TABLE t (id bigint PRIMARY KEY); COMMIT; VACUUM FULL t; CLUSTER t USING t_pkey;",
             "prefer-repack")
+
+
+# -- ban-disable-trigger -----------------------------------------------------------------------
+
+def test_disabling_triggers_is_a_warning_and_all_names_the_foreign_keys():
+    [f] = lint_errors("BEGIN; ALTER TABLE orders DISABLE TRIGGER ALL; COMMIT;", "ban-disable-trigger")
+    assert (f.severity, f.table) == ("warning", "orders") and "foreign-key" in f.message
+    lint_errors("BEGIN; ALTER TABLE orders DISABLE TRIGGER orders_audit; COMMIT;", "ban-disable-trigger")
+
+
+def test_enabling_triggers_and_new_tables_are_quiet():
+    lint_ok("BEGIN; ALTER TABLE orders ENABLE TRIGGER ALL; CREATE TABLE t (id int); ALTER TABLE t DISABLE TRIGGER ALL; "
+            "COMMIT;", "ban-disable-trigger")
