@@ -22,6 +22,7 @@ from linters.render import Renderer
 from linters.report.model import Report, RevisionEntry
 from linters.revision_files import RevisionLoader
 from linters.rules import RULES, HistoryRule, RevisionRule, rules_of
+from linters.render_notes import deliberate_raise, render_notes
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
 from linters.sql import parse_chunks
@@ -159,11 +160,11 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
 
 def render_findings(item: Reviewed) -> list[Finding]:
     rule = RULES["render-error"]
-    out = []
+    out = render_notes(item)
     for error in item.render.errors:
         stage = error["stage"]
-        if downgrade_raises_not_implemented(error):
-            continue  # a deliberate one-way revision: missing-downgrade says so
+        if downgrade_raises_not_implemented(error) or deliberate_raise(item.file.source, error):
+            continue  # a deliberate one-way revision: irreversible-downgrade and missing-downgrade say so
         out.append(rule.finding(
             f"could not render {'the revision' if stage in ('import', 'timeout', 'crash') else stage + '()'}: {error['message']}",
             path=item.file.path, line=error.get("line"), revision=item.file.revision,

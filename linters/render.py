@@ -195,3 +195,10 @@ class Renderer:
                     return result, False, started
             elif kind == "missing":
                 result.missing.append(message["direction"])
+            elif kind == "standins" and isinstance(message.get("names"), dict):
+                result.stand_ins.update({str(k): str(v) for k, v in message["names"].items()})
+                result.stand_ins_line = message.get("line") if isinstance(message.get("line"), int) else None
+            elif kind == "unreviewed" and isinstance(message.get("line"), (int, type(None))):
+                result.unreviewed.append({"op": str(message.get("op")), "line": message.get("line")})
+            elif kind == "live_data" and isinstance(message.get("line"), (int, type(None))):
+                result.live_data = {"line": message.get("line"), "what": str(message.get("what", ""))}

@@ -20,6 +20,8 @@ import os
 import sys
 import traceback
 
+from linters import render_bind, render_operations, render_standins
+
 
 class Tracker:
     """Knows which revision file is running, and which line of it emitted the current SQL."""
@@ -27,7 +29,6 @@ class Tracker:
     def __init__(self):
         self.path: str | None = None
         self.forced_line: int | None = None  # set while a batch_alter_table block flushes
-        self.bind_used = False
 
     def line(self) -> int | None:
         if self.forced_line is not None:
@@ -66,7 +67,6 @@ def _patch_alembic():
 
     original_invoke = ops_base.AbstractOperations.invoke
     original_flush = BatchOperationsImpl.flush
-    original_get_bind = ops_base.AbstractOperations.get_bind
 
     def invoke(self, operation):
         impl = getattr(self, "impl", None)
@@ -92,13 +92,10 @@ def _patch_alembic():
             self.batch = batch
             TRACKER.forced_line = None
 
-    def get_bind(self):
-        TRACKER.bind_used = True
-        return original_get_bind(self)
-
     ops_base.AbstractOperations.invoke = invoke
     BatchOperationsImpl.flush = flush
-    ops_base.AbstractOperations.get_bind = get_bind
+    render_bind.install(TRACKER.line)  # op.get_bind(): a connection that records, where alembic has none offline
+    render_standins.install()  # what the revision imports but cannot be imported here
 
 
 def _error_line(exc: BaseException, path: str) -> int | None:
@@ -110,8 +107,10 @@ def _error_line(exc: BaseException, path: str) -> int | None:
 
 def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
-    if TRACKER.bind_used and isinstance(exc, AttributeError) and "NoneType" in str(exc):
-        text += " (op.get_bind() has no live connection when rendering offline; results of .execute() are None)"
+    if render_bind.LIVE_DATA.line is not None:
+        text += f" (offline the database is empty: the revision {render_bind.LIVE_DATA.what} at line {render_bind.LIVE_DATA.line})"
+    if render_standins.RECORD.names:
+        text += f" (with stand-ins for {', '.join(sorted(render_standins.RECORD.names))})"
     return text[:2000]
 
 
@@ -143,14 +142,18 @@ def load_revision(path: str, module_name: str):
     return module
 
 
-def call_with_op(fn, ops) -> None:
-    """Run upgrade()/downgrade() with alembic's `op` proxying to `ops`, as Alembic does."""
+def call_with_op(fn, ops, env, send) -> None:
+    """Run upgrade()/downgrade() with alembic's `op` and `context` proxying to `ops` and `env`, as
+    Alembic does; parameters beyond the first (what env.py passes through run_migrations(**kw))
+    get stand-ins."""
     ops._install_proxy()
+    env._install_proxy()
     try:
-        required = [p for p in inspect.signature(fn).parameters.values()
-                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        fn(*([ops] * min(len(required), 1)))  # some projects write upgrade(op)
+        with render_operations.recording_unknown(ops, send, TRACKER.line):
+            args, kwargs = render_operations.arguments(fn, ops)
+            fn(*args, **kwargs)
     finally:
+        env._remove_proxy()
         ops._remove_proxy()
 
 
@@ -159,22 +162,29 @@ def render(request: dict, send) -> None:
 
     path = request["path"]
     TRACKER.path = path
-    try:
-        module = load_revision(path, request["module"])
-    except BaseException as exc:  # anything the revision raises, SystemExit included
-        send({"type": "error", "stage": "import", "message": _describe(exc), "line": _error_line(exc, path)})
-        return
-    for direction in request.get("directions", ["upgrade"]):
-        fn = getattr(module, direction, None)
-        if not callable(fn):
-            send({"type": "missing", "direction": direction})
-            continue
-        TRACKER.bind_used = False
-        context = _context(send, direction, int(request.get("pg_version", 15)))
+    render_bind.LIVE_DATA.line = None
+    with render_standins.standing_in(path) as stood_in:
         try:
-            call_with_op(fn, Operations(context))
-        except BaseException as exc:
-            send({"type": "error", "stage": direction, "message": _describe(exc), "line": _error_line(exc, path)})
+            module = load_revision(path, request["module"])
+        except BaseException as exc:  # anything the revision raises, SystemExit included
+            send({"type": "error", "stage": "import", "message": _describe(exc), "line": _error_line(exc, path)})
+            return
+        for direction in request.get("directions", ["upgrade"]):
+            fn = getattr(module, direction, None)
+            if not callable(fn):
+                send({"type": "missing", "direction": direction})
+                continue
+            context = _context(send, direction, int(request.get("pg_version", 15)))
+            try:
+                call_with_op(fn, Operations(context), render_bind.environment(context), send)
+            except BaseException as exc:
+                send({"type": "error", "stage": direction, "message": _describe(exc), "line": _error_line(exc, path)})
+            finally:
+                render_bind.BINDS.reset(context)
+        if stood_in.names:
+            send({"type": "standins", "names": dict(sorted(stood_in.names.items())), "line": stood_in.line})
+        if render_bind.LIVE_DATA.line is not None:
+            send({"type": "live_data", "line": render_bind.LIVE_DATA.line, "what": render_bind.LIVE_DATA.what})
 
 
 def main() -> None:
