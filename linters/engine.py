@@ -12,6 +12,7 @@ from pathlib import Path
 from linters import gitio
 from linters.changes import Change, compare
 from linters.config import Config
+from linters.envpy import imported_modules
 from linters.errors import UsageError
 from linters.findings import Finding
 from linters.history import Graph, RevisionFile
@@ -139,7 +140,8 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
     both = scope.base is not None or config.downgrades or scope.live is not None
     directions = ("upgrade", "downgrade") if both else ("upgrade",)
     renderer = Renderer([project.root, project.project_dir, project.script_dir, *project.sys_path],
-                        timeout=config.render_timeout, pg_version=config.pg_version, directions=directions)
+                        timeout=config.render_timeout, pg_version=config.pg_version, directions=directions,
+                        env_imports=imported_modules(project.script_dir))
     by_path = {str(project.root / f.path): f for f in ordered}
     parsed: dict[str, Reviewed] = {}
     judged: list[Finding] = []

@@ -36,8 +36,10 @@ class Renderer:
     """A pool of sandboxed children sharing a queue of revisions."""
 
     def __init__(self, sys_path: list[Path], *, workers: int | None = None, timeout: float = 30.0,
-                 pg_version: int = 15, directions: tuple[str, ...] = ("upgrade", "downgrade")):
+                 pg_version: int = 15, directions: tuple[str, ...] = ("upgrade", "downgrade"),
+                 env_imports: list[str] | None = None):
         self.sys_path = [str(p) for p in sys_path]
+        self.env_imports = list(env_imports or [])  # what env.py imports: installed plugins are loaded
         self.workers = workers or default_workers()
         self.timeout = timeout
         self.pg_version = pg_version
@@ -155,7 +157,7 @@ class Renderer:
         if not ready or ready.get("type") != "ready":
             child.kill()
             raise RuntimeError("the render process did not start (is alembic installed?)")
-        child.send({"sys_path": self.sys_path})
+        child.send({"sys_path": self.sys_path, "env_imports": self.env_imports})
         return child
 
     def _send(self, child: _Child, job: Job) -> bool:

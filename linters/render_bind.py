@@ -312,3 +312,9 @@ def install(line) -> None:
 
     ops_base.AbstractOperations.get_bind = lambda self: BINDS.connection(self.migration_context)
     MigrationContext.bind = property(lambda self: BINDS.connection(self))
+
+    def connection(self):  # op.get_context().connection too, once the context is built (its impl renders)
+        if self.__dict__.get("as_sql") and "impl" in self.__dict__:
+            return BINDS.connection(self)
+        return self.__dict__.get("_ar_connection")
+    MigrationContext.connection = property(connection, lambda self, value: self.__dict__.__setitem__("_ar_connection", value))

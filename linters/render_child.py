@@ -12,6 +12,7 @@ The revision's own stdin/stdout/stderr are /dev/null so it cannot disturb the pr
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import io
@@ -142,18 +143,20 @@ def load_revision(path: str, module_name: str):
     return module
 
 
-def call_with_op(fn, ops, env, send) -> None:
-    """Run upgrade()/downgrade() with alembic's `op` and `context` proxying to `ops` and `env`, as
-    Alembic does; parameters beyond the first (what env.py passes through run_migrations(**kw))
-    get stand-ins."""
+def call_with_op(fn, ops, env=None, send=None) -> None:
+    """Run upgrade()/downgrade() with alembic's `op` (and `context`, when given) proxying to `ops` and
+    `env`, as Alembic does; parameters beyond the first (what env.py passes through
+    run_migrations(**kw)) get stand-ins. With `send`, operations alembic does not know are recorded."""
     ops._install_proxy()
-    env._install_proxy()
+    if env is not None:
+        env._install_proxy()
     try:
-        with render_operations.recording_unknown(ops, send, TRACKER.line):
+        with render_operations.recording_unknown(ops, send, TRACKER.line) if send else contextlib.nullcontext():
             args, kwargs = render_operations.arguments(fn, ops)
             fn(*args, **kwargs)
     finally:
-        env._remove_proxy()
+        if env is not None:
+            env._remove_proxy()
         ops._remove_proxy()
 
 
@@ -207,6 +210,7 @@ def main() -> None:
         request = json.loads(line)
         if "sys_path" in request:  # configuration, sent before the first revision; no reply
             sys.path[:0] = request["sys_path"]
+            render_standins.preload_plugins(request.get("env_imports", []))
             continue
         send({"type": "start"})
         try:

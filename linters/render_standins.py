@@ -254,9 +254,54 @@ class StandInFinder(importlib.abc.MetaPathFinder):
 _FINDERS: list[StandInFinder] = []
 
 
+def preload_plugins(names: list[str]) -> None:
+    """Import the installed libraries env.py imports (never the project's own modules, never env.py):
+    alembic_postgresql_enum, alembic_utils and the like register their op.* operations when imported."""
+    import importlib.util
+
+    library = _library_dirs()
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        origin = getattr(spec, "origin", None) or ""
+        if spec is None or not os.path.realpath(origin).startswith(library):
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001  (a plugin that does not import here: its ops are reported unreviewed)
+            pass
+
+
+def _accept_stand_ins() -> None:
+    """Where SQLAlchemy insists on a str or a ClauseElement (a server_default, an Enum's values), a
+    stand-in constant (`server_default=constants.EGRESS`) is its named placeholder."""
+    from sqlalchemy.sql import schema, sqltypes
+
+    default_init = schema.DefaultClause.__init__
+
+    def default_clause(self, arg, *args, **kw):
+        default_init(self, arg.__clause_element__() if is_stand_in(arg) else arg, *args, **kw)
+    schema.DefaultClause.__init__ = default_clause
+
+    enum_init = sqltypes.Enum.__init__
+
+    def enum(self, *enums, **kw):
+        enum_init(self, *("stand-in:%s" % _name(e) if is_stand_in(e) else e for e in enums), **kw)
+    sqltypes.Enum.__init__ = enum
+
+
+def _name(value) -> str:
+    if isinstance(value, types.ModuleType):
+        return value.__name__
+    return (value if isinstance(value, type) else type(value))._ar_name
+
+
 def install() -> None:
     """Put the finders in place (inactive until a revision runs)."""
     if not _FINDERS:
+        _accept_stand_ins()
         _FINDERS.extend([StandInFinder(guard=True), StandInFinder(guard=False)])
         sys.meta_path.insert(0, _FINDERS[0])
         sys.meta_path.append(_FINDERS[1])
