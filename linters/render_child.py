@@ -6,7 +6,8 @@ Protocol: one JSON request per line on a private copy of stdin; JSON messages pe
 private copy of stdout. The child says {"type": "ready"} once alembic is imported; a request
 {"sys_path": [...]} sets the import path (no reply); a request naming a revision file is answered
 by {"type": "start"} as soon as it is read (the parent then knows which revision was running if the
-process dies), {"type": "sql", ...} and {"type": "error", ...} messages, then {"type": "done"}.
+process dies), {"type": "sql", ...} and {"type": "error", ...} messages ("standins", "unreviewed" and "live_data" say
+what was stood in for, skipped, or read from the empty offline database), then {"type": "done"}.
 The revision's own stdin/stdout/stderr are /dev/null so it cannot disturb the protocol.
 """
 
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import inspect
 import io
 import json
 import os

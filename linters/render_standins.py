@@ -100,7 +100,8 @@ class _AsSQL:
 
 
 class StandIn(UserDefinedType, metaclass=_StandInMeta):
-    """An instance of a stand-in: a placeholder column type, and a permissive value."""
+    """An instance of a stand-in: a placeholder column type, and a permissive value. It does not
+    compare (<, >): a loop waiting on an unknown count would never end, a TypeError says why."""
 
     cache_ok = True
     _ar_name = "stand-in"
@@ -140,11 +141,6 @@ class StandIn(UserDefinedType, metaclass=_StandInMeta):
 
     def __str__(self):
         return type(self)._ar_name
-
-    def __lt__(self, other):  # a count or a setting we cannot know: compares as nothing
-        return False
-
-    __le__ = __gt__ = __ge__ = __lt__
 
     def __add__(self, other):
         return self

@@ -185,3 +185,16 @@ def test_a_plugin_env_py_imports_is_loaded_and_its_operation_reviewed(repo, revi
     assert of(report, "unreviewed-operation") == [] and of(report, "render-error") == []
     assert 'ALTER TYPE "public"."status" RENAME TO "status_old"' in report["revisions"][0]["sql"]
     assert len(of(report, "ban-drop-column")) == 1
+
+
+def test_an_ini_in_a_subfolder_and_a_template_ini_each_find_one_project(tmp_path):
+    repo = alembic_project(tmp_path / "repo")
+    repo.remove("alembic.ini")
+    repo.write("conf/alembic.ini", "[alembic]\nscript_location = alembic\n")  # relative to where alembic runs: the root
+    repo.write("alembic/alembic.ini", "[alembic]\nscript_location = {alembic_dir}\n")  # a template a tool fills in
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")')
+    proc = run_cli(str(repo.path), "--all", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert sorted(r["revision"] for r in report["revisions"]) == ["0001", "0002"]
+    assert [f["path"] for f in of(report, "ban-drop-column")] == ["alembic/versions/0002_change.py"]
