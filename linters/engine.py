@@ -13,6 +13,7 @@ from pathlib import Path
 from linters import gitio
 from linters.changes import Change, compare
 from linters.config import Config
+from linters.envpy import imported_modules
 from linters.errors import UsageError
 from linters.existing_type import note_old_types
 from linters.findings import Finding
@@ -27,6 +28,7 @@ from linters.report.model import Report, RevisionEntry
 from linters.revision_files import RevisionLoader
 from linters.revision_summary import summarize, title_of
 from linters.rules import RULES, HistoryRule, RevisionRule, rules_of
+from linters.render_notes import deliberate_raise, render_notes
 from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
 from linters.sql import parse_chunks
@@ -155,7 +157,7 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
     directions = ("upgrade", "downgrade") if both else ("upgrade",)
     renderer = Renderer([project.root, project.project_dir, project.script_dir, *project.sys_path],
                         timeout=config.render_timeout, pg_version=config.pg_version, directions=directions,
-                        python=config.python)
+                        python=config.python, env_imports=imported_modules(project.script_dir))
     by_path = {str(project.root / f.path): f for f in ordered}
     parsed: dict[str, Reviewed] = {}
     judged: list[Finding] = []
@@ -177,11 +179,11 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
 
 def render_findings(item: Reviewed) -> list[Finding]:
     rule = RULES["render-error"]
-    out = []
+    out = render_notes(item)
     for error in item.render.errors:
         stage = error["stage"]
-        if downgrade_raises_not_implemented(error):
-            continue  # a deliberate one-way revision: missing-downgrade says so
+        if downgrade_raises_not_implemented(error) or deliberate_raise(item.file.source, error):
+            continue  # a deliberate one-way revision: irreversible-downgrade and missing-downgrade say so
         out.append(rule.finding(
             f"could not render {'the revision' if stage in ('import', 'timeout', 'crash') else stage + '()'}: {error['message']}",
             path=item.file.path, line=error.get("line"), revision=item.file.revision,

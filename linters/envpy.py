@@ -71,3 +71,20 @@ def read_env_file(script_dir: Path) -> EnvFacts:
         return read_env(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return EnvFacts()
+
+
+def imported_modules(script_dir: Path) -> list[str]:
+    """The top-level modules env.py imports (`import alembic_postgresql_enum`, `from alembic_utils...`):
+    plugins register their operations when imported, so the render child imports the installed ones
+    the way env.py would, without running env.py."""
+    try:
+        tree = ast.parse((script_dir / "env.py").read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module.split(".")[0])
+    return [n for n in dict.fromkeys(names) if n not in ("alembic", "sqlalchemy", "__future__")]

@@ -177,6 +177,8 @@ def _read_identity(source: str, lines_before: int = 0) -> dict | None:
         try:
             literal = ast.literal_eval(value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            if name == "branch_labels":  # (cli.CONTRACT_BRANCH,): labels only name the branch; the graph needs none
+                continue
             ident["error"] = f"{name} is not a literal; it cannot be read without running the file"
             ident["error_line"] = node.lineno + lines_before
             continue

@@ -24,6 +24,10 @@ class RenderResult:
     errors: list[dict] = field(default_factory=list)   # {"stage", "message", "line"}
     missing: list[str] = field(default_factory=list)   # directions with no function
     directions: tuple[str, ...] = ("upgrade", "downgrade")  # the directions that were rendered
+    stand_ins: dict[str, str] = field(default_factory=dict)   # what was stood in for -> why (render_standins)
+    stand_ins_line: int | None = None                         # the revision's line that first needed one
+    unreviewed: list[dict] = field(default_factory=list)      # {"op", "line"}: operations alembic did not know
+    live_data: dict | None = None                             # {"line", "what"}: it read the database
 
     def error(self, stage: str, message: str, line: int | None = None) -> None:
         self.errors.append({"stage": stage, "message": message, "line": line})

@@ -34,23 +34,29 @@ def _split_locations(value: str, separator: str | None) -> list[str]:
     return [v.strip() for v in value.split(seps.get(separator, separator)) if v.strip()]
 
 
-def _from_ini(ini: Path) -> dict | None:
+def _from_ini(ini: Path) -> list[dict]:
+    """The settings of every section of `ini` that names a script_location ([alembic], and the
+    sections `alembic -n name` selects: one ini may hold several histories)."""
     parser = configparser.ConfigParser(defaults={"here": str(ini.parent)}, interpolation=configparser.BasicInterpolation())
+    found = []
     try:
         parser.read(ini, encoding="utf-8")
-        section = parser["alembic"]
-        script_location = section.get("script_location")
+        sections = sorted(parser.sections(), key=lambda name: name != "alembic")
+        for name in sections:
+            section = parser[name]
+            script_location = section.get("script_location")
+            if not script_location or name.startswith(("logger", "handler", "formatter", "post_write_hooks")):
+                continue
+            sep = section.get("path_separator") or section.get("version_path_separator")
+            found.append({
+                "script_location": script_location,
+                "version_locations": _split_locations(section.get("version_locations", ""), sep),
+                "recursive": section.get("recursive_version_locations", "false").lower() in ("true", "1", "yes"),
+                "prepend_sys_path": _split_locations(section.get("prepend_sys_path", ""), sep),
+            })
     except (configparser.Error, KeyError):
-        return None
-    if not script_location:
-        return None
-    sep = section.get("path_separator") or section.get("version_path_separator")
-    return {
-        "script_location": script_location,
-        "version_locations": _split_locations(section.get("version_locations", ""), sep),
-        "recursive": section.get("recursive_version_locations", "false").lower() in ("true", "1", "yes"),
-        "prepend_sys_path": _split_locations(section.get("prepend_sys_path", ""), sep),
-    }
+        return []
+    return found
 
 
 def _from_pyproject(pyproject: Path) -> dict | None:
@@ -74,24 +80,71 @@ def _is_script_dir(path: Path) -> bool:
     return (path / "env.py").is_file() and (path / "versions").is_dir()
 
 
-def _build(root: Path, project_dir: Path, settings: dict) -> Project:
-    def absolute(p: str) -> Path:
+def _package_dir(root: Path, start: Path, package: str) -> Path | None:
+    """Where package `package` lives, without importing it: an enclosing directory of that name
+    (the ini sits inside its own package), or <root>/<package>, <root>/src/<package>."""
+    for d in [start, *start.parents]:
+        if d.name == package and (d / "__init__.py").is_file():
+            return d
+        if d == root:
+            break
+    for d in (root / package, root / "src" / package):
+        if d.is_dir():
+            return d
+    return None
+
+
+def _has_nested_revisions(versions: Path) -> bool:
+    """Revision files in folders below versions/ (release folders: versions/2025.2/expand/...)."""
+    try:
+        return any(p.is_dir() and p.name != "__pycache__" and any(p.rglob("*.py")) for p in versions.iterdir())
+    except OSError:
+        return False
+
+
+def _for_postgresql(versions: Path) -> Path:
+    """env.py that picks versions/<dialect> at run time (versions/postgresql, versions/sqlite): PostgreSQL's."""
+    return versions / "postgresql" if (versions / "postgresql").is_dir() else versions
+
+
+def _build(root: Path, project_dir: Path, settings: dict) -> Project | None:
+    def absolute(p: str) -> Path | None:
         path = Path(p)
-        if not path.is_absolute():
-            # alembic resolves a "pkg:dir" script_location through the package; a plain path from the ini dir
-            path = project_dir / p.replace(":", "/") if ":" in p and not Path(p).drive else project_dir / p
-        return path.resolve()
+        if not path.is_absolute() and ":" in p and not path.drive:
+            # alembic resolves "pkg:dir" (or "pkg:a:b") through the package: importlib.resources.files(pkg) / dir
+            package, *rest = p.split(":")
+            base = _package_dir(root, project_dir, package)
+            return base.joinpath(*"/".join(rest).split("/")).resolve() if base else None
+        if path.is_absolute():
+            return path.resolve()
+        # alembic reads a relative path from where it runs: the ini's folder, or the repository root
+        # for an ini kept in a subfolder (conf/alembic.ini with script_location = migrations)
+        here = project_dir / p
+        return (here if here.exists() or not (root / p).exists() else root / p).resolve()
 
     script_dir = absolute(settings["script_location"])
-    versions = [absolute(v) for v in settings["version_locations"]] or [script_dir / "versions"]
+    if script_dir is None or not script_dir.is_dir():
+        return None  # a template ini ("{alembic_dir}") or a package we cannot find: not this project
+    versions = [v for v in map(absolute, settings["version_locations"]) if v] or [script_dir / "versions"]
+    versions = [_for_postgresql(v) for v in versions]
+    recursive = settings["recursive"] or any(_has_nested_revisions(v) for v in versions)
     return Project(
         root=root, project_dir=project_dir, script_dir=script_dir, version_dirs=versions,
-        recursive=settings["recursive"],
-        sys_path=[absolute(p) for p in settings["prepend_sys_path"]],
+        recursive=recursive, sys_path=[p for p in map(absolute, settings["prepend_sys_path"]) if p],
     )
 
 
-def _candidates(start: Path, depth: int = 3):
+def _merged(projects: list[Project]) -> Project:
+    """Several histories configured in one place (ini sections): reviewed together, each its own graph of ids."""
+    first = projects[0]
+    for other in projects[1:]:
+        first.version_dirs += [v for v in other.version_dirs if v not in first.version_dirs]
+        first.recursive = first.recursive or other.recursive
+        first.sys_path += [p for p in other.sys_path if p not in first.sys_path]
+    return first
+
+
+def _candidates(start: Path, depth: int = 5):
     """Directories under `start`, breadth first, skipping virtualenvs and build output."""
     level = [start]
     for _ in range(depth + 1):
@@ -107,13 +160,15 @@ def _candidates(start: Path, depth: int = 3):
 
 def _project_at(directory: Path, root: Path) -> Project | None:
     ini = directory / "alembic.ini"
-    if ini.is_file() and (settings := _from_ini(ini)):
-        return _build(root, directory, settings)
+    if ini.is_file() and (built := [p for s in _from_ini(ini) if (p := _build(root, directory, s))]):
+        return _merged(built)
     pyproject = directory / "pyproject.toml"
-    if pyproject.is_file() and (settings := _from_pyproject(pyproject)):
-        return _build(root, directory, settings)
+    if pyproject.is_file() and (settings := _from_pyproject(pyproject)) and (built := _build(root, directory, settings)):
+        return built
     if _is_script_dir(directory):
-        return Project(root=root, project_dir=directory, script_dir=directory, version_dirs=[directory / "versions"])
+        versions = _for_postgresql(directory / "versions")
+        return Project(root=root, project_dir=directory, script_dir=directory, version_dirs=[versions],
+                       recursive=_has_nested_revisions(versions))
     return None
 
 
@@ -130,8 +185,8 @@ def find_project(path: Path, root: Path | None) -> Project:
         return found
     projects = [p for d in _candidates(path) if d != path and (p := _project_at(d, root))]
     # The script directory of an alembic.ini found here is the same project, not a second one.
-    configured = {p.script_dir for p in projects if p.project_dir != p.script_dir}
-    projects = [p for p in projects if p.project_dir != p.script_dir or p.script_dir not in configured]
+    configured = {v for p in projects if p.project_dir != p.script_dir for v in p.version_dirs}
+    projects = [p for p in projects if p.project_dir != p.script_dir or not set(p.version_dirs) <= configured]
     if len(projects) == 1:
         return projects[0]
     if not projects:

@@ -37,9 +37,10 @@ class Renderer:
 
     def __init__(self, sys_path: list[Path], *, workers: int | None = None, timeout: float = 30.0,
                  pg_version: int = 15, directions: tuple[str, ...] = ("upgrade", "downgrade"),
-                 python: str | None = None):
+                 python: str | None = None, env_imports: list[str] | None = None):
         self.sys_path = [str(p) for p in sys_path]
         self.python = python  # the interpreter the children run in (None: ours)
+        self.env_imports = list(env_imports or [])  # what env.py imports: installed plugins are loaded
         self.workers = workers or default_workers()
         self.timeout = timeout
         self.pg_version = pg_version
@@ -158,7 +159,7 @@ class Renderer:
             child.kill()
             why = ready.get("message") if ready and ready.get("type") == "unavailable" else "is alembic installed?"
             raise RuntimeError(f"the render process did not start ({child.python}: {why})")
-        child.send({"sys_path": self.sys_path})
+        child.send({"sys_path": self.sys_path, "env_imports": self.env_imports})
         return child
 
     def _send(self, child: _Child, job: Job) -> bool:
@@ -198,3 +199,10 @@ class Renderer:
                     return result, False, started
             elif kind == "missing":
                 result.missing.append(message["direction"])
+            elif kind == "standins" and isinstance(message.get("names"), dict):
+                result.stand_ins.update({str(k): str(v) for k, v in message["names"].items()})
+                result.stand_ins_line = message.get("line") if isinstance(message.get("line"), int) else None
+            elif kind == "unreviewed" and isinstance(message.get("line"), (int, type(None))):
+                result.unreviewed.append({"op": str(message.get("op")), "line": message.get("line")})
+            elif kind == "live_data" and isinstance(message.get("line"), (int, type(None))):
+                result.live_data = {"line": message.get("line"), "what": str(message.get("what", ""))}

@@ -6,7 +6,8 @@ Protocol: one JSON request per line on a private copy of stdin; JSON messages pe
 private copy of stdout. The child says {"type": "ready"} once alembic is imported; a request
 {"sys_path": [...]} sets the import path (no reply); a request naming a revision file is answered
 by {"type": "start"} as soon as it is read (the parent then knows which revision was running if the
-process dies), {"type": "sql", ...} and {"type": "error", ...} messages, then {"type": "done"}.
+process dies), {"type": "sql", ...} and {"type": "error", ...} messages ("standins", "unreviewed" and "live_data" say
+what was stood in for, skipped, or read from the empty offline database), then {"type": "done"}.
 The revision's own stdin/stdout/stderr are /dev/null so it cannot disturb the protocol.
 
 It may run in the project's own interpreter (`--python`), loaded by file path: it imports only the
@@ -18,12 +19,36 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import inspect
 import io
 import json
 import os
 import sys
 import traceback
+
+
+
+def _sibling(name: str):
+    """A helper module beside this file, loaded by its path: under the project's own interpreter the
+    child has nothing of ours on sys.path (and a `linters` package there is the project's)."""
+    full = f"_alembic_review_{name}"
+    if full not in sys.modules:
+        spec = importlib.util.spec_from_file_location(full, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                          f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[full] = module
+        spec.loader.exec_module(module)
+    return sys.modules[full]
+
+
+# Loaded by _patch_alembic (they import SQLAlchemy: an interpreter without it must still say so).
+render_standins = render_bind = render_operations = None
+
+
+def _load_helpers() -> None:
+    global render_standins, render_bind, render_operations
+    render_standins = _sibling("render_standins")
+    render_bind = _sibling("render_bind")
+    render_operations = _sibling("render_operations")
 
 
 class Tracker:
@@ -32,7 +57,6 @@ class Tracker:
     def __init__(self):
         self.path: str | None = None
         self.forced_line: int | None = None  # set while a batch_alter_table block flushes
-        self.bind_used = False
 
     def line(self) -> int | None:
         if self.forced_line is not None:
@@ -64,6 +88,8 @@ class ChunkWriter(io.StringIO):
 
 
 def _patch_alembic():
+    import alembic  # noqa: F401  (first: an interpreter without it is named for what it lacks)
+    _load_helpers()
     """Tag batch operations with the line of their batch_op.* call, not of the `with` block's end,
     and note when the revision asks for a connection (offline there is none)."""
     from alembic.operations import base as ops_base
@@ -73,7 +99,6 @@ def _patch_alembic():
     operations = getattr(ops_base, "AbstractOperations", ops_base.Operations)
     original_invoke = operations.invoke
     original_flush = BatchOperationsImpl.flush
-    original_get_bind = operations.get_bind
 
     def invoke(self, operation):
         impl = getattr(self, "impl", None)
@@ -99,13 +124,10 @@ def _patch_alembic():
             self.batch = batch
             TRACKER.forced_line = None
 
-    def get_bind(self):
-        TRACKER.bind_used = True
-        return original_get_bind(self)
-
     operations.invoke = invoke
     BatchOperationsImpl.flush = flush
-    operations.get_bind = get_bind
+    render_bind.install(TRACKER.line)  # op.get_bind(): a connection that records, where alembic has none offline
+    render_standins.install()  # what the revision imports but cannot be imported here
     _tag_autocommit_exit()
 
 
@@ -146,8 +168,10 @@ def _error_line(exc: BaseException, path: str) -> int | None:
 
 def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
-    if TRACKER.bind_used and isinstance(exc, AttributeError) and "NoneType" in str(exc):
-        text += " (op.get_bind() has no live connection when rendering offline; results of .execute() are None)"
+    if render_bind.LIVE_DATA.line is not None:
+        text += f" (offline the database is empty: the revision {render_bind.LIVE_DATA.what} at line {render_bind.LIVE_DATA.line})"
+    if render_standins.RECORD.names:
+        text += f" (with stand-ins for {', '.join(sorted(render_standins.RECORD.names))})"
     return text[:2000]
 
 
@@ -179,14 +203,22 @@ def load_revision(path: str, module_name: str):
     return module
 
 
-def call_with_op(fn, ops) -> None:
-    """Run upgrade()/downgrade() with alembic's `op` proxying to `ops`, as Alembic does."""
+def call_with_op(fn, ops, env=None, send=None) -> None:
+    """Run upgrade()/downgrade() with alembic's `op` (and `context`, when given) proxying to `ops` and
+    `env`, as Alembic does; parameters beyond the first (what env.py passes through
+    run_migrations(**kw)) get stand-ins. With `send`, operations alembic does not know are recorded."""
+    if render_operations is None:  # imported by another child (live/online_child.py)
+        _load_helpers()
     ops._install_proxy()
+    if env is not None:
+        env._install_proxy()
     try:
-        required = [p for p in inspect.signature(fn).parameters.values()
-                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        fn(*([ops] * min(len(required), 1)))  # some projects write upgrade(op)
+        with render_operations.recording_unknown(ops, send, TRACKER.line) if send else contextlib.nullcontext():
+            args, kwargs = render_operations.arguments(fn, ops)
+            fn(*args, **kwargs)
     finally:
+        if env is not None:
+            env._remove_proxy()
         ops._remove_proxy()
 
 
@@ -195,22 +227,29 @@ def render(request: dict, send) -> None:
 
     path = request["path"]
     TRACKER.path = path
-    try:
-        module = load_revision(path, request["module"])
-    except BaseException as exc:  # anything the revision raises, SystemExit included
-        send({"type": "error", "stage": "import", "message": _describe(exc), "line": _error_line(exc, path)})
-        return
-    for direction in request.get("directions", ["upgrade"]):
-        fn = getattr(module, direction, None)
-        if not callable(fn):
-            send({"type": "missing", "direction": direction})
-            continue
-        TRACKER.bind_used = False
-        context = _context(send, direction, int(request.get("pg_version", 15)))
+    render_bind.LIVE_DATA.line = None
+    with render_standins.standing_in(path) as stood_in:
         try:
-            call_with_op(fn, Operations(context))
-        except BaseException as exc:
-            send({"type": "error", "stage": direction, "message": _describe(exc), "line": _error_line(exc, path)})
+            module = load_revision(path, request["module"])
+        except BaseException as exc:  # anything the revision raises, SystemExit included
+            send({"type": "error", "stage": "import", "message": _describe(exc), "line": _error_line(exc, path)})
+            return
+        for direction in request.get("directions", ["upgrade"]):
+            fn = getattr(module, direction, None)
+            if not callable(fn):
+                send({"type": "missing", "direction": direction})
+                continue
+            context = _context(send, direction, int(request.get("pg_version", 15)))
+            try:
+                call_with_op(fn, Operations(context), render_bind.environment(context), send)
+            except BaseException as exc:
+                send({"type": "error", "stage": direction, "message": _describe(exc), "line": _error_line(exc, path)})
+            finally:
+                render_bind.BINDS.reset(context)
+        if stood_in.names:
+            send({"type": "standins", "names": dict(sorted(stood_in.names.items())), "line": stood_in.line})
+        if render_bind.LIVE_DATA.line is not None:
+            send({"type": "live_data", "line": render_bind.LIVE_DATA.line, "what": render_bind.LIVE_DATA.what})
 
 
 def main() -> None:
@@ -237,6 +276,7 @@ def main() -> None:
         request = json.loads(line)
         if "sys_path" in request:  # configuration, sent before the first revision; no reply
             sys.path[:0] = request["sys_path"]
+            render_standins.preload_plugins(request.get("env_imports", []))
             continue
         send({"type": "start"})
         try:

@@ -52,6 +52,18 @@ def revision_sql(file: RevisionFile, render: RenderResult, parsed: ParsedRevisio
         stages = ("upgrade", "downgrade") if error["stage"] in ("import", "timeout", "crash", "render") else (error["stage"],)
         for direction in stages:
             item.problems.setdefault(direction, (f"could not be rendered: {error['message']}", error.get("line")))
+    # Rendered, but not replayable as it is: SQL computed from an empty database, placeholder types,
+    # operations skipped. Live mode runs such a revision itself (online, through alembic) when it can.
+    offline_only = []
+    if render.live_data:
+        offline_only.append((f"read the database (offline it was empty) at line {render.live_data['line']}",
+                             render.live_data["line"]))
+    if render.stand_ins:
+        offline_only.append((f"was rendered with stand-ins for {', '.join(render.stand_ins)}", render.stand_ins_line))
+    offline_only += [(f"skipped op.{u['op']}", u["line"]) for u in render.unreviewed]
+    for why, line in offline_only[:1]:
+        for direction in ("upgrade", "downgrade"):
+            item.problems.setdefault(direction, (f"could not be rendered as it runs: it {why}", line))
     for failure in parsed.failures:
         item.problems.setdefault(failure.direction, (f"emits SQL PostgreSQL cannot parse: {failure.message}", failure.line))
     for direction in render.missing:

@@ -130,3 +130,4 @@ from linters.rules import live_rules  # noqa: E402,F401  (live mode and the mode
 from linters.rules import (constraint_rules, drop_rules, dml_rules, naming_rules, robust_rules,  # noqa: E402,F401
                            table_rules, type_rules)
 from linters.rules import revision_rules, transaction_rules  # noqa: E402,F401  (transactions, timeouts, downgrades)
+from linters.rules import render_rules  # noqa: E402,F401  (how a revision was rendered offline)

@@ -1,0 +1,75 @@
+"""How the render child calls a revision's upgrade()/downgrade(): the arguments it passes, and the
+operations it cannot run (a plugin's `op.sync_enum_values`, `op.create_entity` when the plugin is
+not installed), which are recorded instead of ending the render.
+
+Runs inside the render child: only the standard library, alembic and SQLAlchemy here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import sys
+
+try:  # in the render child, loaded by path beside render_child.py (nothing of ours is importable there)
+    from _alembic_review_render_standins import is_stand_in, stand_in
+except ImportError:
+    from linters.render_standins import is_stand_in, stand_in
+
+
+def arguments(fn, ops) -> tuple[list, dict]:
+    """`op` for the first required parameter (some projects write upgrade(op)); a stand-in for every
+    other one, as env.py would pass them through context.run_migrations(**kw)."""
+    args, kwargs = [], {}
+    for i, p in enumerate(inspect.signature(fn).parameters.values()):
+        if p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        value = ops if i == 0 else stand_in(f"run_migrations argument {p.name}")()
+        if p.kind == p.KEYWORD_ONLY:
+            kwargs[p.name] = value
+        else:
+            args.append(value)
+    return args, kwargs
+
+
+class _Unreviewed:
+    """An operation alembic does not know here: recorded at its line, then nothing happens."""
+
+    def __init__(self, name: str, send, line):
+        self.name, self.send, self.line = name, send, line
+
+    def __call__(self, *args, **kwargs):
+        self.send({"type": "unreviewed", "op": self.name, "line": self.line()})
+
+
+@contextlib.contextmanager
+def recording_unknown(ops, send, line):
+    """While a revision runs, `op.<unknown>` and `ops.<unknown>` (batch_op too) are recorded, not AttributeErrors."""
+    from alembic.operations import base as ops_base
+    from alembic.operations.base import Operations
+    AbstractOperations = getattr(ops_base, "AbstractOperations", Operations)  # alembic < 1.11: Operations
+
+    op_module = sys.modules["alembic.op"]
+
+    def unknown(name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Unreviewed(name, send, line)
+
+    execute = Operations.execute
+
+    def execute_known(self, sqltext, *args, **kwargs):
+        if is_stand_in(sqltext):  # SQL that comes from a module stood in for: we cannot know it
+            send({"type": "unreviewed", "op": f"execute({sqltext})", "line": line()})
+            return None
+        return execute(self, sqltext, *args, **kwargs)
+
+    op_module.__getattr__ = unknown
+    AbstractOperations.__getattr__ = lambda self, name: unknown(name)
+    Operations.execute = execute_known
+    try:
+        yield
+    finally:
+        del op_module.__getattr__
+        del AbstractOperations.__getattr__
+        Operations.execute = execute
