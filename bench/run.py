@@ -84,27 +84,16 @@ def machine() -> str:
 
 
 IN_PROCESS = """
-import statistics, sys, time
+import sys, time
 from pathlib import Path
 from linters.config import Config
 from linters.sqlfile import lint_sql
 text = Path(sys.argv[1]).read_text()
 lint_sql(text, "bench.sql", Config())  # imports, first-call costs
-times = []
-for _ in range(int(sys.argv[2])):
-    start = time.perf_counter()
-    lint_sql(text, "bench.sql", Config())
-    times.append(time.perf_counter() - start)
-print(statistics.median(times))
+start = time.perf_counter()
+lint_sql(text, "bench.sql", Config())
+print(time.perf_counter() - start)
 """
-
-
-def analysis_in_process(py: str, env: dict, sql_file: Path, reps: int) -> float:
-    """Median time of our SQL analysis (parse + rules + ignores) inside one warm process."""
-    out = subprocess.run([py, "-c", IN_PROCESS, str(sql_file), str(reps)], env=env, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"in-process analysis failed: {out.stderr[-2000:]}")
-    return float(out.stdout.strip().splitlines()[-1])
 
 
 def table(rows: list[Row], memory, reps: int, env_note: str) -> str:
@@ -173,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, work: Path) -> int:
     py = sys.executable
-    only = args.only | ({"sql"} if "in-process" in args.only else set())  # compared with squawk's median there
+    only = args.only
     print(f"generating histories in {work} ...", file=sys.stderr)
     pr_repo = work / f"pr{args.pr_revisions}"
     all_repo = work / f"all{args.all_revisions}"
@@ -182,7 +171,7 @@ def _run(args, work: Path) -> int:
         build_repo(pr_repo, args.pr_revisions)
     if only & {"all", "memory"}:
         build_repo(all_repo, args.all_revisions, new_revisions=0)
-    if "sql" in only:
+    if only & {"sql", "in-process"}:
         write_sql_file(sql_file, args.sql_statements)
     pkg = snapshot_package(work / "pkg")
     ours_env = {**os.environ, "PYTHONPATH": str(pkg), "NO_COLOR": "1"}
@@ -193,6 +182,7 @@ def _run(args, work: Path) -> int:
     def ours(name, *cli, cwd=None, before=None):
         return Command(name, [py, "-m", "linters", *cli], cwd=cwd, env=ours_env, before=before)
 
+    squawk_sql = Command("squawk --reporter json FILE", ["squawk", "--reporter", "json", str(sql_file)], env=env)
     pairs = [
         ("pr-warm", f"PR check, 1 new revision on {args.pr_revisions} (identity cache warm)",
          ours("pr-warm", str(pr_repo), "--base", "main"),
@@ -210,8 +200,7 @@ def _run(args, work: Path) -> int:
                  ["sh", "-c", f"'{py}' -m alembic upgrade base:head --sql | squawk --reporter json"],
                  cwd=all_repo, env=env), 1.0),
         ("sql", f"SQL analysis of a {args.sql_statements}-statement file",
-         ours("sql", "sql", str(sql_file), "--format", "json"),
-         Command("squawk --reporter json FILE", ["squawk", "--reporter", "json", str(sql_file)], env=env), 1.5),
+         ours("sql", "sql", str(sql_file), "--format", "json"), squawk_sql, 1.5),
     ]
     rows = []
     for key, case, mine, theirs, target in pairs:
@@ -221,12 +210,13 @@ def _run(args, work: Path) -> int:
         a, b = compare(mine, theirs, args.reps)
         rows.append(Row(case, a.median, theirs.name, b.median, target))
         print(f"  ours {a.median:.3f} s  {theirs.name} {b.median:.3f} s  ratio {a.median / b.median:.2f}", file=sys.stderr)
-    if "in-process" in only:
-        in_process = analysis_in_process(py, ours_env, sql_file, args.reps)
-        squawk_median = rows[-1].baseline
-        rows.append(Row(f"SQL analysis alone, in-process (`sqlfile.lint_sql`, no interpreter start-up)", in_process,
-                        "squawk --reporter json FILE", squawk_median, 1.5))
-        print(f"  in-process analysis {in_process:.3f} s", file=sys.stderr)
+    if "in-process" in only:  # one warm lint_sql per process, alternating with squawk's whole run
+        a, b = compare(Command("in-process", [py, "-c", IN_PROCESS, str(sql_file)], env=ours_env, self_timed=True),
+                       squawk_sql, args.reps)
+        rows.append(Row("SQL analysis alone, in-process (`sqlfile.lint_sql`, no interpreter start-up)", a.median,
+                        squawk_sql.name, b.median, 1.5))
+        print(f"  in-process analysis {a.median:.3f} s  squawk {b.median:.3f} s  ratio {a.median / b.median:.2f}",
+              file=sys.stderr)
     memory = []
     if "memory" in only:
         memory = [(f"PR check on {args.pr_revisions} revisions", peak_memory(ours("mem", str(pr_repo), "--base", "main"))),
