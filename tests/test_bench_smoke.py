@@ -56,19 +56,23 @@ def test_bench_harness_runs_end_to_end_on_tiny_inputs(tmp_path):
     assert (REPO_ROOT / "README.md").read_text().count("<!-- bench:start -->") <= 1  # --readme was not passed
 
 
+def table_rows(results) -> list[str]:
+    """The benchmark table's rows, header left out."""
+    return [line for line in results.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
 def test_bench_runs_only_the_rows_asked_for(tmp_path):
     out = tmp_path / "results.md"
     code = bench_main(["--reps", "1", "--pr-revisions", "20", "--only", "squawk", "--out", str(out)])
     assert code in (0, 1)
-    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
+    rows = table_rows(out)
     assert len(rows) == 1 and "PR check with `--squawk`" in rows[0] and "PR check without --squawk" in rows[0]
 
 
 def test_in_process_row_alternates_with_squawk_and_stands_alone(tmp_path):
     out = tmp_path / "results.md"
-    code = bench_main(["--reps", "1", "--sql-statements", "40", "--only", "in-process", "--out", str(out)])
-    assert code in (0, 1)
-    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert bench_main(["--reps", "1", "--sql-statements", "40", "--only", "in-process", "--out", str(out)]) in (0, 1)
+    rows = table_rows(out)
     assert len(rows) == 1 and "in-process" in rows[0] and "squawk --reporter json FILE" in rows[0]
 
 
