@@ -8,6 +8,7 @@ single process (getrusage's ru_maxrss, children included) is reported next to it
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import threading
@@ -24,28 +25,47 @@ class Command:
     env: dict | None = None
     before: object = None          # callable run (untimed) before each timed run, e.g. to empty a cache
     ok_codes: tuple[int, ...] = (0, 1)
+    self_timed: bool = False       # prints "wall cpu" seconds of what it measures (its last stdout line): those are the times
 
 
 @dataclass
 class Timing:
     command: Command
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)  # user + system, the whole process tree
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds)
 
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_seconds)
 
-def run_once(cmd: Command) -> float:
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_once(cmd: Command) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the processes it waited for). On a shared, busy machine the
+    wall time grows with everybody else's load; the CPU time much less."""
     if cmd.before:
         cmd.before()
+    cpu = _children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(cmd.argv, cwd=cmd.cwd, env=cmd.env, stdout=subprocess.DEVNULL,
+    proc = subprocess.run(cmd.argv, cwd=cmd.cwd, env=cmd.env,
+                          stdout=subprocess.PIPE if cmd.self_timed else subprocess.DEVNULL,
                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - cpu
     if proc.returncode not in cmd.ok_codes:
         raise RuntimeError(f"{cmd.name} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-2000:]}")
-    return elapsed
+    if cmd.self_timed:
+        wall, cpu = proc.stdout.decode().split()[-2:]
+        return float(wall), float(cpu)
+    return elapsed, cpu
 
 
 def compare(ours: Command, theirs: Command, reps: int) -> tuple[Timing, Timing]:
@@ -56,7 +76,9 @@ def compare(ours: Command, theirs: Command, reps: int) -> tuple[Timing, Timing]:
     for i in range(reps):
         pair = (a, b) if i % 2 == 0 else (b, a)
         for timing in pair:
-            timing.seconds.append(run_once(timing.command))
+            wall, cpu = run_once(timing.command)
+            timing.seconds.append(wall)
+            timing.cpu_seconds.append(cpu)
     return a, b
 
 

@@ -178,22 +178,33 @@ def _walk_many(obj, keys: tuple[str, ...], skip: str = "") -> dict[str, list[dic
     """
     found: dict[str, list[dict]] = {key: [] for key in keys}
 
-    def visit(node) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k == skip:
-                    continue
-                if k in found and isinstance(v, dict):
+    # pglast's JSON is made of plain dicts and lists: exact type checks, and a list's items are
+    # looked at in the loop rather than with a call each (most are literals).
+    def visit(node: dict) -> None:
+        for k, v in node.items():
+            if k == skip:
+                continue
+            kind = type(v)
+            if kind is dict:
+                if k in found:
                     found[k].append(v)
-                if k not in _LEAVES and isinstance(v, (dict, list)):
+                if k not in _LEAVES:
                     visit(v)
-        else:
-            for v in node:
-                if isinstance(v, (dict, list)):
-                    visit(v)
+            elif kind is list and k not in _LEAVES:
+                visit_list(v)
 
-    if isinstance(obj, (dict, list)):
+    def visit_list(items: list) -> None:
+        for v in items:
+            kind = type(v)
+            if kind is dict:
+                visit(v)
+            elif kind is list:
+                visit_list(v)
+
+    if isinstance(obj, dict):
         visit(obj)
+    elif isinstance(obj, list):
+        visit_list(obj)
     return found
 
 

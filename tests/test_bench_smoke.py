@@ -56,9 +56,32 @@ def test_bench_harness_runs_end_to_end_on_tiny_inputs(tmp_path):
     assert (REPO_ROOT / "README.md").read_text().count("<!-- bench:start -->") <= 1  # --readme was not passed
 
 
+def table_rows(results) -> list[str]:
+    """The benchmark table's rows, header left out."""
+    return [line for line in results.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
+
+
 def test_bench_runs_only_the_rows_asked_for(tmp_path):
     out = tmp_path / "results.md"
     code = bench_main(["--reps", "1", "--pr-revisions", "20", "--only", "squawk", "--out", str(out)])
     assert code in (0, 1)
-    rows = [line for line in out.read_text().splitlines() if line.startswith("| ") and "---" not in line][1:]
+    rows = table_rows(out)
     assert len(rows) == 1 and "PR check with `--squawk`" in rows[0] and "PR check without --squawk" in rows[0]
+
+
+def test_in_process_row_alternates_with_squawk_and_stands_alone(tmp_path):
+    out = tmp_path / "results.md"
+    assert bench_main(["--reps", "1", "--sql-statements", "40", "--only", "in-process", "--out", str(out)]) in (0, 1)
+    rows = table_rows(out)
+    assert len(rows) == 1 and "in-process" in rows[0] and "squawk --reporter json FILE" in rows[0]
+
+
+def test_what_the_app_user_waits_for_is_measured_end_to_end(capsys):
+    """The App row of bench.waits: a real service, the fake GitHub, a generated repository."""
+    from bench.waits import main as waits_main
+
+    assert waits_main(["--revisions", "15", "--reps", "1", "--only", "app"]) == 0
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith("| App:"))
+    assert "1 new revision on 15 (warm worker)" in row and row.count(" s |") >= 2
+    assert "load average" in table
