@@ -17,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -219,3 +220,12 @@ class PullRequest:
             self.fake.add_pull(self.repo_name, self.number, files=self.files, head_sha=self.head, base_sha=self.base)
         return service.send("pull_request", pull_request_event(self.repo_name, self.number, self.head, self.base,
                                                                action=action))
+
+
+@pytest.fixture
+def service(tmp_path, fake_github):
+    """The webhook service on a fresh data dir, talking to the fake GitHub; stopped after the test.
+    Import it into a test module beside `fake_github` (tests/test_bot_redis.py has its own, on Redis)."""
+    svc = Service(tmp_path, fake_github)
+    yield svc
+    svc.close()

@@ -12,17 +12,11 @@ import uuid
 import pytest
 import requests
 
-from tests.bot_service import Service, pull_request_event, wait_for
+from tests.bot_service import pull_request_event
+from tests.bot_service import service  # noqa: F401  (fixture)
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 
 REPO = "octo/abuse"
-
-
-@pytest.fixture
-def service(tmp_path, fake_github):
-    svc = Service(tmp_path, fake_github)
-    yield svc
-    svc.close()
 
 
 def raw_upload(port: int, length: int, sent: int) -> socket.socket:

@@ -9,19 +9,13 @@ import signal
 import pytest
 
 from bot.isolation import kill_uid
-from tests.bot_service import PullRequest, Service, wait_for
+from tests.bot_service import PullRequest, wait_for
+from tests.bot_service import service  # noqa: F401  (fixture)
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 
 REPO = "octo/faults"
 RISKY = 'op.create_index("ix_users_email", "users", ["email"])'
 SAFE_DOWN = 'op.drop_index("ix_users_email", table_name="users")'
-
-
-@pytest.fixture
-def service(tmp_path, fake_github):
-    svc = Service(tmp_path, fake_github)
-    yield svc
-    svc.close()
 
 
 def risky_pr(tmp_path, fake, number: int, upgrade: str = RISKY) -> PullRequest:

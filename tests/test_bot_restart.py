@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
-from tests.bot_service import PullRequest, Service, wait_for
+from tests.bot_service import PullRequest, wait_for
+from tests.bot_service import service  # noqa: F401  (fixture)
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 
 REPO = "octo/slow"
 # the revision takes a while to render: long enough to kill the service while it runs
 SLOW = 'import time\ntime.sleep(4)\nop.create_index("ix_users_email", "users", ["email"])'
-
-
-@pytest.fixture
-def service(tmp_path, fake_github):
-    svc = Service(tmp_path, fake_github)
-    yield svc
-    svc.close()
 
 
 def test_killed_mid_job_then_restarted_the_check_still_completes(service, fake_github, tmp_path):

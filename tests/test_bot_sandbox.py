@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from tests.bot_service import SECRET, PullRequest, Service, wait_for
+from tests.bot_service import SECRET, PullRequest, wait_for
+from tests.bot_service import service  # noqa: F401  (fixture)
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 
 REPO = "mallory/app"
@@ -61,13 +62,6 @@ except OSError:
     pass
 op.execute(f"SELECT {children} -- forked")
 '''
-
-
-@pytest.fixture
-def service(tmp_path, fake_github):
-    svc = Service(tmp_path, fake_github)
-    yield svc
-    svc.close()
 
 
 def published_text(fake) -> str:

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import requests
 
 from bot.publish import MARKER
-from tests.bot_service import PullRequest, Service, export_tree, pull_request_event, wait_for
+from tests.bot_service import PullRequest, export_tree, pull_request_event, wait_for
+from tests.bot_service import service  # noqa: F401  (fixture)
 from tests.fakegithub import fake_github  # noqa: F401  (fixture)
 
 REPO = "octo/shop"
 RISKY = 'op.create_index("ix_users_email", "users", ["email"])'
 SAFE_DOWN = 'op.drop_index("ix_users_email", table_name="users")'
-
-
-@pytest.fixture
-def service(tmp_path, fake_github):
-    svc = Service(tmp_path, fake_github)
-    yield svc
-    svc.close()
 
 
 def completed_runs(fake, sha):
