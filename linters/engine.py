@@ -24,7 +24,7 @@ from linters.live.mapped import absorb_drop_column
 from linters.model import History, LiveTarget, RenderResult, Reviewed
 from linters.project import Project, find_project
 from linters.render import Renderer
-from linters.render_retry import failed_after_reading, render_with_history_schema
+from linters.render_retry import needs_history_schema, render_with_history_schema
 from linters.report.model import Report, RevisionEntry
 from linters.revision_files import RevisionLoader
 from linters.revision_summary import summarize, title_of
@@ -175,7 +175,7 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
 
     renderer.render(list(by_path), on_done=on_progress, on_result=parse,
                     while_waiting=lambda: _prepare(ordered, sources, while_rendering))
-    if again := [item for item in parsed.values() if failed_after_reading(item)]:
+    if again := [item for item in parsed.values() if needs_history_schema(item)]:
         retried = {item.file.path for item in again}
         judged[:] = [f for f in judged if f.path not in retried]
         render_with_history_schema(renderer, again, list(parsed.values()), judge.graph, project.root, parse)

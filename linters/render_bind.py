@@ -39,6 +39,7 @@ except ImportError:
 
 URL = "postgresql+alembic_review://"
 QUERY_WORDS = ("SELECT", "SHOW", "EXPLAIN", "VALUES", "TABLE")
+TEXT_COLUMNS = 16  # columns a text() query's empty result has offline
 MAX_EXECUTEMANY = 50  # statements written for one executemany; the rest say nothing new
 
 
@@ -191,6 +192,9 @@ class RecordingDialect(SchemaReflection, PGDialect):
         return False
 
 
+if sa.__version__.split(".")[0] in ("0", "1"):  # SQLAlchemy 1.4 asks the dialect class for dbapi(), 2.x for import_dbapi()
+    RecordingDialect.dbapi = classmethod(lambda cls: _dbapi())
+
 registry.register("postgresql.alembic_review", __name__, "RecordingDialect")
 
 
@@ -291,8 +295,12 @@ def _describe(conn, cursor, statement, parameters, context, executemany) -> None
             cursor._ar_rows = (tuple(None for _ in result_columns),)
     elif context is not None and (context.isddl or context.isinsert or context.isupdate or context.isdelete):
         cursor._ar_description = None
+    elif _is_query(statement, context):
+        # text("SELECT id FROM groups"): its columns are the server's to say; offline, enough unnamed
+        # ones that result.scalars() and result.columns(0, 1) work on the rows that do not come
+        cursor._ar_description = [("column_%d" % i, None, None, None, None, None, None) for i in range(TEXT_COLUMNS)]
     else:
-        cursor._ar_description = []  # text() and driver SQL: as if rows could come; none do
+        cursor._ar_description = []  # driver SQL: as if rows could come; none do
 
 
 def _record(impl, conn, cursor, statement, parameters, context, executemany) -> None:

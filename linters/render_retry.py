@@ -20,9 +20,12 @@ from linters.render import Renderer
 from linters.sql import parse_chunks
 
 
-def failed_after_reading(item: Reviewed) -> bool:
-    """Its upgrade raised after it asked the (empty) offline database something."""
-    return item.render.live_data is not None and any(e["stage"] == "upgrade" for e in item.render.errors)
+def needs_history_schema(item: Reviewed) -> bool:
+    """Its upgrade raised after it asked the empty offline database something (a table it reflects is not
+    there). Revisions that inspected the schema and rendered are not rendered again: on neutron's history
+    (40 of 132 inspect) that costs a fifth more time, for the few whose DDL hangs on the answer."""
+    live = item.render.live_data
+    return live is not None and not live.get("schema") and any(e["stage"] == "upgrade" for e in item.render.errors)
 
 
 def _ancestors_in_order(graph: Graph, revision: str) -> list[str]:

@@ -1,6 +1,6 @@
-"""Revisions that read the database's schema offline (MetaData.reflect, Table(autoload_with=...),
-the inspector) see the tables the history built before them, end to end through `python -m linters`
-on a git repository; and the SQLAlchemy 1.x spellings old revisions use for it still render."""
+"""What a revision that reads the database gets offline, end to end through `python -m linters` on a
+git repository: the tables the history built before it (MetaData.reflect, Table(autoload_with=...),
+the inspector), empty query results it can use, and the SQLAlchemy 1.x spellings old revisions use."""
 
 import json
 
@@ -120,3 +120,17 @@ def test_an_insert_returns_its_new_key_as_null_and_the_next_insert_uses_it(repo,
     assert of(report, "render-error") == []
     sql = report["revisions"][0]["sql"]
     assert "INSERT INTO exams (title) VALUES ('first') RETURNING exams.id;\nINSERT INTO exam_links (exam_id) VALUES (NULL);" in sql
+
+
+def test_a_text_query_s_empty_result_gives_scalars_and_the_loop_over_it_runs_zero_times(repo, review):
+    repo.add_revision("0002", "0001", upgrade='''
+        session = sa.orm.Session(bind=op.get_bind())
+        for exam_id in session.execute(sa.text("SELECT id FROM exams")).scalars().all():
+            session.execute(sa.text("DELETE FROM exams WHERE id = :i"), {"i": exam_id})
+        op.create_index("ix_users_email", "users", ["email"])
+        ''')
+    code, report, _ = review()
+    assert of(report, "render-error") == []
+    [index] = of(report, "require-concurrent-index-creation")
+    assert line_of(repo, index) == 'op.create_index("ix_users_email", "users", ["email"])'
+    assert "DELETE" not in report["revisions"][0]["sql"]
