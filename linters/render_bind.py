@@ -33,9 +33,9 @@ from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.sql.selectable import SelectBase
 
 try:  # in the render child, loaded by path beside render_child.py (nothing of ours is importable there)
-    from _alembic_review_render_reflection import SchemaReflection
+    from _alembic_review_render_reflection import SCHEMA, SchemaReflection
 except ImportError:
-    from linters.render_reflection import SchemaReflection
+    from linters.render_reflection import SCHEMA, SchemaReflection
 
 URL = "postgresql+alembic_review://"
 QUERY_WORDS = ("SELECT", "SHOW", "EXPLAIN", "VALUES", "TABLE")
@@ -120,6 +120,10 @@ def _dbapi() -> types.ModuleType:
 
 class EmptyInspector(PGInspector):
     """The inspector of an empty database: what a table holds is nothing, never NoSuchTableError."""
+
+    def reflect_table(self, table, *args, **kw):
+        PGInspector.reflect_table(self, table, *args, **kw)
+        SCHEMA.reflected(table)
 
     def _empty(self, method, empty, *args, **kw):
         LIVE_DATA.note(_line(), "inspects the database schema")

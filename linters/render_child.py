@@ -134,6 +134,7 @@ def _patch_alembic():
     render_bind.install(TRACKER.line)  # op.get_bind(): a connection that records, where alembic has none offline
     render_standins.install()  # what the revision imports but cannot be imported here
     render_legacy.install()  # MetaData(bind=...), Table(autoload=True): old revisions of long histories
+    render_reflection.install()  # columns of tables the history uses but never creates
     _tag_autocommit_exit()
 
 

@@ -16,6 +16,11 @@ from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.types import NullType, TypeEngine
 
+try:  # in the render child, loaded by path beside render_child.py (nothing of ours is importable there)
+    from _alembic_review_render_standins import RECORD
+except ImportError:
+    from linters.render_standins import RECORD
+
 DEFAULT_SCHEMA = "public"
 SIZED_TYPES = ("character varying", "character", "numeric", "bit", "bit varying")  # whose args are lengths
 
@@ -30,6 +35,14 @@ class OfflineSchema:
     def load(self, tables: dict | None) -> None:
         self.tables = {str(k): v for k, v in (tables or {}).items() if isinstance(v, dict)}
         self.from_history = tables is not None
+        _PARTIAL.clear()
+
+    def reflected(self, table) -> None:
+        """After SQLAlchemy reflected `table`: one the history only uses (never creates) has columns the
+        history never named; the revision's `table.c.<name>` gets a column of unknown type, recorded."""
+        known = self.find(table.name, table.schema)
+        if known is not None and known.get("partial"):
+            _PARTIAL[id(table._columns)] = table
 
     def find(self, name: str, schema: str | None) -> dict | None:
         """A table by name; one in another schema than the default falls back to the unqualified name
@@ -69,6 +82,33 @@ class OfflineSchema:
 
 
 SCHEMA = OfflineSchema()
+_PARTIAL: dict = {}  # id(a reflected Table's column collection) -> the Table, for tables the history only uses
+
+
+def _column_of_partial_table(original):
+    """ColumnCollection.__getattr__: a name a partial table lacks becomes a column of unknown type."""
+    def lookup(self, key):
+        try:
+            return original(self, key)
+        except AttributeError:
+            try:
+                parent = object.__getattribute__(self, "_parent")  # a read-only view of the table's columns
+            except AttributeError:
+                parent = self
+            table = _PARTIAL.get(id(parent))
+            if table is None or key.startswith("_"):
+                raise
+            RECORD.add(f"{table.name}.{key}", "a column of a table the history uses but never creates")
+            table.append_column(sa.Column(key, NullType()))
+            return original(self, key)
+    return lookup
+
+
+def install() -> None:
+    from sqlalchemy.sql.base import ColumnCollection
+    if not getattr(ColumnCollection.__getattr__, "_ar_partial", False):
+        ColumnCollection.__getattr__ = _column_of_partial_table(ColumnCollection.__getattr__)
+        ColumnCollection.__getattr__._ar_partial = True
 
 
 def _key(name, schema) -> str:

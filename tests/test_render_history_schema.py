@@ -72,24 +72,27 @@ def test_a_table_created_earlier_in_the_same_revision_can_be_reflected(repo):
     assert of(report, "require-concurrent-index-creation")
 
 
-def test_a_table_the_history_only_alters_exists_with_the_columns_it_names(repo):
-    """Made by the application's create_all, not by a revision: reflected with what the history says of it;
-    a column it never names is still a render-error that says where."""
+def test_a_table_the_history_only_alters_exists_and_a_table_it_never_names_does_not(repo):
+    """Made by the application's create_all, not by a revision: reflected with what the history says of
+    it, and a column the history never names is stood in for; a table it never names is a render-error
+    that says where and why."""
     repo.add_revision("0002", "0001", upgrade='''
         op.add_column("legacy", sa.Column("code", sa.Text))
         ''')
     repo.add_revision("0003", "0002", upgrade='''
         legacy = sa.Table("legacy", sa.MetaData(), autoload_with=op.get_bind())
-        op.get_bind().execute(legacy.update().values(code="x"))
+        op.get_bind().execute(legacy.update().where(legacy.c.kind == "old").values(code="x"))
         op.drop_column("users", "legacy_name")
-        print(legacy.c.never_named)
+        sa.Table("never_named", sa.MetaData(), autoload_with=op.get_bind())
         ''')
     report = review_all(repo)
     sql = next(r["sql"] for r in report["revisions"] if r["revision"] == "0003")
-    assert "UPDATE legacy SET code='x';" in sql and of(report, "ban-drop-column")
+    assert "UPDATE legacy SET code='x' WHERE legacy.kind = 'old';" in sql and of(report, "ban-drop-column")
+    [stand_in] = of(report, "import-stand-in")
+    assert "legacy.kind (a column of a table the history uses but never creates)" in stand_in["message"]
     [error] = of(report, "render-error")
-    assert line_of(repo, error) == "print(legacy.c.never_named)"
-    assert "AttributeError: never_named" in error["message"] and "history's tables but no rows" in error["message"]
+    assert line_of(repo, error) == 'sa.Table("never_named", sa.MetaData(), autoload_with=op.get_bind())'
+    assert "NoSuchTableError: never_named" in error["message"] and "history's tables but no rows" in error["message"]
 
 
 def test_sqlalchemy_1_spellings_of_reflection_render(repo, review):
