@@ -4,7 +4,7 @@ Outside BEGIN ... COMMIT each statement commits on its own (an autocommit_block)
 rolls everything back and a re-run starts clean.
 """
 
-from tests.sqllint import lint_errors, lint_ok
+from tests.sqllint import lint, lint_errors, lint_ok
 
 
 def test_an_unguarded_concurrent_index_build_outside_the_transaction_is_a_warning():
@@ -72,3 +72,17 @@ def test_temporary_tables_and_unnamed_concurrent_indexes_survive_a_rerun():
     lint_ok("SELECT 1; CREATE TEMP TABLE scratch (id int) ON COMMIT DROP; "
             "CREATE INDEX CONCURRENTLY ON users (email);", "prefer-robust-stmts")
     lint_errors("SELECT 1; CREATE TABLE scratch (id int);", "prefer-robust-stmts")
+
+
+def test_alembics_own_version_table_statements_get_no_finding():
+    """`alembic upgrade --sql` creates its version table before the first BEGIN and writes it once per
+    revision: the user did not write those statements and cannot change them."""
+    sql = ("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+           "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));\n"
+           "BEGIN;\nINSERT INTO alembic_version (version_num) VALUES ('a1');\nCOMMIT;\n"
+           "BEGIN;\nUPDATE alembic_version SET version_num='b2' WHERE alembic_version.version_num = 'a1';\nCOMMIT;\n")
+    assert lint(sql) == []
+
+
+def test_a_table_created_outside_the_transaction_is_still_not_robust():
+    lint_errors("CREATE TABLE audit (id int);", "prefer-robust-stmts")
