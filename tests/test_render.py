@@ -110,7 +110,7 @@ def test_a_revision_that_fails_on_what_the_database_returned_says_so(repo, revie
     code, report, _ = review()
     assert rules_of(report) == ["ban-drop-column", "render-error"]  # what ran before the failure is still linted
     error = errors(report)[1]
-    assert "database is empty" in error["message"] and line_of(repo, error).startswith("count = op.get_bind()")
+    assert "no rows" in error["message"] and line_of(repo, error).startswith("count = op.get_bind()")
 
 
 def test_exception_in_upgrade_keeps_statements_before_it(repo, review):
