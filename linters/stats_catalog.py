@@ -1,8 +1,8 @@
 """A table-statistics snapshot (linters/tablestats.py) read from a live database's catalog.
 
 Only catalog and statistics views are read (pg_class, pg_index, pg_stat_user_tables,
-pg_stat_database, pg_settings and the size functions), never a table's rows, on a connection whose every
-transaction is READ ONLY: the command is meant to be pointed at production.
+pg_stat_database, pg_settings and the size functions), never a table's rows, on a connection
+whose every transaction is READ ONLY: the command is meant to be pointed at production.
 """
 
 from __future__ import annotations
