@@ -26,6 +26,8 @@ OBJECT_KINDS = {
     "OBJECT_DOMAIN": ("OBJECT_DOMAIN", "domain"),
     "OBJECT_FUNCTION": ("OBJECT_FUNCTION", "function"),
     "OBJECT_PROCEDURE": ("OBJECT_PROCEDURE", "procedure"),
+    "OBJECT_ROUTINE": ("OBJECT_FUNCTION", "routine"),
+    "OBJECT_AGGREGATE": ("OBJECT_AGGREGATE", "aggregate"),
     "OBJECT_SCHEMA": ("OBJECT_SCHEMA", "schema"),
     "OBJECT_TABCONSTRAINT": (None, "constraint"),
     "OBJECT_DOMCONSTRAINT": (None, "domain constraint"),
@@ -95,7 +97,7 @@ def _renamed_object(stmt, state):
 
 @sql_rule(
     "renaming-object", "warning",
-    summary="Renaming an index, sequence, view, type, constraint, function or schema breaks code using the old name.",
+    summary="Renaming an index, sequence, view, type, constraint, function, aggregate or schema breaks code using the old name.",
     why="Queries, hints, monitoring and other migrations that name the object by its old name fail once it "
         "is renamed (an enum value rename breaks code that writes the old value)." + EXEMPT_NEW_OBJECTS,
     recipe=EXPAND_CONTRACT.format(what="object", id="renaming-object"),

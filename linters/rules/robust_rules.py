@@ -35,7 +35,8 @@ def _unguarded(stmt, state):
         yield f"DROP {kind.upper()} {names}", \
             "IF EXISTS (op.drop_index(..., if_exists=True), op.drop_table(..., if_exists=True))"
     elif stmt.kind == "RenameStmt" and not body.get("missing_ok"):
-        yield f"RENAME {body.get('subname') or relation_name(body.get('relation')) or ''} to {body.get('newname')}", None
+        old = body.get("subname") or relation_name(body.get("relation")) or object_name(body.get("object") or {}) or ""
+        yield f"RENAME {old} to {body.get('newname')}", None
     elif stmt.kind == "AlterEnumStmt" and body.get("newVal") and not body.get("oldVal") \
             and not body.get("skipIfNewValExists"):
         yield f"ALTER TYPE ... ADD VALUE {body['newVal']!r}", "IF NOT EXISTS (ADD VALUE IF NOT EXISTS '...')"

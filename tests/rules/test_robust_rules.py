@@ -72,3 +72,8 @@ def test_temporary_tables_and_unnamed_concurrent_indexes_survive_a_rerun():
     lint_ok("SELECT 1; CREATE TEMP TABLE scratch (id int) ON COMMIT DROP; "
             "CREATE INDEX CONCURRENTLY ON users (email);", "prefer-robust-stmts")
     lint_errors("SELECT 1; CREATE TABLE scratch (id int);", "prefer-robust-stmts")
+
+
+def test_an_unguarded_rename_outside_the_transaction_names_the_object():
+    [f] = lint_errors("ALTER AGGREGATE total(int) RENAME TO sum_of;", "prefer-robust-stmts")
+    assert "RENAME total to sum_of" in f.message
