@@ -147,6 +147,7 @@ class RunState:
         for kind, name in creates(stmt):
             if kind == "OBJECT_INDEX":
                 self.created_indexes[name] = relation_name(body.get("relation"))
+                self.guarded_indexes.discard(name)  # the DROP IF EXISTS guards one CREATE, not a second
             elif kind != "OBJECT_TABLE":  # tables: created_tables, which a DROP or a RENAME changes
                 self.created_objects.add((kind, name))
 
@@ -165,6 +166,7 @@ class RunState:
             name = con.get("conname")
             columns = _not_null_columns(con.get("raw_expr")) if con.get("contype") == "CONSTR_CHECK" else []
             self.added_constraints.add((table, name))
+            self.guarded_constraints.discard((table, name))  # the DROP IF EXISTS guards one ADD, not a second
             if con.get("skip_validation"):
                 self.not_valid_in_transaction[(table, name)] = (con.get("contype"), revision)
                 self.not_null_checks[(table, name)] = columns

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from linters.nodes import strings
+from linters.nodes import is_bookkeeping, relation_name, strings
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, Statement
 
 # Lock modes that conflict with ordinary application traffic (SELECT: ACCESS SHARE,
@@ -83,6 +83,7 @@ class TransactionState:
     statements: list[Statement] = field(default_factory=list)      # this revision, this direction
     reported: set[tuple[str, str | None]] = field(default_factory=set)  # (rule, revision) said once
     _positions: dict[int, int] | None = field(default=None, repr=False)  # id(statement) -> index, for following()
+    _committed_early: set[int] | None = field(default=None, repr=False)  # id(statement), for committed_early()
 
     # -- what rules ask ------------------------------------------------------------------
     def timeout(self, name: str) -> bool:
@@ -118,6 +119,16 @@ class TransactionState:
             return iter(())
         return (self.statements[i] for i in range(start + 1, len(self.statements)))
 
+    def committed_early(self, stmt: Statement) -> bool:
+        """Is `stmt` committed before its revision is stamped? Its transaction ends with a COMMIT (an
+        `autocommit_block()` starts with one) and more statements follow: if one of them fails, the version
+        is never stamped (Alembic stamps after the revision's last statement), and the re-run meets what
+        `stmt` already did. A transaction that stamps the version itself (raw `alembic upgrade --sql`
+        output: `UPDATE alembic_version ...` before its COMMIT) is safe. Computed once per revision."""
+        if self._committed_early is None:
+            self._committed_early = _committed_early(self.statements)
+        return id(stmt) in self._committed_early
+
     def once(self, rule: str) -> bool:
         """True the first time `rule` asks in this revision: rules that say one thing per revision."""
         key = (rule, self.revision)
@@ -130,6 +141,7 @@ class TransactionState:
     def begin_revision(self, revision: str | None, statements: list[Statement]) -> None:
         self.revision, self.statements = revision, statements
         self._positions = None
+        self._committed_early = None
         self.in_transaction = self.starts_in_transaction
         self.user_begin = None
 
@@ -178,6 +190,32 @@ class TransactionState:
                 if lock.mode == "ACCESS EXCLUSIVE" and not held.exclusive:
                     held.revision, held.line = stmt.revision, stmt.line
                 held.modes.add(lock.mode)
+
+
+def _committed_early(statements: list[Statement]) -> set[int]:
+    """id() of the statements TransactionState.committed_early() is true of: one pass to find the COMMITs of
+    transactions that stamp the version, one backwards to find what more work follows each COMMIT."""
+    stamped, stamping = set(), False
+    for stmt in statements:
+        if stmt.kind == "TransactionStmt" and stmt.body.get("kind") in TRANSACTION_ENDS:
+            if stamping:
+                stamped.add(id(stmt))
+            stamping = False
+        elif stmt.kind in ("UpdateStmt", "InsertStmt") and is_bookkeeping(relation_name(stmt.body.get("relation"))):
+            stamping = True
+    early: set[int] = set()
+    work_later = commit_then_work = False  # for the statements before the current position
+    for stmt in reversed(statements):
+        if stmt.kind == "TransactionStmt":
+            kind = stmt.body.get("kind")
+            if kind in TRANSACTION_ENDS:
+                commit_then_work = kind != "TRANS_STMT_ROLLBACK" and id(stmt) not in stamped and work_later
+            continue
+        if commit_then_work:
+            early.add(id(stmt))
+        if stmt.kind != "VariableSetStmt":  # a SET after the COMMIT cannot strand anything
+            work_later = True
+    return early
 
 
 def _point_lookup(where: dict | None) -> bool:

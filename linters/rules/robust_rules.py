@@ -76,8 +76,15 @@ def _must_run_outside(cmd: dict) -> bool:
     kinds=("CreateStmt", "IndexStmt", "DropStmt", "RenameStmt", "AlterEnumStmt", "AlterTableStmt"),  # _unguarded
 )
 def prefer_robust_stmts(stmt, state):
-    if stmt.in_transaction or stmt.kind == "TransactionStmt" or getattr(stmt, "managed", False):
+    if stmt.kind == "TransactionStmt" or getattr(stmt, "managed", False):
         return
+    if stmt.in_transaction and not state.tx.committed_early(stmt):
+        return
+    where = ("is committed before the revision's last statement (a COMMIT or an autocommit_block follows), so "
+             "the version is not stamped if a later statement fails" if stmt.in_transaction
+             else "runs outside the migration's transaction")
     for what, guard in _unguarded(stmt, state):
         how = f"add {guard}" if guard else "it cannot be guarded: keep it inside the migration's transaction"
-        yield Hit(f"{what} runs outside the migration's transaction and fails if the migration is re-run; {how}")
+        if stmt.in_transaction and not guard:
+            how = "it cannot be guarded: move it after the autocommit_block, or into a revision of its own"
+        yield Hit(f"{what} {where}, and fails if the migration is re-run; {how}")
