@@ -290,3 +290,17 @@ def test_a_rollback_undoes_what_the_run_created():
                 "require-concurrent-index-creation")
     lint_ok("BEGIN; CREATE TABLE t (id int); COMMIT; BEGIN; CREATE INDEX t_id_idx ON t (id); COMMIT;",
             "require-concurrent-index-creation")
+
+
+def test_squawks_disable_assume_in_transaction_comment_runs_the_file_outside_a_transaction():
+    sql = """\
+        {comment}
+        CREATE INDEX CONCURRENTLY users_email_idx ON users (email);
+        ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;
+        """
+    lint_errors(sql.format(comment="-- squawk wraps this file"), "ban-concurrent-index-creation-in-transaction",
+                assume_in_transaction=True)
+    lint_ok(sql.format(comment="-- squawk-disable-assume-in-transaction"),
+            "ban-concurrent-index-creation-in-transaction", assume_in_transaction=True)
+    lint_ok("-- squawk-disable-assume-in-transaction\nBEGIN;\nSELECT 1;\nCOMMIT;\n", "transaction-nesting",
+            assume_in_transaction=True)
