@@ -253,6 +253,12 @@ def test_a_begin_inside_an_open_transaction_is_a_warning():
     assert "already open" in f.message
 
 
+def test_a_commit_with_no_transaction_open_is_a_warning():
+    # PostgreSQL 15: "WARNING: there is no transaction in progress"
+    [f] = lint_errors("BEGIN;\nSELECT 1;\nCOMMIT;\nCOMMIT;\n", "transaction-nesting")
+    assert f.line == 4 and "no transaction open" in f.message
+
+
 def test_transactions_one_after_the_other_are_quiet():
     lint_ok("BEGIN; ALTER TABLE users ADD COLUMN a text; COMMIT; BEGIN; ALTER TABLE orders ADD COLUMN b text; "
             "COMMIT;", "transaction-nesting")
