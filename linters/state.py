@@ -71,6 +71,20 @@ class RunState:
             return False
         return stmt is None or table != created_table(stmt)
 
+    def is_private(self, table: str | None) -> bool:
+        """A table this run created in the transaction still open: no other session sees it yet, so
+        nothing can wait on its locks. Once that transaction commits it is visible to every session (the
+        new release may start using it), and its locks matter as any table's do."""
+        return self.is_new(table) and table in self.tx.uncommitted
+
+    def is_shared(self, table: str | None, stmt: Statement | None = None) -> bool:
+        """A table other sessions can see and lock: is_existing, or created by this run in a transaction
+        that has committed. The rules about locks, scans and rewrites ask this; the ones about breaking the
+        running release (drops, renames) ask is_existing: that release never knew a table this deploy made."""
+        if not table or is_bookkeeping(table) or (stmt is not None and table == created_table(stmt)):
+            return False
+        return not self.is_private(table)
+
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
         self._track_catalogue(stmt)
@@ -87,6 +101,9 @@ class RunState:
             if old in self.created_tables:
                 self.created_tables.discard(old)
                 self.created_tables.add(body.get("newname"))
+            if old in self.tx.uncommitted:
+                self.tx.uncommitted.discard(old)
+                self.tx.uncommitted.add(body.get("newname"))
         self.foreign_keys.apply(stmt)
         self.tx.apply(stmt, self)
 

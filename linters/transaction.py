@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from linters.nodes import is_bookkeeping, relation_name, strings
+from linters.schema_objects import created_table
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, Statement
 
 # Lock modes that conflict with ordinary application traffic (SELECT: ACCESS SHARE,
@@ -79,6 +80,8 @@ class TransactionState:
     local: dict[str, bool | None] = field(default_factory=dict)    # SET LOCAL: gone at COMMIT
     written: dict[str, Statement] = field(default_factory=dict)    # bulk DML of this transaction, by table
     user_begin: Statement | None = None   # a BEGIN the revision issued itself, not yet ended
+    # Tables this run created in the open transaction: no other session can see them until it commits.
+    uncommitted: set[str] = field(default_factory=set)
     revision: str | None = None
     statements: list[Statement] = field(default_factory=list)      # this revision, this direction
     reported: set[tuple[str, str | None]] = field(default_factory=set)  # (rule, revision) said once
@@ -153,6 +156,7 @@ class TransactionState:
         self.held.clear()
         self.local.clear()
         self.written.clear()
+        self.uncommitted.clear()
 
     def apply(self, stmt: Statement, run) -> None:
         """Record `stmt`; `run` (the RunState) already knows what it created."""
@@ -169,6 +173,8 @@ class TransactionState:
                     self.user_begin = stmt
             return
         self.in_transaction = stmt.in_transaction
+        if stmt.in_transaction and (name := created_table(stmt)):
+            self.uncommitted.add(name)
         if (setting := _timeout_value(stmt)) is not None:
             name, on, is_local = setting
             (self.local if is_local else self.session)[name] = on

@@ -294,8 +294,23 @@ def test_a_rollback_undoes_what_the_run_created():
     # the table created and rolled back does not exist: the one used after it is someone else's
     lint_errors("BEGIN; CREATE TABLE t (id int); ROLLBACK; BEGIN; CREATE INDEX t_id_idx ON t (id); COMMIT;",
                 "require-concurrent-index-creation")
-    lint_ok("BEGIN; CREATE TABLE t (id int); COMMIT; BEGIN; CREATE INDEX t_id_idx ON t (id); COMMIT;",
+    lint_ok("BEGIN; CREATE TABLE t (id int); CREATE INDEX t_id_idx ON t (id); COMMIT;",
             "require-concurrent-index-creation")
+
+
+def test_a_table_the_run_created_is_exempt_from_lock_rules_until_its_transaction_commits():
+    # After the COMMIT every session sees the table (squawk's created_table_after_commit_err): the new
+    # release may already use it, and its locks queue like any table's. Renaming or dropping it still
+    # breaks nothing: the release running before this deploy never knew it.
+    for sql, rule in (("CREATE INDEX t_id_idx ON t (id)", "require-concurrent-index-creation"),
+                      ("ALTER TABLE t ADD CHECK (id > 0)", "constraint-missing-not-valid"),
+                      ("ALTER TABLE t ADD UNIQUE (id)", "disallowed-unique-constraint"),
+                      ("ALTER TABLE t ADD FOREIGN KEY (id) REFERENCES users (id)", "adding-foreign-key-constraint"),
+                      ("ALTER TABLE t ADD PRIMARY KEY (id)", "adding-serial-primary-key-field")):
+        lint_ok(f"BEGIN; CREATE TABLE t (id int); {sql}; COMMIT;", rule)
+        lint_errors(f"BEGIN; CREATE TABLE t (id int); COMMIT; BEGIN; {sql}; COMMIT;", rule)
+        lint_errors(f"CREATE TABLE t (id int); {sql};", rule)  # no transaction: each statement commits
+    lint_ok("BEGIN; CREATE TABLE t (id int); COMMIT; ALTER TABLE t RENAME TO t2;", "renaming-table")
 
 
 def test_squawks_disable_assume_in_transaction_comment_runs_the_file_outside_a_transaction():
