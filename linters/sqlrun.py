@@ -53,6 +53,8 @@ class RunSetup:
     statement_timeout: bool = False
     foreign_keys: ForeignKeys = field(default_factory=ForeignKeys)
     in_transaction: bool = True  # Alembic runs each migration in a transaction; raw SQL files start outside
+    # (table, column) -> a valid CHECK (col IS NOT NULL) an earlier revision left (linters/history_checks.py)
+    not_null_proven: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, project: Project, config: Config, history_sources: list[str]) -> "RunSetup":
@@ -71,6 +73,7 @@ class RunSetup:
         state.tx.starts_in_transaction = self.in_transaction
         state.tx.assumed = {"lock_timeout": self.lock_timeout, "statement_timeout": self.statement_timeout}
         state.foreign_keys = self.foreign_keys.copy()
+        state.not_null_proven = dict(self.not_null_proven)
         return state
 
 
