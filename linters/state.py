@@ -48,6 +48,8 @@ class RunState:
             self._at_begin = None
         elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):
             self._at_begin = None
+        if stmt.body.get("chain") and kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):  # the next one begins
+            self._at_begin = (set(self.created_tables), dict(self.created_indexes), set(self.created_objects))
 
     def foresee(self, statements) -> None:
         """Read the run's statements once before judging them: what it drops and re-adds."""

@@ -164,8 +164,8 @@ class TransactionState:
             kind = stmt.body.get("kind")
             if kind in TRANSACTION_ENDS:
                 self.commit()
-                self.in_transaction = False
-                if not stmt.managed:
+                self.in_transaction = bool(stmt.body.get("chain"))  # AND CHAIN: the next one is open
+                if not stmt.managed and not self.in_transaction:
                     self.user_begin = None
             elif kind in TRANSACTION_STARTS:
                 self.in_transaction = True

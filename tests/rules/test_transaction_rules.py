@@ -325,3 +325,12 @@ def test_squawks_disable_assume_in_transaction_comment_runs_the_file_outside_a_t
             "ban-concurrent-index-creation-in-transaction", assume_in_transaction=True)
     lint_ok("-- squawk-disable-assume-in-transaction\nBEGIN;\nSELECT 1;\nCOMMIT;\n", "transaction-nesting",
             assume_in_transaction=True)
+
+
+def test_commit_and_chain_opens_the_next_transaction_at_once():
+    # squawk's chained_transactions tests: the table created after COMMIT AND CHAIN is in a new, open transaction
+    lint_ok("BEGIN; COMMIT AND CHAIN; CREATE TABLE t (id int); ALTER TABLE t ADD CHECK (id > 0); COMMIT;",
+            "constraint-missing-not-valid")
+    lint_errors("BEGIN; CREATE TABLE t (id int); COMMIT AND CHAIN; ALTER TABLE t ADD CHECK (id > 0); COMMIT;",
+                "constraint-missing-not-valid")
+    lint_ok("BEGIN; COMMIT AND CHAIN; ALTER TABLE users ADD COLUMN a text; COMMIT;", "prefer-robust-stmts")
