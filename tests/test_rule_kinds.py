@@ -53,6 +53,8 @@ EXTRA = [
     "CREATE TYPE mood2 AS ENUM ('a')", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
     "CREATE TRIGGER trg BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f()", "SET lock_timeout = '2s'",
     "RESET lock_timeout", "SET LOCAL statement_timeout = 0", "SHOW work_mem",
+    "REVOKE SELECT ON t FROM app", "ALTER TABLE t ENABLE ROW LEVEL SECURITY", "ALTER TABLE t REPLICA IDENTITY FULL",
+    "DROP PUBLICATION p", "ALTER SEQUENCE t_id_seq RESTART", "CREATE VIEW vdup AS SELECT 1, 2",
     # identifiers over 63 bytes, defined and merely referenced
     f"CREATE TABLE {LONG} (id int)", f"CREATE INDEX {LONG}_ix ON t (a)", f"ALTER TABLE t ADD COLUMN {LONG} int",
     f"CREATE VIEW {LONG}_v AS SELECT 1", f"CREATE SCHEMA {LONG}", f"CREATE SEQUENCE {LONG}_seq",

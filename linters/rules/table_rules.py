@@ -85,9 +85,6 @@ FIRING_CHANGES = {
     "AT_DisableRule": "disables rule {name}",
     "AT_EnableReplicaRule": "makes rule {name} replica-only (it stops applying to the application's queries)",
     "AT_EnableAlwaysRule": "makes rule {name} apply in replication sessions too",
-    "AT_EnableRowSecurity": "enables row-level security (roles other than the owner see only the rows a policy "
-                            "allows: none without a policy)",
-    "AT_DisableRowSecurity": "disables row-level security (every role with the table's privileges sees every row)",
     "AT_ForceRowSecurity": "forces row-level security on the table's owner too",
     "AT_NoForceRowSecurity": "lets the table's owner bypass row-level security",
 }
@@ -95,20 +92,20 @@ FIRING_CHANGES = {
 
 @sql_rule(
     "ban-disable-trigger", "warning",
-    summary="Disabling triggers or rules, or changing row-level security, changes what every session's writes and "
-            "reads do; DISABLE TRIGGER ALL also turns off foreign keys.",
+    summary="Disabling triggers or rules, or forcing row-level security on or off for the owner, changes what every "
+            "session's writes and reads do; DISABLE TRIGGER ALL also turns off foreign keys.",
     why="A disabled trigger stays disabled for every session once the migration commits: audit rows, derived "
         "columns and the application's invariants stop being maintained. DISABLE TRIGGER ALL (and SYSTEM) "
         "also disables the internal triggers that enforce foreign keys: rows that break them get in and are "
         "never checked again (a later VALIDATE does not re-check them). ENABLE REPLICA makes a trigger or rule "
         "skip the application's sessions just as DISABLE does; ENABLE ALWAYS adds it to replication sessions. "
-        "Row-level security switched on, off, forced or unforced changes which rows the running application's "
-        "role sees (none, without a policy, once it is on). Warning, not error: re-enabled in the "
+        "FORCE / NO FORCE ROW LEVEL SECURITY change whether the table's owner, often the application's role, "
+        "is held to the policies (ENABLE / DISABLE: ban-alter-row-level-security). Warning, not error: re-enabled in the "
         "same transaction, no other session ever runs without it (the SHARE ROW EXCLUSIVE lock blocks their "
         "writes meanwhile), which is the usual bulk-load recipe." + EXEMPT_NEW_TABLES,
     recipe="Re-enable it in the same transaction (`ALTER TABLE t ENABLE TRIGGER ...` before the revision ends), "
            "or change the data without disabling triggers; never disable ALL on a table with foreign keys. "
-           "Row-level security: create the policies first, and ship the change with the release that expects it.",
+           "Row-level security: ship FORCE / NO FORCE with the release that expects it.",
     lock="SHARE ROW EXCLUSIVE",
     kinds=ALTER_TABLE,
 )
