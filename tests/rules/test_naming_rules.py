@@ -132,6 +132,13 @@ def test_a_name_of_63_bytes_is_quiet():
     lint_ok(f'BEGIN; CREATE TABLE "{"é" * 31}x" (id bigint); COMMIT;', "identifier-too-long")
 
 
+def test_a_drop_naming_an_object_over_63_bytes_is_a_warning():
+    [f] = lint_errors(f"BEGIN; DROP TABLE {LONG_TABLE}; COMMIT;", "identifier-too-long")
+    assert f"first 63, {LONG_TABLE[:63]}" in f.message
+    lint_errors(f"BEGIN; ALTER TABLE users DROP CONSTRAINT fk_{LONG_TABLE}; COMMIT;", "identifier-too-long")
+    lint_ok(f"BEGIN; DROP TABLE {LONG_TABLE[:63]}; COMMIT;", "identifier-too-long")
+
+
 def test_a_long_name_the_statement_only_refers_to_is_quiet():
     lint_ok(f"BEGIN; SELECT id FROM {LONG_TABLE}; "
             f"CREATE TABLE t (id bigint REFERENCES {LONG_TABLE} (id)); COMMIT;", "identifier-too-long")
