@@ -29,6 +29,7 @@ class RunState:
     added_constraints: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint) added by this run
     guarded_constraints: set[tuple[str, str]] = field(default_factory=set)  # dropped IF EXISTS first: re-adding can be re-run
     guarded_indexes: set[str] = field(default_factory=set)  # indexes dropped IF EXISTS: a re-run rebuilds, even an INVALID one
+    disabled_in_run: set[tuple[str, str]] = field(default_factory=set)  # (table, "trigger" | "rule") this run disabled
     column_types: dict[tuple[str, str], dict] = field(default_factory=dict)  # (table, column) -> TypeName node set by this run
     # What the whole run will do (RunState.foresee): a DROP INDEX before its table's DROP TABLE, a DROP
     # CONSTRAINT IF EXISTS before the ADD of the same name (prefer-robust-stmts' own recipe) are not losses.
@@ -173,6 +174,8 @@ class RunState:
     def _track_alter(self, table: str | None, cmd: dict, revision: str | None) -> None:
         subtype = cmd.get("subtype")
         definition = cmd.get("def") or {}
+        if subtype.startswith(("AT_DisableTrig", "AT_DisableRule")):
+            self.disabled_in_run.add((table, "rule" if "Rule" in subtype else "trigger"))
         if subtype in ("AT_AddColumn", "AT_AlterColumnType"):
             column = definition.get("ColumnDef", {})
             self.column_types[(table, column.get("colname") or cmd.get("name"))] = column.get("typeName")

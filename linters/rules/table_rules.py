@@ -74,12 +74,18 @@ def prefer_repack(stmt, state):
 
 
 # ALTER TABLE subcommands that change which triggers, rules and row-level security policies apply to the
-# sessions of the running application, and what each does to them. A plain ENABLE TRIGGER / ENABLE RULE is
-# not one: it restores the default every trigger is created with (and is our own recipe's second half).
+# sessions of the running application, and what each does to them. A plain ENABLE TRIGGER / ENABLE RULE
+# after this run disabled that table's triggers / rules is our own recipe's second half, and not reported.
+RE_ENABLE = {"AT_EnableTrig": "trigger", "AT_EnableTrigAll": "trigger", "AT_EnableTrigUser": "trigger",
+             "AT_EnableRule": "rule"}
 FIRING_CHANGES = {
     "AT_DisableTrigAll": "disables every trigger, foreign-key checks included,",
     "AT_DisableTrigUser": "disables every user trigger",
     "AT_DisableTrig": "disables trigger {name}",
+    "AT_EnableTrig": "enables trigger {name} (disabled before this run: the running release never had it fire)",
+    "AT_EnableTrigAll": "enables every trigger (disabled ones were off for the running release)",
+    "AT_EnableTrigUser": "enables every user trigger (disabled ones were off for the running release)",
+    "AT_EnableRule": "enables rule {name} (disabled before this run: the running release never had it apply)",
     "AT_EnableReplicaTrig": "makes trigger {name} replica-only (it stops firing for the application's writes)",
     "AT_EnableAlwaysTrig": "makes trigger {name} fire in replication sessions too",
     "AT_DisableRule": "disables rule {name}",
@@ -98,7 +104,8 @@ FIRING_CHANGES = {
         "columns and the application's invariants stop being maintained. DISABLE TRIGGER ALL (and SYSTEM) "
         "also disables the internal triggers that enforce foreign keys: rows that break them get in and are "
         "never checked again (a later VALIDATE does not re-check them). ENABLE REPLICA makes a trigger or rule "
-        "skip the application's sessions just as DISABLE does; ENABLE ALWAYS adds it to replication sessions. "
+        "skip the application's sessions just as DISABLE does; ENABLE ALWAYS adds it to replication sessions; "
+        "ENABLE of a trigger or rule an earlier release disabled turns on what the running release never saw. "
         "FORCE / NO FORCE ROW LEVEL SECURITY change whether the table's owner, often the application's role, "
         "is held to the policies (ENABLE / DISABLE: ban-alter-row-level-security). Warning, not error: re-enabled in the "
         "same transaction, no other session ever runs without it (the SHARE ROW EXCLUSIVE lock blocks their "
@@ -112,7 +119,7 @@ FIRING_CHANGES = {
 def ban_disable_trigger(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         what = FIRING_CHANGES.get(subtype)
-        if what is None or not state.is_existing(table):
+        if what is None or not state.is_existing(table) or (table, RE_ENABLE.get(subtype)) in state.disabled_in_run:
             continue
         yield Hit(f"{what.format(name=cmd.get('name'))} on {table} for every session", table=table,
                   lock=lock_of(single_command(stmt, cmd), state, table))

@@ -84,8 +84,16 @@ def test_replica_only_or_always_firing_and_row_level_security_changes_are_warnin
         assert f.severity == "warning" and said in f.message, command
 
 
-def test_enabling_triggers_and_new_tables_are_quiet():
-    lint_ok("BEGIN; ALTER TABLE orders ENABLE TRIGGER ALL; CREATE TABLE t (id int); ALTER TABLE t DISABLE TRIGGER ALL; "
-            "ALTER TABLE orders ENABLE RULE orders_log; ALTER TABLE t FORCE ROW LEVEL SECURITY; "
-            "ALTER TABLE orders ENABLE ROW LEVEL SECURITY; COMMIT;",
-            "ban-disable-trigger")
+def test_enabling_a_trigger_disabled_before_this_run_is_a_warning():
+    [f] = lint_errors("BEGIN; ALTER TABLE orders ENABLE TRIGGER orders_audit; COMMIT;", "ban-disable-trigger")
+    assert "never had it fire" in f.message
+    lint_errors("BEGIN; ALTER TABLE orders ENABLE RULE orders_log; COMMIT;", "ban-disable-trigger")
+
+
+def test_re_enabling_what_the_run_disabled_and_new_tables_are_quiet():
+    found = lint_errors("BEGIN;\nALTER TABLE orders DISABLE TRIGGER ALL;\nALTER TABLE orders ENABLE TRIGGER ALL;\n"
+                        "ALTER TABLE orders DISABLE RULE orders_log;\nALTER TABLE orders ENABLE RULE orders_log;\nCOMMIT;",
+                        "ban-disable-trigger")
+    assert [f.line for f in found] == [2, 4]  # the DISABLEs only
+    lint_ok("BEGIN; CREATE TABLE t (id int); ALTER TABLE t DISABLE TRIGGER ALL; ALTER TABLE t FORCE ROW LEVEL SECURITY; "
+            "ALTER TABLE orders ENABLE ROW LEVEL SECURITY; COMMIT;", "ban-disable-trigger")
