@@ -73,6 +73,9 @@ class TransactionState:
     """Where the run stands: in a transaction or not, what it holds, which timeouts are set."""
     per_migration: bool = False            # env.py: transaction_per_migration=True
     starts_in_transaction: bool = True     # Alembic opens one per migration; a raw SQL file does not
+    # Alembic stamps the version after each revision's last statement; a raw SQL file is stamped only where
+    # it says so (`UPDATE alembic_version ...`, as `alembic upgrade --sql` writes it), or not at all.
+    stamped_after_revision: bool = True
     assumed: dict[str, bool] = field(default_factory=dict)   # timeouts env.py/config set for every session
     in_transaction: bool = True
     held: dict[str, HeldLock] = field(default_factory=dict)
@@ -129,7 +132,7 @@ class TransactionState:
         `stmt` already did. A transaction that stamps the version itself (raw `alembic upgrade --sql`
         output: `UPDATE alembic_version ...` before its COMMIT) is safe. Computed once per revision."""
         if self._committed_early is None:
-            self._committed_early = _committed_early(self.statements)
+            self._committed_early = _committed_early(self.statements, self.stamped_after_revision)
         return id(stmt) in self._committed_early
 
     def once(self, rule: str) -> bool:
@@ -198,9 +201,10 @@ class TransactionState:
                 held.modes.add(lock.mode)
 
 
-def _committed_early(statements: list[Statement]) -> set[int]:
+def _committed_early(statements: list[Statement], stamped_after: bool) -> set[int]:
     """id() of the statements TransactionState.committed_early() is true of: one pass to find the COMMITs of
-    transactions that stamp the version, one backwards to find what more work follows each COMMIT."""
+    transactions that stamp the version, one backwards to find what more work follows each COMMIT. Without
+    a stamp, in the SQL or after it, a re-run is not a question the SQL answers: nothing is early."""
     stamped, stamping = set(), False
     for stmt in statements:
         if stmt.kind == "TransactionStmt" and stmt.body.get("kind") in TRANSACTION_ENDS:
@@ -209,6 +213,8 @@ def _committed_early(statements: list[Statement]) -> set[int]:
             stamping = False
         elif stmt.kind in ("UpdateStmt", "InsertStmt") and is_bookkeeping(relation_name(stmt.body.get("relation"))):
             stamping = True
+    if not stamped and not stamped_after:
+        return set()
     early: set[int] = set()
     work_later = commit_then_work = False  # for the statements before the current position
     for stmt in reversed(statements):
