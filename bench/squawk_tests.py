@@ -4,12 +4,15 @@
 
 SQUAWK_SOURCE_DIR is squawk-cli's unpacked sdist (it ships the Rust sources; not committed here):
 
-    pip download --no-deps --no-binary :all: --no-clean squawk-cli==2.70.0 -d /tmp/sq
-    (pip keeps the unpacked source under $TMPDIR/pip-download-*/squawk-cli_*)
+    TMPDIR=/tmp/sq pip download --no-deps --no-binary :all: --no-build-isolation --no-clean \
+        squawk-cli==2.70.0 -d /tmp/sq
+    (pip then fails to build its metadata, without maturin, but keeps the unpacked source under
+    /tmp/sq/pip-download-*/squawk-cli_*)
 
-Each `#[test]` of crates/squawk_linter/src/rules/*.rs holds one SQL case (`let sql = r#"..."#;`) and
-one or more expectations: `lint_ok(sql, Rule::X)` (rule X must stay silent), `lint_errors(sql, Rule::X)`
-(it must speak), and the `_with` forms with LinterSettings { pg_version, assume_in_transaction }. Each
+Each `#[test]` of crates/squawk_linter/src/rules/*.rs holds SQL cases (`let sql = r#"..."#;`, or a
+literal passed to the call) and expectations: `lint_ok(sql, Rule::X)` (rule X must stay silent),
+`lint_errors(sql, Rule::X)` (it must speak), the `_with` forms with LinterSettings { pg_version,
+assume_in_transaction }, and the modules' own wrappers of them (`lint_ok(sql)`, `lint(sql)`). Each
 case runs through our `sql` command's engine (linters.sqlfile.lint_sql) with the same settings, all
 rules on; a case agrees when our rule of that name (squawk's name mapped to ours) is silent, or
 speaks, as the test expects. Rules we do not have are counted apart. Snapshot tests
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -184,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--differences", action="store_true", help="print every case where we differ")
     args = p.parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the output quietly
     if not (args.source / "crates/squawk_linter/src/rules").is_dir():
         print(f"not squawk's source tree (no crates/squawk_linter/src/rules): {args.source}", file=sys.stderr)
         return 2
