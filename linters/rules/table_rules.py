@@ -74,17 +74,15 @@ def prefer_repack(stmt, state):
 
 
 # ALTER TABLE subcommands that change which triggers, rules and row-level security policies apply to the
-# sessions of the running application, and what each does to them. A plain ENABLE TRIGGER / ENABLE RULE
-# after this run disabled that table's triggers / rules is our own recipe's second half, and not reported.
-RE_ENABLE = {"AT_EnableTrig": "trigger", "AT_EnableTrigAll": "trigger", "AT_EnableTrigUser": "trigger",
-             "AT_EnableRule": "rule"}
+# sessions of the running application, and what each does to them. ENABLE of a named trigger or rule turns
+# on one that someone disabled; not after this run disabled that table's triggers / rules (our own recipe's
+# second half). ENABLE TRIGGER ALL / USER is the generic restore after a bulk load, often defensive: not one.
+RE_ENABLE = {"AT_EnableTrig": "trigger", "AT_EnableRule": "rule"}
 FIRING_CHANGES = {
     "AT_DisableTrigAll": "disables every trigger, foreign-key checks included,",
     "AT_DisableTrigUser": "disables every user trigger",
     "AT_DisableTrig": "disables trigger {name}",
     "AT_EnableTrig": "enables trigger {name} (disabled before this run: the running release never had it fire)",
-    "AT_EnableTrigAll": "enables every trigger (disabled ones were off for the running release)",
-    "AT_EnableTrigUser": "enables every user trigger (disabled ones were off for the running release)",
     "AT_EnableRule": "enables rule {name} (disabled before this run: the running release never had it apply)",
     "AT_EnableReplicaTrig": "makes trigger {name} replica-only (it stops firing for the application's writes)",
     "AT_EnableAlwaysTrig": "makes trigger {name} fire in replication sessions too",
@@ -105,7 +103,8 @@ FIRING_CHANGES = {
         "also disables the internal triggers that enforce foreign keys: rows that break them get in and are "
         "never checked again (a later VALIDATE does not re-check them). ENABLE REPLICA makes a trigger or rule "
         "skip the application's sessions just as DISABLE does; ENABLE ALWAYS adds it to replication sessions; "
-        "ENABLE of a trigger or rule an earlier release disabled turns on what the running release never saw. "
+        "ENABLE of a named trigger or rule an earlier release disabled turns on what the running release never "
+        "saw. "
         "FORCE / NO FORCE ROW LEVEL SECURITY change whether the table's owner, often the application's role, "
         "is held to the policies (ENABLE / DISABLE: ban-alter-row-level-security). Warning, not error: re-enabled in the "
         "same transaction, no other session ever runs without it (the SHARE ROW EXCLUSIVE lock blocks their "

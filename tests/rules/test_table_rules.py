@@ -95,5 +95,7 @@ def test_re_enabling_what_the_run_disabled_and_new_tables_are_quiet():
                         "ALTER TABLE orders DISABLE RULE orders_log;\nALTER TABLE orders ENABLE RULE orders_log;\nCOMMIT;",
                         "ban-disable-trigger")
     assert [f.line for f in found] == [2, 4]  # the DISABLEs only
+    lint_ok("BEGIN; ALTER TABLE orders ENABLE TRIGGER ALL; ALTER TABLE orders ENABLE TRIGGER USER; COMMIT;",
+            "ban-disable-trigger")  # the generic restore, often written defensively
     lint_ok("BEGIN; CREATE TABLE t (id int); ALTER TABLE t DISABLE TRIGGER ALL; ALTER TABLE t FORCE ROW LEVEL SECURITY; "
             "ALTER TABLE orders ENABLE ROW LEVEL SECURITY; COMMIT;", "ban-disable-trigger")
