@@ -912,6 +912,8 @@ def lock_effect(node: dict, pg_version: int = 15, *,
     ``column_type(table, column)``, optional, returns the current SQL type of a column
     (e.g. ``"varchar(20)"``) or None; it only refines ALTER COLUMN TYPE.
     """
+    if _HANDLERS.get(next(iter(node), None)) is _nothing:
+        return _NO_EFFECT  # BEGIN, COMMIT, SET ...: half the statements of an `alembic upgrade --sql` file
     acc = _Acc(int(pg_version), column_type)
     _dispatch(acc, node)
     return acc.effect()

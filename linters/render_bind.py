@@ -296,11 +296,15 @@ def environment(migration_context):
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
 
+    env = getattr(migration_context, "environment_context", None)
+    if getattr(env, "_ar_recording", False):  # one per context, reused: a Config parses its ini each time
+        return env
     config = Config()
     config.set_main_option("sqlalchemy.url", URL)
     env = EnvironmentContext(config, None)
     env._migration_context = migration_context
     migration_context.environment_context = env
+    env._ar_recording = True
     return env
 
 

@@ -4,7 +4,7 @@ Outside BEGIN ... COMMIT each statement commits on its own (an autocommit_block)
 rolls everything back and a re-run starts clean.
 """
 
-from tests.sqllint import lint_errors, lint_ok
+from tests.sqllint import lint, lint_errors, lint_ok
 
 
 def test_an_unguarded_concurrent_index_build_outside_the_transaction_is_a_warning():
@@ -132,3 +132,17 @@ def test_statements_in_the_transaction_that_stamps_the_version_are_rerunnable():
     lint_ok("BEGIN; ALTER TABLE users ADD COLUMN nickname text; ROLLBACK; SELECT 1;", "prefer-robust-stmts")
     # committed last: nothing after it can fail
     lint_ok("BEGIN; ALTER TABLE users ADD COLUMN nickname text; COMMIT;", "prefer-robust-stmts")
+
+
+def test_alembics_own_version_table_statements_get_no_finding():
+    """`alembic upgrade --sql` creates its version table before the first BEGIN and writes it once per
+    revision: the user did not write those statements and cannot change them."""
+    sql = ("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
+           "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num));\n"
+           "BEGIN;\nINSERT INTO alembic_version (version_num) VALUES ('a1');\nCOMMIT;\n"
+           "BEGIN;\nUPDATE alembic_version SET version_num='b2' WHERE alembic_version.version_num = 'a1';\nCOMMIT;\n")
+    assert lint(sql) == []
+
+
+def test_a_table_created_outside_the_transaction_is_still_not_robust():
+    lint_errors("CREATE TABLE audit (id int);", "prefer-robust-stmts")
