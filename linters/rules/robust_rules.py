@@ -57,14 +57,16 @@ def _must_run_outside(cmd: dict) -> bool:
 
 @sql_rule(
     "prefer-robust-stmts", "warning",
-    summary="A statement outside the migration's transaction that fails when the migration is re-run.",
+    summary="A statement outside the migration's transaction, or committed before an autocommit_block, that fails "
+            "when the migration is re-run.",
     why="Inside Alembic's transaction a failure rolls everything back, so a re-run starts clean: those "
         "statements are not reported (squawk's own rule also accepts statements wrapped in a transaction, "
         "but `alembic upgrade --sql | squawk` cannot see Alembic's transaction and reports every statement). "
-        "Statements inside `op.get_context().autocommit_block()` commit one by one: if a later one fails, "
-        "the re-run trips over what already happened ('already exists', 'does not exist') and the deploy "
-        "is stuck until someone edits the database by hand. Idempotent statements (VALIDATE CONSTRAINT, "
-        "SET NOT NULL, SET/DROP DEFAULT, SET lock_timeout) are not reported. Beyond squawk, ALTER TYPE ... "
+        "Statements inside `op.get_context().autocommit_block()` commit one by one, and the COMMIT that opens "
+        "the block commits the statements before it, while Alembic stamps the version only after the "
+        "revision's last statement: if a later one fails, the re-run trips over what already happened "
+        "('already exists', 'does not exist') and the deploy is stuck until someone edits the database by "
+        "hand. Idempotent statements (VALIDATE CONSTRAINT, SET NOT NULL, SET/DROP DEFAULT, SET lock_timeout) are not reported. Beyond squawk, ALTER TYPE ... "
         "ADD VALUE without IF NOT EXISTS is reported: it is the other common autocommit_block statement.",
     recipe="Guard every statement in an autocommit_block. Building an index: first "
            "`op.drop_index('ix', table_name='t', postgresql_concurrently=True, if_exists=True)`, then "
@@ -72,7 +74,7 @@ def _must_run_outside(cmd: dict) -> bool:
            "INVALID index a failed build leaves (`if_not_exists=True` is accepted too, but would keep that "
            "index). Dropping: `if_exists=True`. Enum values: `ALTER TYPE ... ADD VALUE IF NOT EXISTS`. Keep "
            "what cannot be guarded (renames, ADD CONSTRAINT without a preceding DROP CONSTRAINT IF EXISTS) "
-           "inside the migration's transaction.",
+           "inside the migration's transaction, after the autocommit_block or in a revision of its own.",
     kinds=("CreateStmt", "IndexStmt", "DropStmt", "RenameStmt", "AlterEnumStmt", "AlterTableStmt"),  # _unguarded
 )
 def prefer_robust_stmts(stmt, state):
