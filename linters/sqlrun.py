@@ -54,6 +54,9 @@ class RunSetup:
     statement_timeout: bool = False
     foreign_keys: ForeignKeys = field(default_factory=ForeignKeys)
     in_transaction: bool = True  # Alembic runs each migration in a transaction; raw SQL files start outside
+    stamped_after_revision: bool = True  # Alembic stamps the version after each revision; raw SQL where it says
+    # (table, column) -> a valid CHECK (col IS NOT NULL) an earlier revision left (linters/history_checks.py)
+    not_null_proven: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, project: Project, config: Config, history_sources: list[str]) -> "RunSetup":
@@ -70,8 +73,10 @@ class RunSetup:
         state = RunState(pg_version=config.pg_version)
         state.tx.per_migration = self.transaction_per_migration
         state.tx.starts_in_transaction = self.in_transaction
+        state.tx.stamped_after_revision = self.stamped_after_revision
         state.tx.assumed = {"lock_timeout": self.lock_timeout, "statement_timeout": self.statement_timeout}
         state.foreign_keys = self.foreign_keys.copy()
+        state.not_null_proven = dict(self.not_null_proven)
         return state
 
 

@@ -53,6 +53,8 @@ EXTRA = [
     "CREATE TYPE mood2 AS ENUM ('a')", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
     "CREATE TRIGGER trg BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION f()", "SET lock_timeout = '2s'",
     "RESET lock_timeout", "SET LOCAL statement_timeout = 0", "SHOW work_mem",
+    "REVOKE SELECT ON t FROM app", "ALTER TABLE t ENABLE ROW LEVEL SECURITY", "ALTER TABLE t REPLICA IDENTITY FULL",
+    "DROP PUBLICATION p", "ALTER SEQUENCE t_id_seq RESTART", "CREATE VIEW vdup AS SELECT 1, 2",
     # Alembic's own version-table statements, as `alembic upgrade --sql` writes them (sql_findings skips them)
     "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
     "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))",

@@ -135,3 +135,4 @@ from linters.rules import (constraint_rules, drop_rules, dml_rules, naming_rules
                            table_rules, type_rules)
 from linters.rules import revision_rules, transaction_rules  # noqa: E402,F401  (transactions, timeouts, downgrades)
 from linters.rules import render_rules  # noqa: E402,F401  (how a revision was rendered offline)
+from linters.rules import access_rules  # noqa: E402,F401  (privileges, row-level security, replication, sequences)

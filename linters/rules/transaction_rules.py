@@ -269,7 +269,7 @@ def ban_uncommitted_transaction(stmt, state):
 
 @sql_rule(
     "transaction-nesting", "warning",
-    summary="BEGIN or COMMIT inside the transaction Alembic manages.",
+    summary="BEGIN or COMMIT inside the transaction Alembic manages, or a COMMIT with none open.",
     why="Alembic runs each migration inside a transaction. A BEGIN there does nothing (PostgreSQL only warns) "
         "so the statements are not isolated as the author thought; a COMMIT or ROLLBACK ends Alembic's "
         "transaction: what ran before is committed (or lost) on its own, the rest runs without a transaction, "
@@ -287,6 +287,9 @@ def transaction_nesting(stmt, state):
     elif kind == "end" and tx.in_transaction and tx.user_begin is None:
         yield Hit(f"{_verb(stmt)} ends the transaction Alembic manages: the rest of the migration runs "
                   "without one, and a failure leaves it half applied")
+    elif kind == "end" and not tx.in_transaction and not getattr(stmt, "managed", False):
+        yield Hit(f"{_verb(stmt)} with no transaction open: PostgreSQL only warns ('there is no transaction in "
+                  "progress'); the statements before it were not grouped as the author thought")
 
 
 @sql_rule(
