@@ -60,7 +60,8 @@ def _lint_sql(text: str, path: str, config) -> list:
     item = Reviewed(RevisionFile(path=path, source=text), RenderResult(path), parsed)
     # assume_lock_timeout: the deploy sets the timeouts itself (as env.py does for a review).
     setup = RunSetup(in_transaction=in_transaction, lock_timeout=config.assume_lock_timeout,
-                     statement_timeout=config.assume_lock_timeout, stamped_after_revision=False)
+                     statement_timeout=config.assume_lock_timeout, stamped_after_revision=False,
+                     new_tables_shared_after_commit=True)
     findings += sql_findings([item], config, one_run=True, setup=setup)
     return apply_ignores(findings, sql_ignores(path, parsed.statements))
 

@@ -55,6 +55,7 @@ class RunSetup:
     foreign_keys: ForeignKeys = field(default_factory=ForeignKeys)
     in_transaction: bool = True  # Alembic runs each migration in a transaction; raw SQL files start outside
     stamped_after_revision: bool = True  # Alembic stamps the version after each revision; raw SQL where it says
+    new_tables_shared_after_commit: bool = False  # raw SQL: a table the file created is everyone's once committed
     # (table, column) -> a valid CHECK (col IS NOT NULL) an earlier revision left (linters/history_checks.py)
     not_null_proven: dict = field(default_factory=dict)
 
@@ -70,7 +71,7 @@ class RunSetup:
         )
 
     def new_state(self, config: Config) -> RunState:
-        state = RunState(pg_version=config.pg_version)
+        state = RunState(pg_version=config.pg_version, shared_after_commit=self.new_tables_shared_after_commit)
         state.tx.per_migration = self.transaction_per_migration
         state.tx.starts_in_transaction = self.in_transaction
         state.tx.stamped_after_revision = self.stamped_after_revision

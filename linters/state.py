@@ -15,6 +15,7 @@ from linters.transaction import TransactionState
 @dataclass
 class RunState:
     pg_version: int = 15
+    shared_after_commit: bool = False  # a table this run created is everyone's once committed (raw SQL files)
     created_tables: set[str] = field(default_factory=set)
     # Transactions (issue 3): locks held until COMMIT, timeouts in effect, revision boundaries.
     tx: TransactionState = field(default_factory=TransactionState)
@@ -75,10 +76,15 @@ class RunState:
         return stmt is None or table != created_table(stmt)
 
     def is_private(self, table: str | None) -> bool:
-        """A table this run created in the transaction still open: no other session sees it yet, so
-        nothing can wait on its locks. Once that transaction commits it is visible to every session (the
-        new release may start using it), and its locks matter as any table's do."""
-        return self.is_new(table) and table in self.tx.uncommitted
+        """A table this run created that nothing else uses yet, so nothing can wait on its locks.
+
+        A revision review: every table the deploy creates (the running release never knew it; a PR
+        that creates a table in one revision and indexes it in the next blocks nobody). A raw SQL file
+        (`sql`, squawk's reading): only until the transaction that created it commits, after which
+        every session sees it."""
+        if not self.is_new(table):
+            return False
+        return table in self.tx.uncommitted if self.shared_after_commit else True
 
     def is_shared(self, table: str | None, stmt: Statement | None = None) -> bool:
         """A table other sessions can see and lock: is_existing, or created by this run in a transaction

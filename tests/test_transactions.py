@@ -357,3 +357,23 @@ def test_statements_before_an_autocommit_block_are_committed_before_the_stamp(re
     [f] = of(report, "prefer-robust-stmts")
     assert '"nickname"' in line_text(repo, f) and "op.add_column" in line_text(repo, f)
     assert "version is not stamped" in f["message"]
+
+
+# -- tables this deploy creates -----------------------------------------------------------------
+
+def test_a_table_an_earlier_revision_of_the_pr_created_stays_new_after_its_commit(repo, review):
+    """Under transaction_per_migration the first revision's CREATE TABLE has committed when the second
+    indexes it: other sessions could see the table, but nothing of the running release uses it (it
+    was made minutes ago by this deploy), so a plain CREATE INDEX blocks nobody."""
+    repo.write("alembic/env.py", ENV_PER_MIGRATION)
+    repo.add_revision("0002", "0001", """
+        op.create_table("audit", sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("at", sa.DateTime))
+    """, 'op.drop_table("audit")', slug="audit")
+    repo.add_revision("0003", "0002", 'op.create_index("ix_audit_at", "audit", ["at"])',
+                      'op.drop_index("ix_audit_at", table_name="audit")', slug="index")
+    code, report, _ = review()
+    assert [f for f in report["findings"] if f["table"] == "audit" and f["severity"] != "info"] == []
+    # the same index on a table the running release uses is an error
+    repo.add_revision("0004", "0003", 'op.create_index("ix_users_email", "users", ["email"])',
+                      'op.drop_index("ix_users_email", table_name="users")', slug="users")
+    assert of(review()[1], "require-concurrent-index-creation")

@@ -28,9 +28,10 @@ engine_rule(
 engine_rule(
     "live-data-dependency", "info",
     summary="The revision reads the database (rows, or the schema through an inspector); offline it saw an empty one.",
-    why="Rendering offline, queries return no rows and the inspector sees no tables. What the revision "
-        "does with what it finds (a data migration looping over rows, DDL guarded by `has_table`) was "
-        "rendered for an empty database: on the real one it may emit more, or other, statements.",
+    why="Rendering offline, queries return no rows, and the inspector sees an empty database (or, for a "
+        "revision that failed on an empty one, the tables the history before it creates, without rows). What "
+        "the revision does with what it finds (a data migration looping over rows, DDL guarded by `has_table`) "
+        "was rendered for that database: on the real one it may emit more, or other, statements.",
     recipe="Review the branches that depend on data by hand, or run live mode (`--database-url`) on a "
            "copy of the schema. Prefer set-based SQL (`op.execute(\"UPDATE ... WHERE ...\")`), which is reviewed as written.",
 )
