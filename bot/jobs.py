@@ -32,9 +32,8 @@ from github import GithubException
 
 from bot import fetch, isolation, ledger, open_checks
 from bot.app_auth import AppAuth
-from bot.github_client import deadline
 from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
-from bot.github_client import backoff_of, create_once
+from bot.github_client import backoff_of, create_once, deadline, lacks_permission
 from bot.publish import CHECK_TEXT_LIMIT, DIGEST_PREFIX, check_outcome, cut_bytes, our_check_runs, publish
 from bot.report_reader import read_report
 from bot.settings import Settings
@@ -133,7 +132,7 @@ class Review:
                                                         int(self.settings.app_id)) if r.status == "in_progress"), None),
                 backoff=backoff_of(self.gh))
         except GithubException as exc:
-            if exc.status != 403:
+            if not lacks_permission(exc):
                 raise
             log.warning("%s: no permission for check runs; a commit status is published instead", self.job)
             return
@@ -141,21 +140,31 @@ class Review:
         open_checks.note(self.rt.store, self.job, self.run_obj.id)
 
     def complete(self, conclusion: str, title: str, summary: str) -> None:
-        if self.run_obj is not None:
-            try:
-                with deadline(max(self.deadline, time.monotonic() + CONCLUDE_SECONDS)):
-                    self.run_obj.edit(status="completed", conclusion=conclusion,
-                                      output={"title": title[:255], "summary": cut_bytes(summary, CHECK_TEXT_LIMIT)})
-            except Exception as exc:  # GitHub is down: the reconciler concludes the run when it is back
-                open_checks.conclude_later(self.rt.store, self.job, self.run_obj.id, conclusion, title, summary)
-                log.warning("%s: the check run could not be concluded %s now (%s: %s); it will be later",
-                            self.job, conclusion, type(exc).__name__, exc)
-                return
-            open_checks.concluded(self.rt.store, self.job, self.run_obj.id)
+        if self.run_obj is not None and self._conclude_run(conclusion, title, summary):
             return
         state = "success" if conclusion in ("success", "neutral", "skipped") else "failure"
         self.repo.get_commit(self.job.head_sha).create_status(
             state=state, description=title[:140], context=self.settings.check_name)
+
+    def _conclude_run(self, conclusion: str, title: str, summary: str) -> bool:
+        """Conclude the job's run now, or leave it to the reconciler; False when only a commit status
+        can say the conclusion (the App lost checks: write since it made the run)."""
+        try:
+            with deadline(max(self.deadline, time.monotonic() + CONCLUDE_SECONDS)):
+                self.run_obj.edit(status="completed", conclusion=conclusion,
+                                  output={"title": title[:255], "summary": cut_bytes(summary, CHECK_TEXT_LIMIT)})
+        except Exception as exc:
+            if not lacks_permission(exc):  # GitHub is down: the reconciler concludes the run when it is back
+                open_checks.conclude_later(self.rt.store, self.job, self.run_obj.id, conclusion, title, summary)
+                log.warning("%s: the check run could not be concluded %s now (%s: %s); it will be later",
+                            self.job, conclusion, type(exc).__name__, exc)
+                return True
+            log.warning("%s: no permission to conclude check run %s; a commit status is published instead",
+                        self.job, self.run_obj.id)
+            open_checks.concluded(self.rt.store, self.job, self.run_obj.id)
+            return False
+        open_checks.concluded(self.rt.store, self.job, self.run_obj.id)
+        return True
 
     # --- the job --------------------------------------------------------------------------------
 
