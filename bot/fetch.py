@@ -15,6 +15,7 @@ import subprocess
 import tarfile
 import time
 import zlib
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -136,8 +137,9 @@ def _decompressed(tar_path: Path, limit: int) -> Path:
     return plain
 
 
-def extract(tar_path: Path, dest: Path, *, max_bytes: int) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def _opened(tar_path: Path, max_bytes: int):
+    """(tar, members) of a tarball within the caps; any failure to read it is a FetchError."""
     plain = tar_path
     try:
         plain = _decompressed(tar_path, max_bytes * 8 + 1024 * MAX_MEMBERS)  # the files and their headers
@@ -147,12 +149,18 @@ def extract(tar_path: Path, dest: Path, *, max_bytes: int) -> None:
                 raise FetchError(f"the repository has more than {MAX_MEMBERS} files")
             if sum(m.size for m in members) > max_bytes * 8:
                 raise FetchError("the repository unpacks to too much data")
-            tar.extractall(dest, members=_strip_prefix(members), filter=_data_or_skip)
+            yield tar, members
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise FetchError(f"could not unpack the code: {type(exc).__name__}: {exc}"[:300]) from None
     finally:
         if plain != tar_path:
             plain.unlink(missing_ok=True)
+
+
+def extract(tar_path: Path, dest: Path, *, max_bytes: int) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    with _opened(tar_path, max_bytes) as (tar, members):
+        tar.extractall(dest, members=_strip_prefix(members), filter=_data_or_skip)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -177,38 +185,28 @@ def _git_path(name: str) -> bytes:
 def _import_tree(tar_path: Path, into, message: str, max_bytes: int) -> None:
     """One commit of the tarball's files (as tarfile's "data" filter lets them through) on a
     fast-import stream, read straight from the archive: no file is written for it."""
-    plain = _decompressed(tar_path, max_bytes * 8 + 1024 * MAX_MEMBERS)
-    try:
-        with tarfile.open(plain, "r:") as tar:
-            members = tar.getmembers()
-            if len(members) > MAX_MEMBERS:
-                raise FetchError(f"the repository has more than {MAX_MEMBERS} files")
-            if sum(m.size for m in members) > max_bytes * 8:
-                raise FetchError("the repository unpacks to too much data")
-            text = message.encode()
-            into.write(b"commit refs/heads/base\ncommitter alembic-review <alembic-review@localhost> 0 +0000\n"
-                       b"data %d\n%s\ndeleteall\n" % (len(text), text))
-            for member in _strip_prefix(members):
-                # nothing is written here, and git refuses a path with `..`: the "data" filter (its
-                # realpath() costs more than the import) is for what else a member may be
-                plain_file = member.isreg() and not member.name.startswith("/") and ".." not in member.name.split("/")
-                kept = member if plain_file else _data_or_skip(member, "/nonexistent-checkout")
-                if kept is None or kept.isdir():
+    with _opened(tar_path, max_bytes) as (tar, members):
+        text = message.encode()
+        into.write(b"commit refs/heads/base\ncommitter alembic-review <alembic-review@localhost> 0 +0000\n"
+                   b"data %d\n%s\ndeleteall\n" % (len(text), text))
+        for member in _strip_prefix(members):
+            # nothing is written here, and git refuses a path with `..`: the "data" filter (its
+            # realpath() costs more than the import) is for what else a member may be
+            plain_file = member.isreg() and not member.name.startswith("/") and ".." not in member.name.split("/")
+            kept = member if plain_file else _data_or_skip(member, "/nonexistent-checkout")
+            if kept is None or kept.isdir():
+                continue
+            if kept.issym():
+                mode, data = b"120000", os.fsencode(kept.linkname)
+            else:
+                source = tar.extractfile(member)  # a hard link reads its target
+                if source is None:
                     continue
-                if kept.issym():
-                    mode, data = b"120000", os.fsencode(kept.linkname)
-                else:
-                    source = tar.extractfile(member)  # a hard link reads its target
-                    if source is None:
-                        continue
-                    mode, data = (b"100755" if kept.mode & 0o111 else b"100644"), source.read()
-                into.write(b"M %s inline %s\ndata %d\n" % (mode, _git_path(kept.name), len(data)))
-                into.write(data)
-                into.write(b"\n")
+                mode, data = (b"100755" if kept.mode & 0o111 else b"100644"), source.read()
+            into.write(b"M %s inline %s\ndata %d\n" % (mode, _git_path(kept.name), len(data)))
+            into.write(data)
             into.write(b"\n")
-    finally:
-        if plain != tar_path:
-            plain.unlink(missing_ok=True)
+        into.write(b"\n")
 
 
 def build_checkout(repo: Path, base_tar: Path, head_tar: Path, *, max_bytes: int) -> tuple[str, str]:
@@ -230,8 +228,10 @@ def build_checkout(repo: Path, base_tar: Path, head_tar: Path, *, max_bytes: int
         importer.stdin.close()
         err = importer.stderr.read()
         importer.wait(timeout=300)
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise FetchError(f"could not unpack the code: {type(exc).__name__}: {exc}"[:300]) from None
+    except OSError as exc:  # fast-import stopped reading (it said why on stderr)
+        importer.kill()
+        why = importer.stderr.read().decode(errors="replace").strip() or f"{type(exc).__name__}: {exc}"
+        raise FetchError(f"git fast-import failed: {why}"[:300]) from None
     finally:
         if importer.poll() is None:
             importer.kill()
