@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -92,13 +93,25 @@ def app_run(fake, service, pr: PullRequestOnRepo, installation: int) -> float:
     raise RuntimeError("the check run did not conclude in 10 minutes")
 
 
-def measure_app(pr: PullRequestOnRepo, work: Path, reps: int) -> tuple[list[float], list[float]]:
+def job_phases(log: str) -> list[dict[str, float]]:
+    """The phases of each completed job in the service's log ("job ... completed: ... (pid N; queued
+    0.41s, claim 0.01s, ...)", bot/jobs.py), in order."""
+    out = []
+    for m in re.finditer(r"job \S+ completed: \S+ in [\d.]+s \(pid \d+; ([^)]*)\)", log):
+        out.append({name: float(sec) for name, sec in re.findall(r"(\w+) ([\d.]+)s", m.group(1))})
+    return out
+
+
+def measure_app(pr: PullRequestOnRepo, work: Path, reps: int,
+                work_dir: str | None = None) -> tuple[list[float], list[float], list[dict]]:
     from tests.bot_service import INSTALLATION, Service
     from tests.fakegithub import FakeGitHub
 
     fake = FakeGitHub().start()
     (work / "app").mkdir()
     service = Service(work / "app", fake)
+    if work_dir:
+        service.env["ALEMBIC_REVIEW_WORK_DIR"] = work_dir
     try:
         service.serve(workers=1)
         app_run(fake, service, pr, INSTALLATION)  # warm: the worker's first job
@@ -110,7 +123,7 @@ def measure_app(pr: PullRequestOnRepo, work: Path, reps: int) -> tuple[list[floa
                     apps.append(app_run(fake, service, pr, INSTALLATION))
                 else:
                     lints.append(lint_alone(pr.repo, work / "report.json"))
-        return apps, lints
+        return apps, lints, job_phases(service.procs[0].output())[1:]  # not the warm-up job
     finally:
         service.close()
         fake.stop()
@@ -175,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--revisions", type=int, default=2000)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--only", default="app,action", help="app, action or both (default)")
+    p.add_argument("--work-dir", help="the App's ALEMBIC_REVIEW_WORK_DIR (default: the service's, on /tmp); "
+                                      "e.g. a directory on a tmpfs")
     args = p.parse_args(argv)
     only = {w.strip() for w in args.only.split(",")}
     work = Path(tempfile.mkdtemp(prefix="alembic-review-waits-"))
@@ -185,12 +200,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generating a {args.revisions}-revision repository in {work} ...", file=sys.stderr)
         pr = PullRequestOnRepo(build_repo(work / "repo", args.revisions), work)
         if "app" in only:
-            apps, lints = measure_app(pr, work, args.reps)
+            apps, lints, phases = measure_app(pr, work, args.reps, args.work_dir)
             app, lint = statistics.median(apps), statistics.median(lints)
             met = "met" if app - lint <= 1.0 else "**missed**"
             lines.append(f"| App: webhook acknowledged → check run concluded, 1 new revision on {args.revisions} "
-                         f"(warm worker) | {app:.2f} s | {lint:.2f} s | {app / lint:.2f}x | {app - lint:+.2f} s "
+                         f"(warm worker{', work dir ' + args.work_dir if args.work_dir else ''}) | {app:.2f} s | {lint:.2f} s | {app / lint:.2f}x | {app - lint:+.2f} s "
                          f"| overhead ≤ 1 s, {met} |")
+            names = list(dict.fromkeys(name for job in phases for name in job))
+            breakdown = ", ".join(f"{name} {statistics.median(job.get(name, 0.0) for job in phases):.2f} s"
+                                  for name in names)
         if "action" in only:
             installs, steps, lints = measure_action(pr, work, args.reps)
             step, lint, install = statistics.median(steps), statistics.median(lints), statistics.median(installs)
@@ -199,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                          f"{step / lint:.2f}x | {step - lint:+.2f} s | |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if "app" in only:
+        lines += ["", f"App job phases (medians, from the service's log): {breakdown}."]
     lines += ["", f"Medians of {args.reps} runs each, alternating with the lint alone; {os.cpu_count()} cores; "
                   f"load average when the run started: {load:.2f}."]
     print("\n".join(lines))

@@ -9,11 +9,13 @@ is left out, never followed.
 
 from __future__ import annotations
 
+import gzip
 import os
-import shutil
 import subprocess
 import tarfile
 import time
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -98,6 +100,8 @@ def _strip_prefix(members: list[tarfile.TarInfo]) -> list[tarfile.TarInfo]:
         head, _, rest = m.name.partition("/")
         if not rest:
             continue
+        if ".git" in rest.lower().split("/"):  # git never commits one: never let one near ours
+            continue
         m.name = rest
         if m.islnk() and "/" in m.linkname:  # hard links name their target with the prefix too
             m.linkname = m.linkname.partition("/")[2]
@@ -115,18 +119,48 @@ def _data_or_skip(member: tarfile.TarInfo, dest_path: str) -> tarfile.TarInfo | 
         return None
 
 
-def extract(tar_path: Path, dest: Path, *, max_bytes: int) -> None:
-    dest.mkdir(parents=True, exist_ok=True)
+def _decompressed(tar_path: Path, limit: int) -> Path:
+    """A gzipped tarball unpacked once into a plain tar beside it (else tar_path itself): extracting
+    seeks back to each member, and every seek back in a gzip stream decompresses it again from the
+    start (quadratic: 6 to 10 s for a repository of 2,000 small files)."""
+    with open(tar_path, "rb") as f:
+        if f.read(2) != b"\x1f\x8b":
+            return tar_path
+    plain = tar_path.with_name(tar_path.name + ".tar")
+    size = 0
+    with gzip.open(tar_path) as src, open(plain, "wb") as out:
+        while chunk := src.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise FetchError("the repository unpacks to too much data")
+            out.write(chunk)
+    return plain
+
+
+@contextmanager
+def _opened(tar_path: Path, max_bytes: int):
+    """(tar, members) of a tarball within the caps; any failure to read it is a FetchError."""
+    plain = tar_path
     try:
-        with tarfile.open(tar_path, "r:*") as tar:
+        plain = _decompressed(tar_path, max_bytes * 8 + 1024 * MAX_MEMBERS)  # the files and their headers
+        with tarfile.open(plain, "r:") as tar:
             members = tar.getmembers()
             if len(members) > MAX_MEMBERS:
                 raise FetchError(f"the repository has more than {MAX_MEMBERS} files")
             if sum(m.size for m in members) > max_bytes * 8:
                 raise FetchError("the repository unpacks to too much data")
-            tar.extractall(dest, members=_strip_prefix(members), filter=_data_or_skip)
-    except (tarfile.TarError, EOFError, OSError) as exc:
+            yield tar, members
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise FetchError(f"could not unpack the code: {type(exc).__name__}: {exc}"[:300]) from None
+    finally:
+        if plain != tar_path:
+            plain.unlink(missing_ok=True)
+
+
+def extract(tar_path: Path, dest: Path, *, max_bytes: int) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    with _opened(tar_path, max_bytes) as (tar, members):
+        tar.extractall(dest, members=_strip_prefix(members), filter=_data_or_skip)
 
 
 def git(repo: Path, *args: str) -> str:
@@ -139,28 +173,73 @@ def git(repo: Path, *args: str) -> str:
     return proc.stdout
 
 
-def _empty_worktree(repo: Path) -> None:
-    for child in repo.iterdir():
-        if child.name == ".git":
-            continue
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
+def _git_path(name: str) -> bytes:
+    """A path as fast-import reads it: C-quoted when it holds a quote, a backslash or a newline."""
+    raw = os.fsencode(name)
+    if not any(c in raw for c in b'"\\\n') and not raw.startswith(b'"'):
+        return raw
+    escaped = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b"\n", b"\\n")
+    return b'"' + escaped + b'"'
+
+
+def _import_tree(tar_path: Path, into, message: str, max_bytes: int) -> None:
+    """One commit of the tarball's files (as tarfile's "data" filter lets them through) on a
+    fast-import stream, read straight from the archive: no file is written for it."""
+    with _opened(tar_path, max_bytes) as (tar, members):
+        text = message.encode()
+        into.write(b"commit refs/heads/base\ncommitter alembic-review <alembic-review@localhost> 0 +0000\n"
+                   b"data %d\n%s\ndeleteall\n" % (len(text), text))
+        for member in _strip_prefix(members):
+            # nothing is written here, and git refuses a path with `..`: the "data" filter (its
+            # realpath() costs more than the import) is for what else a member may be
+            plain_file = member.isreg() and not member.name.startswith("/") and ".." not in member.name.split("/")
+            kept = member if plain_file else _data_or_skip(member, "/nonexistent-checkout")
+            if kept is None or kept.isdir():
+                continue
+            if kept.issym():
+                mode, data = b"120000", os.fsencode(kept.linkname)
+            else:
+                source = tar.extractfile(member)  # a hard link reads its target
+                if source is None:
+                    continue
+                mode, data = (b"100755" if kept.mode & 0o111 else b"100644"), source.read()
+            into.write(b"M %s inline %s\ndata %d\n" % (mode, _git_path(kept.name), len(data)))
+            into.write(data)
+            into.write(b"\n")
+        into.write(b"\n")
 
 
 def build_checkout(repo: Path, base_tar: Path, head_tar: Path, *, max_bytes: int) -> tuple[str, str]:
     """A git repo at `repo` with the base tree committed, then the head tree: (base, head) commits.
-    The work tree is left at head."""
+    The work tree is left at head.
+
+    Both commits go in through one `git fast-import` (one pack file, nothing written but it); only
+    the head's files are unpacked, once. Unpacking both and `git add`ing them wrote every file
+    twice and every blob as a loose object: 25 s of a 36 s job on a repository of 2,000 revisions."""
     repo.mkdir(parents=True)
     git(repo, "init", "-q", "-b", "base")
-    extract(base_tar, repo, max_bytes=max_bytes)
-    git(repo, "add", "-A", "-f")
-    git(repo, "commit", "-q", "--allow-empty", "--no-verify", "-m", "merge base")
-    base = git(repo, "rev-parse", "HEAD").strip()
-    _empty_worktree(repo)
+    importer = subprocess.Popen(["git", "fast-import", "--quiet", "--done"], cwd=repo, stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env={"PATH": os.environ.get("PATH", os.defpath), **GIT_ENV, "HOME": str(repo.parent)})
+    try:
+        _import_tree(base_tar, importer.stdin, "merge base", max_bytes)
+        _import_tree(head_tar, importer.stdin, "pull request head", max_bytes)
+        importer.stdin.write(b"done\n")
+        importer.stdin.close()
+        err = importer.stderr.read()
+        importer.wait(timeout=300)
+    except OSError as exc:  # fast-import stopped reading (it said why on stderr)
+        importer.kill()
+        why = importer.stderr.read().decode(errors="replace").strip() or f"{type(exc).__name__}: {exc}"
+        raise FetchError(f"git fast-import failed: {why}"[:300]) from None
+    finally:
+        if importer.poll() is None:
+            importer.kill()
+            importer.wait()
+    if importer.returncode != 0:
+        raise FetchError(f"git fast-import failed: {err.decode(errors='replace').strip()[:300]}")
+    base = git(repo, "rev-parse", "base~1").strip()
+    head = git(repo, "rev-parse", "base").strip()
     extract(head_tar, repo, max_bytes=max_bytes)
-    git(repo, "add", "-A", "-f")
-    git(repo, "commit", "-q", "--allow-empty", "--no-verify", "-m", "pull request head")
-    head = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "read-tree", "base")  # the index at head, as after a checkout (no stat data: git refreshes it)
     return base, head

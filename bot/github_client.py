@@ -172,6 +172,21 @@ def _maybe_done(exc: BaseException) -> bool:
     return isinstance(exc, (requests.exceptions.Timeout, requests.exceptions.ConnectionError))
 
 
+def lacks_permission(exc: BaseException) -> bool:
+    """GitHub refused for want of permission ("Resource not accessible by integration"): a 403
+    that is not a rate limit (those are 403s too, and pass)."""
+    if not isinstance(exc, GithubException) or isinstance(exc, github.RateLimitExceededException):
+        return False
+    message = exc.data.get("message", "") if isinstance(exc.data, dict) else str(exc.data)
+    return exc.status == 403 and "rate limit" not in str(message).lower()
+
+
+def refused_content(exc: BaseException) -> bool:
+    """GitHub understood the request and refused what it carried (422 validation, 400, 413): the
+    same request would be refused again; a smaller one may pass."""
+    return isinstance(exc, GithubException) and exc.status in (400, 413, 422)
+
+
 def backoff_of(gh: Github) -> float:
     """The client's retry backoff (seconds), for the retries we do ourselves."""
     return float(getattr(gh.requester.kwargs.get("retry"), "backoff_factor", 1.0) or 0)

@@ -32,9 +32,8 @@ from github import GithubException
 
 from bot import fetch, isolation, ledger, open_checks
 from bot.app_auth import AppAuth
-from bot.github_client import deadline
 from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
-from bot.github_client import backoff_of, create_once
+from bot.github_client import backoff_of, create_once, deadline, lacks_permission
 from bot.publish import CHECK_TEXT_LIMIT, DIGEST_PREFIX, check_outcome, cut_bytes, our_check_runs, publish
 from bot.report_reader import read_report
 from bot.settings import Settings
@@ -107,9 +106,24 @@ class Heartbeat(threading.Thread):
                 log.warning("heartbeat for %s failed: %s", self.job, exc)
 
 
+class Phases:
+    """Where a job's seconds went, for its log line: `mark(name)` ends the phase called name."""
+
+    def __init__(self, start: float):
+        self.last, self.spent = start, {}
+
+    def mark(self, name: str) -> None:
+        now = time.monotonic()
+        self.spent[name] = self.spent.get(name, 0.0) + now - self.last
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.2f}s" for name, seconds in self.spent.items())
+
+
 class Review:
-    def __init__(self, rt: Runtime, job: ledger.Job, uid: int | None, beat: Heartbeat):
-        self.rt, self.job, self.uid, self.beat = rt, job, uid, beat
+    def __init__(self, rt: Runtime, job: ledger.Job, uid: int | None, beat: Heartbeat, phases: Phases):
+        self.rt, self.job, self.uid, self.beat, self.phases = rt, job, uid, beat, phases
         self.settings = rt.settings
         self.deadline = time.monotonic() + self.settings.job_timeout
         self.gh = self.repo = self.run_obj = None
@@ -133,7 +147,7 @@ class Review:
                                                         int(self.settings.app_id)) if r.status == "in_progress"), None),
                 backoff=backoff_of(self.gh))
         except GithubException as exc:
-            if exc.status != 403:
+            if not lacks_permission(exc):
                 raise
             log.warning("%s: no permission for check runs; a commit status is published instead", self.job)
             return
@@ -141,21 +155,31 @@ class Review:
         open_checks.note(self.rt.store, self.job, self.run_obj.id)
 
     def complete(self, conclusion: str, title: str, summary: str) -> None:
-        if self.run_obj is not None:
-            try:
-                with deadline(max(self.deadline, time.monotonic() + CONCLUDE_SECONDS)):
-                    self.run_obj.edit(status="completed", conclusion=conclusion,
-                                      output={"title": title[:255], "summary": cut_bytes(summary, CHECK_TEXT_LIMIT)})
-            except Exception as exc:  # GitHub is down: the reconciler concludes the run when it is back
-                open_checks.conclude_later(self.rt.store, self.job, self.run_obj.id, conclusion, title, summary)
-                log.warning("%s: the check run could not be concluded %s now (%s: %s); it will be later",
-                            self.job, conclusion, type(exc).__name__, exc)
-                return
-            open_checks.concluded(self.rt.store, self.job, self.run_obj.id)
+        if self.run_obj is not None and self._conclude_run(conclusion, title, summary):
             return
         state = "success" if conclusion in ("success", "neutral", "skipped") else "failure"
         self.repo.get_commit(self.job.head_sha).create_status(
             state=state, description=title[:140], context=self.settings.check_name)
+
+    def _conclude_run(self, conclusion: str, title: str, summary: str) -> bool:
+        """Conclude the job's run now, or leave it to the reconciler; False when only a commit status
+        can say the conclusion (the App lost checks: write since it made the run)."""
+        try:
+            with deadline(max(self.deadline, time.monotonic() + CONCLUDE_SECONDS)):
+                self.run_obj.edit(status="completed", conclusion=conclusion,
+                                  output={"title": title[:255], "summary": cut_bytes(summary, CHECK_TEXT_LIMIT)})
+        except Exception as exc:
+            if not lacks_permission(exc):  # GitHub is down: the reconciler concludes the run when it is back
+                open_checks.conclude_later(self.rt.store, self.job, self.run_obj.id, conclusion, title, summary)
+                log.warning("%s: the check run could not be concluded %s now (%s: %s); it will be later",
+                            self.job, conclusion, type(exc).__name__, exc)
+                return True
+            log.warning("%s: no permission to conclude check run %s; a commit status is published instead",
+                        self.job, self.run_obj.id)
+            open_checks.concluded(self.rt.store, self.job, self.run_obj.id)
+            return False
+        open_checks.concluded(self.rt.store, self.job, self.run_obj.id)
+        return True
 
     # --- the job --------------------------------------------------------------------------------
 
@@ -175,7 +199,9 @@ class Review:
         pr = self.repo.get_pull(self.job.number)
         if pr.state != "open" or pr.head.sha != self.job.head_sha:
             raise Superseded(f"the pull request is {pr.state} at {pr.head.sha[:7]}")
+        self.phases.mark("pull")
         self.start_check()
+        self.phases.mark("check")
         try:
             return self._review(pr)
         except Superseded:
@@ -190,6 +216,7 @@ class Review:
 
     def _review(self, pr) -> str:
         files = list(pr.get_files()[:MAX_LISTED_FILES])
+        self.phases.mark("files")
         repo_rec = self.rt.store.get(REPO, self.job.repo) or {}
         if not touches_migrations(files, set(repo_rec.get("version_dirs", []))):
             if (self.rt.store.get(ledger.PULL, self.job.key) or {}).get("had_findings"):
@@ -199,6 +226,7 @@ class Review:
             self._note_findings(False)
             return "success"
         base, reviewed = self._what_to_review(pr)
+        self.phases.mark("base")
         work = self.settings.work_dir
         isolation.prepare_work_dir(work)
         with tempfile.TemporaryDirectory(prefix="job-", dir=work) as tmp:
@@ -211,8 +239,10 @@ class Review:
                                        self.job.repo, ref, target, max_bytes=self.settings.max_tarball_bytes,
                                        deadline=self.deadline)
                 tars.append(target)
+                self.phases.mark("download")
             checkout = tmp / "checkout"
             base_commit, _ = fetch.build_checkout(checkout, *tars, max_bytes=self.settings.max_tarball_bytes)
+            self.phases.mark("checkout")
             for t in tars:
                 t.unlink()
             isolation.share_with(checkout, self.uid)
@@ -220,7 +250,10 @@ class Review:
                 os.chown(tmp, 0, self.uid)
                 os.chmod(tmp, 0o710)  # the sandbox may pass through to its checkout, not list the job dir
             self.check_wanted()
-            code, report, reason = self._lint(tmp, checkout, base_commit, self._default_branch_stats(checkout, tmp))
+            stats = self._default_branch_stats(checkout, tmp)
+            self.phases.mark("stats")
+            code, report, reason = self._lint(tmp, checkout, base_commit, stats)
+            self.phases.mark("lint")
         self.check_wanted()
         if report is None:
             if "no Alembic project found" in reason:
@@ -231,6 +264,7 @@ class Review:
         self._learn_version_dirs(report)
         fail_on = effective_fail_on(report, code, "")
         result = self._publish(report, fail_on, check=True)
+        self.phases.mark("publish")
         self._note_findings(bool(report.findings))
         if result.check_action not in PUBLISHED:
             if self.run_obj is not None:  # the verdict is kept: the run gets it even if every retry fails
@@ -363,11 +397,14 @@ class Review:
         self.rt.store.mutate(ledger.PULL, self.job.key, fn)
 
 
-def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True) -> str:
+def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True, queued_at: float | None = None) -> str:
     """Do `job` if it is still wanted and nobody else does it. Returns what happened: a check
     conclusion, "superseded", "duplicate" or "busy" (no slot free: queue it again later).
     Raises on errors worth a retry (the claim is released first)."""
     s, store = rt.settings, rt.store
+    phases = Phases(time.monotonic())
+    if queued_at is not None:  # in the queue (and waiting for a slot), from the webhook's enqueue
+        phases.spent["queued"] = max(0.0, time.time() - queued_at)
     verdict = ledger.verdict(store, job, s.lease_seconds)
     if verdict != "run":  # before any slot: a pointless job is dropped now, not when a slot frees up
         return _drop(store, job, verdict)
@@ -383,12 +420,13 @@ def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True) -> str:
         if verdict != "run":
             return _drop(store, job, verdict)
         started = time.monotonic()
+        phases.mark("claim")
         beat = Heartbeat(rt, job, holder, scopes)
         beat.start()
         uid = isolation.job_uid(s.sandbox_uid_base, slot)
         isolation.kill_uid(uid)  # leftovers of a job that held this slot when its worker died
         try:
-            conclusion = Review(rt, job, uid, beat).run()
+            conclusion = Review(rt, job, uid, beat, phases).run()
         except Superseded as exc:
             ledger.finish(store, job, holder, "superseded")
             store.incr("jobs:dropped")
@@ -409,7 +447,8 @@ def run_job(rt: Runtime, job: ledger.Job, *, last_attempt: bool = True) -> str:
             isolation.kill_uid(uid)
         ledger.finish(store, job, holder, conclusion)
         store.incr("jobs:completed")
-        log.info("job %s completed: %s in %.1fs (pid %d)", job, conclusion, time.monotonic() - started, os.getpid())
+        log.info("job %s completed: %s in %.1fs (pid %d; %s)", job, conclusion, time.monotonic() - started,
+                 os.getpid(), phases)
         return conclusion
     finally:
         for scope in scopes:

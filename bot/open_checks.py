@@ -15,7 +15,7 @@ import logging
 import time
 
 from bot import ledger
-from bot.github_client import deadline
+from bot.github_client import deadline, lacks_permission
 from bot.store import KEEP
 
 log = logging.getLogger("alembic_review.open_checks")
@@ -113,6 +113,10 @@ def _attempt(rt, key: str, rec: dict, final: dict, window: float) -> bool:
                 run.edit(status="completed", conclusion=final["conclusion"],
                          output={"title": final["title"], "summary": final["summary"]})
     except Exception as exc:
+        if lacks_permission(exc):  # the App lost checks: write: no retry will do; a status says it
+            _status_instead(rt, job, final)
+            rt.store.mutate(KIND, key, lambda r: (None if r is not None else KEEP, None))
+            return False
         attempts = rec.get("attempts", 0) + 1
         if now - rec["since"] > window:
             log.error("check run %s of %s: given up after %d attempts over %.0fs: %s",
@@ -127,3 +131,16 @@ def _attempt(rt, key: str, rec: dict, final: dict, window: float) -> bool:
     rt.store.mutate(KIND, key, lambda r: (None if r is not None else KEEP, None))
     log.info("check run %s of %s concluded %s", rec["run_id"], job, final["conclusion"])
     return True
+
+
+def _status_instead(rt, job: ledger.Job, final: dict) -> None:
+    state = "success" if final["conclusion"] in ("success", "neutral", "skipped") else "failure"
+    log.warning("check run of %s: no permission to conclude it; a commit status %s is published instead",
+                job, state)
+    try:
+        with deadline(time.monotonic() + CALL_SECONDS):
+            gh = rt.auth.github(job.installation_id)
+            gh.get_repo(job.repo, lazy=True).get_commit(job.head_sha).create_status(
+                state=state, description=final["title"][:140], context=rt.settings.check_name)
+    except Exception as exc:
+        log.error("check run of %s: the commit status could not be published either: %s", job, exc)

@@ -27,7 +27,7 @@ from typing import Callable
 import github
 from github import GithubException
 
-from bot.github_client import backoff_of, create_once
+from bot.github_client import backoff_of, create_once, lacks_permission, refused_content
 from linters.findings import Finding, Severity
 from linters.report import markdown
 from linters.report.common import DOCS_URL, finding_lines, finding_path, fitted_recipe, sorted_findings
@@ -508,7 +508,10 @@ def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name:
                   pr_url: str | None = None, backoff: float = 1.0, app_id: int | None = None) -> None:
     """The check run for head_sha. A check must exist whatever happens (a required check that
     never appears blocks the pull request forever): when GitHub refuses the full output, the run
-    is made with a short one; when check runs are not allowed, a commit status stands in."""
+    is made with a short one; when check runs are not allowed (a 403 for permissions), a commit
+    status stands in. Completing the service's run (check_run_id) during an outage (5xx, timeout)
+    raises instead: the run itself must conclude once GitHub is back (bot/open_checks.py), not be
+    replaced by a status. Creating a run (the Action) falls back to a status then too."""
     blocking = report.reaches(fail_on)
     conclusion, title, summary = check_outcome(report, fail_on, pr_url=pr_url, head_sha=head_sha)
     annotations = _annotations(report)
@@ -552,16 +555,20 @@ def publish_check(repo, report: Report, head_sha: str, fail_on: str, check_name:
         try:
             run = send({"title": title, "summary": summary, "annotations": pages[0]}, digest)
         except Exception as exc:
-            if isinstance(exc, GithubException) and exc.status == 403:
+            if not refused_content(exc):
                 raise
             _err(result, "check run's full output", exc)
             pages = []
             run = send(_short_output(title, exc), digest + "-short")
     except Exception as exc:
-        if isinstance(exc, GithubException) and exc.status == 403:
+        if lacks_permission(exc):
             # the token cannot write check runs (a fork's read-only token, or no checks: write)
             result.notes.append("check runs are not allowed for this token: falling back to a commit status")
-        else:
+        elif check_run_id is not None:
+            # GitHub is down or slow (5xx, timeout): a status now would leave the run spinning for
+            # good; the caller keeps the verdict and concludes this same run when GitHub is back
+            raise
+        else:  # the Action has no later: a status stands in for the check it could not make
             _err(result, "check run", exc)
             result.notes.append("no check run could be made: falling back to a commit status")
         publish_status(repo, report, head_sha, blocking, title, check_name, details_url, result)

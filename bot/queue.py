@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 
 from huey import Huey, RedisHuey, crontab
 from huey.consumer import Consumer
@@ -30,6 +31,7 @@ log = logging.getLogger("alembic_review.queue")
 
 BUSY_DELAY = 2.0       # seconds before a job that found no free slot is tried again
 RETRIES, RETRY_DELAY = 2, 10
+POLL_MAX = 0.25        # seconds between an idle SQLite consumer's looks at the queue (huey's max_delay)
 
 
 class QueueStorage(SqliteStorage):
@@ -82,14 +84,15 @@ class JobQueue:
         huey.periodic_task(crontab(minute="*"), name="reconcile_task")(self.reconcile_now)
 
     def enqueue(self, job: ledger.Job) -> None:
-        self.review_task(job.as_dict())
+        self.review_task(dict(job.as_dict(), queued_at=time.time()))  # from_dict ignores queued_at
 
     def pending(self) -> int:
         return self.huey.pending_count()
 
     def _review(self, job_data: dict, task=None):
         job = ledger.Job.from_dict(job_data)
-        outcome = run_job(self.rt, job, last_attempt=task is None or task.retries == 0)
+        outcome = run_job(self.rt, job, last_attempt=task is None or task.retries == 0,
+                          queued_at=job_data.get("queued_at"))
         if outcome == "busy":
             self.review_task.schedule(args=(job_data,), delay=BUSY_DELAY)
         return None
@@ -108,8 +111,10 @@ class JobQueue:
 
     def consumer(self, workers: int, *, embedded: bool) -> Consumer:
         cls = EmbeddedConsumer if embedded else Consumer
+        # an idle SQLite consumer looks for work every POLL_MAX seconds at most (one indexed SELECT);
+        # Redis consumers block on the list and wake at once
         return cls(self.huey, workers=workers, worker_type="thread", periodic=True, initial_delay=0.05,
-                   backoff=1.5, max_delay=1.0, check_worker_health=True, shutdown_timeout=30)
+                   backoff=1.5, max_delay=POLL_MAX, check_worker_health=True, shutdown_timeout=30)
 
 
 class EmbeddedConsumer(Consumer):

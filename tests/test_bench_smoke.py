@@ -85,3 +85,5 @@ def test_what_the_app_user_waits_for_is_measured_end_to_end(capsys):
     row = next(line for line in table.splitlines() if line.startswith("| App:"))
     assert "1 new revision on 15 (warm worker)" in row and row.count(" s |") >= 2
     assert "load average" in table
+    # where the job's seconds went, read from the service's log
+    assert all(f" {phase} " in table for phase in ("queued", "download", "checkout", "lint", "publish"))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import tarfile
 
 import pytest
 
-from bot.fetch import FetchError, extract
+from bot.fetch import FetchError, build_checkout, extract
 
 
 def tarball(path, entries):
@@ -51,3 +52,35 @@ def test_a_member_with_an_absolute_path_still_fails_the_fetch(tmp_path):
     with pytest.raises(FetchError):
         extract(path, tmp_path / "checkout", max_bytes=10_000_000)
     assert not (tmp_path.parent / "escape.py").exists()
+
+
+def _git(repo, *args) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def test_checkout_commits_the_base_and_head_trees_and_leaves_the_head_checked_out(tmp_path):
+    base = tarball(tmp_path / "base.tar.gz", {
+        "alembic/versions/0001_init.py": "revision = '0001'\n",
+        'odd "name"\nwith newline.py': "x = 1\n",
+        "dev/readme": ("link", "../alembic/versions/0001_init.py"),
+        "dev/hosts": ("link", "/etc/hosts"),                      # leaves the tree: left out
+        ".git/config": "[core]\n\tfsmonitor = touch /tmp/pwned\n",  # never near our repository
+    })
+    head = tarball(tmp_path / "head.tar.gz", {
+        "alembic/versions/0001_init.py": "revision = '0001'\n",
+        "alembic/versions/0002_next.py": "revision = '0002'\ndown_revision = '0001'\n",
+    })
+    repo = tmp_path / "checkout"
+    base_commit, head_commit = build_checkout(repo, base, head, max_bytes=10_000_000)
+    assert _git(repo, "rev-parse", "HEAD").strip() == head_commit
+    assert _git(repo, "rev-parse", "HEAD~1").strip() == base_commit
+    listed = _git(repo, "ls-tree", "-r", base_commit)
+    assert "120000 blob" in listed and "dev/readme" in listed and "dev/hosts" not in listed
+    assert _git(repo, "show", f"{base_commit}:alembic/versions/0001_init.py") == "revision = '0001'\n"
+    assert "newline.py" in _git(repo, "ls-tree", "-r", "--name-only", base_commit)
+    assert "fsmonitor" not in (repo / ".git" / "config").read_text()
+    # the work tree is the head, and git sees it so
+    assert (repo / "alembic/versions/0002_next.py").is_file() and not (repo / "dev").exists()
+    assert _git(repo, "status", "--porcelain") == ""
+    assert _git(repo, "diff", "--name-only", "-z", base_commit, head_commit).split("\0")[:-1] == [
+        "alembic/versions/0002_next.py", "dev/readme", 'odd "name"\nwith newline.py']

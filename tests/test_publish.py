@@ -407,6 +407,24 @@ def test_in_progress_run_is_completed_even_when_its_output_is_refused(fake_githu
     assert (stored["status"], stored["conclusion"]) == ("completed", "failure")
 
 
+def test_in_progress_run_is_not_replaced_by_a_status_during_an_outage(fake_github, gh, pull):
+    run = gh.get_repo(REPO).create_check_run(name=DEFAULT_CHECK_NAME, head_sha="a" * 40, status="in_progress")
+    fake_github.fail("PATCH", rf"/check-runs/{run.id}$", 502, times=100)
+    result = publish(gh, REPO, PR, report_with(index_finding()), check_run_id=run.id, comment=False, review=False)
+    # the caller (the webhook service) keeps the verdict and concludes this run when GitHub is back
+    assert result.check_action == "failed" and any("check run" in e for e in result.errors)
+    assert fake_github.repos[REPO].statuses == []
+    assert [r["status"] for r in fake_github.check_runs_for(REPO)] == ["in_progress"]
+
+
+def test_in_progress_run_without_permission_falls_back_to_a_status(fake_github, gh, pull):
+    run = gh.get_repo(REPO).create_check_run(name=DEFAULT_CHECK_NAME, head_sha="a" * 40, status="in_progress")
+    fake_github.forbid_checks = True  # the App's checks: write was taken away since
+    result = publish(gh, REPO, PR, report_with(index_finding()), check_run_id=run.id, comment=False, review=False)
+    assert (result.check_action, result.conclusion) == ("status", "failure")
+    assert [s["context"] for s in fake_github.repos[REPO].statuses] == [DEFAULT_CHECK_NAME]
+
+
 def test_no_check_at_all_falls_back_to_a_status(fake_github, gh, pull):
     fake_github.fail("POST", r"/check-runs$", 500, times=100)
     result = publish(gh, REPO, PR, report_with(index_finding()), comment=False, review=False)
