@@ -216,3 +216,54 @@ def test_lint_autofixes_are_cosmetic(repo, review):
     path.write_text(text)
     code, report, _ = review()
     assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["info"] and code == 0
+
+
+def _edit_on_main(repo, header: str = "", upgrade: str = "pass") -> str:
+    """A second revision committed on main; returns its path for the branch to edit."""
+    rel = repo.add_revision("0002", "0001", upgrade, header=header, slug="two")
+    repo.commit("two")
+    repo.git("branch", "-f", "main", "HEAD")
+    return rel
+
+
+def _severities(report) -> list[str]:
+    return [f["severity"] for f in findings_of(report, "edited-revision")]
+
+
+def test_function_annotations_added_by_a_type_checker_are_cosmetic(repo, review):
+    path = repo.path / _edit_on_main(repo, upgrade='op.execute("UPDATE exams SET title = lower(title)")')
+    original = path.read_text()
+    path.write_text(original.replace("def upgrade():", "def upgrade() -> None:")
+                    .replace("def downgrade():", "def downgrade() -> None:"))
+    code, report, _ = review()
+    assert _severities(report) == ["info"] and code == 0
+    path.write_text(original.replace("def upgrade():", "def upgrade(*args):\n    args = None"))
+    code, report, _ = review()
+    assert _severities(report) == ["error"]
+
+
+def test_imports_sorted_below_the_revision_identifiers_are_cosmetic(repo, review):
+    # jupyterhub's revisions import after `depends_on = None`; isort sorts that run of imports too.
+    rel = repo.add_revision("0002", "0001", "op.execute(json.dumps([str(datetime)]))", slug="two")
+    path = repo.path / rel
+    below = "depends_on = None\nfrom datetime import datetime\nimport json\n"
+    path.write_text(path.read_text().replace("depends_on = None\n", below))
+    repo.commit("two")
+    repo.git("branch", "-f", "main", "HEAD")
+    path.write_text(path.read_text().replace(below, "depends_on = None\nimport json\nfrom datetime import datetime\n"))
+    code, report, _ = review()
+    assert _severities(report) == ["info"] and code == 0
+
+
+def test_reindented_sql_text_is_cosmetic_and_a_changed_value_is_not(repo, review):
+    call = """op.execute("UPDATE exams SET title = 'x' WHERE id = 1")"""
+    path = repo.path / _edit_on_main(repo, upgrade=call)
+    original = path.read_text()
+    assert call in original
+    path.write_text(original.replace(call, 'op.execute(\n        """\n        update exams   \n        set title = \'x\'\n'
+                                           '        where id = 1\n        """\n    )'))
+    code, report, _ = review()
+    assert _severities(report) == ["info"] and code == 0
+    path.write_text(original.replace("WHERE id = 1", "WHERE id = 2"))
+    code, report, _ = review()
+    assert _severities(report) == ["error"] and code == 1
