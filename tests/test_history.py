@@ -30,6 +30,12 @@ def test_two_prs_on_the_same_parent_leave_two_heads(repo, review):
     assert line.startswith("down_revision")
     # The mechanical fix: point the new revision at the current head.
     assert heads["suggestion"] == "down_revision = '0002'"
+    # Applied, the history has one head again and nothing new is said about that line.
+    lines = (repo.path / rel).read_text().splitlines()
+    lines[heads["line"] - 1] = heads["suggestion"]
+    (repo.path / rel).write_text("\n".join(lines) + "\n")
+    code, report, _ = review()
+    assert [f for f in report["findings"] if f["path"] == rel and f["line"] == heads["line"]] == [] and code == 0
 
 
 def test_merge_revision_and_branch_labels_are_one_head(repo, review):
