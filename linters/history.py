@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import json
 import re
@@ -44,7 +45,7 @@ class RevisionFile:
         if self._tree is _UNPARSED:
             try:
                 tree = strip_docstrings(ast.parse(self.source, filename=self.path))
-                self._tree = canonical_sql(canonical_imports(without_lint_fixes(tree)))
+                self._tree = canonical_sql(canonical_imports(module_constants_inlined(without_lint_fixes(tree))))
             except (SyntaxError, ValueError, MemoryError, RecursionError):
                 self._tree = None
         return self._tree
@@ -102,6 +103,75 @@ def _unannotated(body: list[ast.stmt]) -> list[ast.stmt]:
     """`x: T = v` as `x = v`: the annotation of a name assigned in a module or function is never read."""
     return [ast.copy_location(ast.Assign(targets=[n.target], value=n.value, lineno=n.lineno), n)
             if isinstance(n, ast.AnnAssign) and n.value is not None and n.simple else n for n in body]
+
+
+def module_constants_inlined(tree: ast.Module) -> ast.Module:
+    """Module-level names bound once, to a value without calls, and never rebound: a constant
+    (`USER_TABLE = "user"`) is replaced by its value where it is read, and one nothing in the file
+    reads (neutron's `neutron_milestone = [migration.WALLABY]`, tool metadata) is dropped. Naming a
+    literal, or tagging a revision for another tool, does not change the SQL it runs; Alembic reads
+    only the identity fields, which stay."""
+    bindings: dict[str, int] = {}
+    loads: dict[str, int] = {}
+    for node in ast.walk(tree):
+        for name in _bound_names(node):
+            bindings[name] = bindings.get(name, 0) + 1
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            loads[node.id] = loads.get(node.id, 0) + 1
+    constants: dict[str, ast.expr] = {}
+    dropped: set[int] = set()
+    for i, node in enumerate(tree.body):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id
+        if name in IDENTITY_FIELDS or bindings.get(name) != 1 or not _without_calls(node.value):
+            continue
+        if not loads.get(name):
+            dropped.add(i)
+        elif _immutable_literal(node.value):
+            constants[name] = node.value
+            dropped.add(i)
+    if constants:
+        tree = _Inline(constants).visit(tree)
+    tree.body = [n for i, n in enumerate(tree.body) if i not in dropped] or [ast.Pass()]
+    return tree
+
+
+def _bound_names(node: ast.AST):
+    """Names `node` binds (or declares global/nonlocal: then they are not constants)."""
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        yield node.id
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        yield node.name
+    elif isinstance(node, ast.arg):
+        yield node.arg
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        for alias in node.names:
+            yield alias.asname or alias.name.split(".")[0]
+    elif isinstance(node, (ast.Global, ast.Nonlocal)):
+        yield from node.names
+        yield from node.names  # twice: never a constant
+    elif isinstance(node, ast.ExceptHandler) and node.name:
+        yield node.name
+
+
+def _without_calls(value: ast.expr) -> bool:
+    return all(isinstance(n, (ast.Constant, ast.Name, ast.Attribute, ast.List, ast.Tuple, ast.Set, ast.Dict,
+                              ast.Load, ast.UnaryOp, ast.USub, ast.UAdd)) for n in ast.walk(value))
+
+
+def _immutable_literal(value: ast.expr) -> bool:
+    return all(isinstance(n, (ast.Constant, ast.Tuple, ast.Load, ast.UnaryOp, ast.USub, ast.UAdd))
+               for n in ast.walk(value))
+
+
+class _Inline(ast.NodeTransformer):
+    def __init__(self, constants: dict[str, ast.expr]):
+        self.constants = constants
+
+    def visit_Name(self, node: ast.Name):
+        value = self.constants.get(node.id) if isinstance(node.ctx, ast.Load) else None
+        return ast.copy_location(copy.deepcopy(value), node) if value is not None else node
 
 
 def canonical_imports(tree: ast.Module) -> ast.Module:

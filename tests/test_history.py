@@ -273,3 +273,18 @@ def test_reindented_sql_text_is_cosmetic_and_a_changed_value_is_not(repo, review
     path.write_text(original.replace("WHERE id = 1", "WHERE id = 2"))
     code, report, _ = review()
     assert _severities(report) == ["error"] and code == 1
+
+
+def test_naming_a_constant_or_tagging_a_revision_for_another_tool_is_cosmetic(repo, review):
+    path = repo.path / _edit_on_main(repo, upgrade='op.add_column("users", sa.Column("nickname", sa.String(80)))')
+    original = path.read_text()
+    named = original.replace("\nrevision = ", "\nUSERS = 'users'\nLENGTH = 80\nrevision = ").replace(
+        '"users", sa.Column("nickname", sa.String(80))', 'USERS, sa.Column("nickname", sa.String(LENGTH))')
+    # neutron tags old revisions with the release they shipped in; Alembic never reads it
+    tagged = named.replace("depends_on = None\n", "depends_on = None\nmilestone = [sa.types.TEXT]\n")
+    path.write_text(tagged)
+    code, report, _ = review()
+    assert _severities(report) == ["info"] and code == 0
+    path.write_text(tagged.replace("LENGTH = 80", "LENGTH = 120"))  # the constant's value is the SQL's
+    code, report, _ = review()
+    assert _severities(report) == ["error"] and code == 1
