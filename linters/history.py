@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import copy
 import hashlib
 import json
@@ -127,7 +128,8 @@ def module_constants_inlined(tree: ast.Module) -> ast.Module:
         if name in IDENTITY_FIELDS or bindings.get(name) != 1 or not _without_calls(node.value):
             continue
         if not loads.get(name):
-            dropped.add(i)
+            if all(n.id in bindings or hasattr(builtins, n.id) for n in ast.walk(node.value) if isinstance(n, ast.Name)):
+                dropped.add(i)  # (a name nothing binds would fail the import: that stays an edit)
         elif _immutable_literal(node.value):
             constants[name] = node.value
             dropped.add(i)

@@ -288,3 +288,6 @@ def test_naming_a_constant_or_tagging_a_revision_for_another_tool_is_cosmetic(re
     path.write_text(tagged.replace("LENGTH = 80", "LENGTH = 120"))  # the constant's value is the SQL's
     code, report, _ = review()
     assert _severities(report) == ["error"] and code == 1
+    path.write_text(named.replace("depends_on = None\n", "depends_on = None\nmilestone = [releases.ZED]\n"))
+    code, report, _ = review()  # a tag naming nothing the file binds fails the import: an edit
+    assert _severities(report) == ["error"]
