@@ -38,7 +38,7 @@ def _finding_from_hit(rule: SqlRule, hit: Hit, stmt: Statement, state: RunState 
     return finding
 
 
-def _name_the_others(finding: Finding) -> None:
+def name_the_others(finding: Finding) -> None:
     """The statements a once-per-run finding stands for, said in its message."""
     also = finding.extra.get("also_at")
     if not also:
@@ -157,7 +157,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
                 state.apply(stmt)
             state.tx.end_revision()
         for finding in said.values():
-            _name_the_others(finding)
+            name_the_others(finding)
         if direction == "upgrade":
             after_upgrade[key] = state.foreign_keys
     return findings
