@@ -100,7 +100,7 @@ def our_findings(path: Path, pg_version: int) -> tuple[list[CorpusStatement], se
     for stmt in parsed.statements:
         stmt.revision, stmt.path = path.stem, path.name
     item = Reviewed(RevisionFile(path=path.name, source="", revision=path.stem), RenderResult(path=str(path)), parsed)
-    findings = sql_findings([item], Config(pg_version=pg_version), one_run=True, setup=RunSetup(in_transaction=False))
+    findings = sql_findings([item], Config(pg_version=pg_version), one_run=True, setup=RunSetup(in_transaction=False, stamped_after_revision=False))
     findings = apply_ignores(findings, sql_ignores(path.name, parsed.statements))
     line_of = {id(s): s.line for s in parsed.statements}
     return statements, {(by_line[line_of[f.extra["statement_id"]]], f.rule) for f in findings}

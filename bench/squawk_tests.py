@@ -4,12 +4,15 @@
 
 SQUAWK_SOURCE_DIR is squawk-cli's unpacked sdist (it ships the Rust sources; not committed here):
 
-    pip download --no-deps --no-binary :all: --no-clean squawk-cli==2.70.0 -d /tmp/sq
-    (pip keeps the unpacked source under $TMPDIR/pip-download-*/squawk-cli_*)
+    TMPDIR=/tmp/sq pip download --no-deps --no-binary :all: --no-build-isolation --no-clean \
+        squawk-cli==2.70.0 -d /tmp/sq
+    (pip then fails to build its metadata, without maturin, but keeps the unpacked source under
+    /tmp/sq/pip-download-*/squawk-cli_*)
 
-Each `#[test]` of crates/squawk_linter/src/rules/*.rs holds one SQL case (`let sql = r#"..."#;`) and
-one or more expectations: `lint_ok(sql, Rule::X)` (rule X must stay silent), `lint_errors(sql, Rule::X)`
-(it must speak), and the `_with` forms with LinterSettings { pg_version, assume_in_transaction }. Each
+Each `#[test]` of crates/squawk_linter/src/rules/*.rs holds SQL cases (`let sql = r#"..."#;`, or a
+literal passed to the call) and expectations: `lint_ok(sql, Rule::X)` (rule X must stay silent),
+`lint_errors(sql, Rule::X)` (it must speak), the `_with` forms with LinterSettings { pg_version,
+assume_in_transaction }, and the modules' own wrappers of them (`lint_ok(sql)`, `lint(sql)`). Each
 case runs through our `sql` command's engine (linters.sqlfile.lint_sql) with the same settings, all
 rules on; a case agrees when our rule of that name (squawk's name mapped to ours) is silent, or
 speaks, as the test expects. Rules we do not have are counted apart. Snapshot tests
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -31,11 +35,14 @@ from linters.sqlfile import lint_sql
 from linters.suppress import SQUAWK_NAMES
 
 TEST = re.compile(r"#\[test\]\s*fn\s+(\w+)\s*\(\)\s*\{(.*?)(?=\n\s*#\[test\]|\Z)", re.S)
-SQL = re.compile(r'let\s+sql\s*=\s*r?(#*)"(.*?)"\1\s*;', re.S)
-CALL = re.compile(r"\b(lint_ok|lint_errors)(?:_with)?\(\s*(?:&)?sql\s*(?:,([^;]*?))?\)\s*\)?\s*;", re.S)
+LET_SQL = re.compile(r"let\s+sql\s*=\s*")
+# The test helpers (crate::test_utils) and the modules' local wrappers around them: `lint` is
+# ban_duplicate_column_assignments' wrapper of lint_errors. fix / fix_sql tests are not verdicts.
+CALL = re.compile(r"\b(lint_ok_with|lint_errors_with|lint_ok|lint_errors|lint)\s*\(")
 RULE = re.compile(r"Rule::(\w+)")
 PG = re.compile(r'pg_version:\s*"(\d+)')
 IN_TX = re.compile(r"assume_in_transaction:\s*true")
+ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
 
 
 def kebab(name: str) -> str:
@@ -48,29 +55,104 @@ def module_rule(tests: str) -> str | None:
     return named.most_common(1)[0][0] if named else None
 
 
+def string_literal(text: str, i: int) -> tuple[str, int] | None:
+    """The Rust string literal starting at text[i] (r#"..."#, r"...", "..."): (its value, the index after it)."""
+    raw = re.match(r'r(#*)"', text[i:])
+    if raw:
+        close = '"' + raw.group(1)
+        end = text.find(close, i + raw.end())
+        return (text[i + raw.end():end], end + len(close)) if end >= 0 else None
+    if not text.startswith('"', i):
+        return None
+    out, j = [], i + 1
+    while j < len(text):
+        c = text[j]
+        if c == '"':
+            return "".join(out), j + 1
+        if c == "\\" and j + 1 < len(text):
+            nxt = text[j + 1]
+            if nxt == "\n":  # a line continuation drops the newline and the next line's indent
+                j += 2
+                while j < len(text) and text[j] in " \t":
+                    j += 1
+                continue
+            out.append(ESCAPES.get(nxt, nxt))
+            j += 2
+            continue
+        out.append(c)
+        j += 1
+    return None
+
+
+def call_arguments(text: str, i: int) -> tuple[str, str | None]:
+    """(the argument text of the call whose `(` is text[i-1], the leading string literal argument or None),
+    skipping parentheses inside string literals."""
+    depth, j, first_literal = 1, i, None
+    while j < len(text) and text[j].isspace():
+        j += 1
+    literal = string_literal(text, j)
+    if literal:
+        first_literal, j = literal
+    while j < len(text) and depth:
+        literal = string_literal(text, j) if text[j] in '"r' and (j == 0 or not text[j - 1].isalnum()) else None
+        if literal:
+            j = literal[1]
+            continue
+        depth += {"(": 1, ")": -1}.get(text[j], 0)
+        j += 1
+    return text[i:j - 1], first_literal
+
+
+def literal_spans(text: str) -> list[tuple[int, int]]:
+    spans, j = [], 0
+    while j < len(text):
+        if text[j] in '"r' and (j == 0 or not (text[j - 1].isalnum() or text[j - 1] == "_")):
+            literal = string_literal(text, j)
+            if literal:
+                spans.append((j, literal[1]))
+                j = literal[1]
+                continue
+        j += 1
+    return spans
+
+
 def cases(source: Path):
     """(file, test, sql, rule (our name), must speak, pg_version, assume_in_transaction) per expectation:
-    each lint call judges the `let sql` written last before it."""
+    each lint call judges its string-literal argument, or the `let sql` written last before it."""
     for path in sorted((source / "crates/squawk_linter/src/rules").glob("*.rs")):
         text = path.read_text(encoding="utf-8")
         tests = text[text.find("#[cfg(test)]"):] if "#[cfg(test)]" in text else ""
         fallback = module_rule(tests)
         for test in TEST.finditer(tests):
             name, body = test.groups()
-            sqls = [(m.end(), m.group(2)) for m in SQL.finditer(body)]
+            spans = literal_spans(body)
+            sqls = []
+            for m in LET_SQL.finditer(body):
+                literal = string_literal(body, m.end())
+                if literal:
+                    sqls.append((m.start(), literal[0]))
             for call in CALL.finditer(body):
-                before = [sql for end, sql in sqls if end <= call.start()]
-                if not before:
+                if any(a <= call.start() < b for a, b in spans):
                     continue
-                kind, rest = call.group(1), call.group(2) or ""
-                rule = RULE.search(rest)
+                args, literal = call_arguments(body, call.end())
+                if literal is None:
+                    if not re.match(r"\s*&?sql\b", args):
+                        continue  # format!(...) and other computed SQL
+                    before = [sql for start, sql in sqls if start < call.start()]
+                    if not before:
+                        continue
+                    literal = before[-1]
+                kind = call.group(1)
+                rule = RULE.search(args)
                 rule = rule.group(1) if rule else fallback
                 if rule is None:
                     continue
-                pg = PG.search(rest) or PG.search(body)
-                yield (path.name, name, before[-1], SQUAWK_NAMES.get(kebab(rule), kebab(rule)),
-                       kind == "lint_errors", int(pg.group(1)) if pg else 15,
-                       bool(IN_TX.search(rest) or IN_TX.search(body)))
+                # only the _with helpers take settings: given in the call, or as a `let settings` of the test
+                settings = "" if not kind.endswith("_with") else args if "LinterSettings" in args else body
+                pg = PG.search(settings)
+                yield (path.name, name, literal, SQUAWK_NAMES.get(kebab(rule), kebab(rule)),
+                       not kind.startswith("lint_ok"), int(pg.group(1)) if pg else 15,
+                       bool(IN_TX.search(settings)))
 
 
 def run(source: Path) -> dict:
@@ -106,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--differences", action="store_true", help="print every case where we differ")
     args = p.parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the output quietly
     if not (args.source / "crates/squawk_linter/src/rules").is_dir():
         print(f"not squawk's source tree (no crates/squawk_linter/src/rules): {args.source}", file=sys.stderr)
         return 2

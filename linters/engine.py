@@ -24,6 +24,7 @@ from linters.live.mapped import absorb_drop_column
 from linters.model import History, LiveTarget, RenderResult, Reviewed
 from linters.project import Project, find_project
 from linters.render import Renderer
+from linters.render_retry import needs_history_schema, render_with_history_schema
 from linters.report.model import Report, RevisionEntry
 from linters.revision_files import RevisionLoader
 from linters.revision_summary import summarize, title_of
@@ -174,6 +175,10 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
 
     renderer.render(list(by_path), on_done=on_progress, on_result=parse,
                     while_waiting=lambda: _prepare(ordered, sources, while_rendering))
+    if again := [item for item in parsed.values() if needs_history_schema(item)]:
+        retried = {item.file.path for item in again}
+        judged[:] = [f for f in judged if f.path not in retried]
+        render_with_history_schema(renderer, again, list(parsed.values()), judge.graph, project.root, parse)
     return [parsed[path] for path in by_path], judged
 
 

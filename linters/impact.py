@@ -4,7 +4,9 @@ For a finding on an existing table: its rows and bytes, the lock, how long the l
 be held and how many writes wait meanwhile. The lock model (linters/locks.py) says what kind of
 work the statement does under its lock (the cost class); the class's measured throughput turns the
 table's bytes into seconds. The throughputs come from `bench/impact.py` on a real PostgreSQL
-(warm cache, 2 shared cores); `impact_speed` in the settings scales them for other hardware.
+(2 shared cores); `impact_speed` in the settings scales them for other hardware. Scans run faster
+when the table's heap fits in the server's shared_buffers (recorded in the snapshot): its pages
+are then PostgreSQL's own, not copied in from the operating system's cache.
 
 Then the severity follows the size: on a table under `small_table_rows`, a finding whose harm is
 the time a lock is held drops to info; a lock expected to last over `max_lock_seconds` is an error.
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from linters.findings import Finding, Severity
 from linters.locks import LOCK_MODES
+from linters.nodes import qualified
 from linters.sql import Statement, relation_name
 
 if TYPE_CHECKING:
@@ -27,14 +30,18 @@ REWRITE, INDEX_BUILD, FK_VALIDATION, FULL_SCAN, CATALOG_ONLY = (
     "rewrite", "index build", "foreign key validation", "full scan", "catalog only")
 
 # Bytes per second of each cost class, measured by bench/impact.py on this project's machine
-# (PostgreSQL 15, 2 shared cores, table in cache). Rewrites copy the heap and rebuild every index,
-# so they count heap and index bytes; the others read the heap once.
+# (PostgreSQL 15, 2 shared cores shared with other work, tables in the OS cache): the middle of
+# the range several runs gave (docs/table-stats.md, Calibrate). Rewrites copy the heap and
+# rebuild every index, so they count heap and index bytes; the others read the heap once.
 THROUGHPUT = {
     REWRITE: 30e6,
     INDEX_BUILD: 100e6,
-    FK_VALIDATION: 250e6,  # against a referenced table that fits in memory; a large one is slower
+    FK_VALIDATION: 200e6,  # against a referenced table that fits in memory; a large one is slower
     FULL_SCAN: 500e6,
 }
+# The same when the heap fits in shared_buffers. Only the scans gain: a rewrite's time goes to
+# writing, an index build's to sorting, whatever the cache.
+IN_SHARED_BUFFERS = {**THROUGHPUT, FK_VALIDATION: 250e6, FULL_SCAN: 600e6}
 
 # Modes that make INSERT/UPDATE/DELETE wait (they conflict with ROW EXCLUSIVE).
 WRITE_BLOCKING = frozenset(LOCK_MODES[LOCK_MODES.index("SHARE"):])
@@ -68,40 +75,54 @@ def cost_class(stmt: Statement, rewrite: bool, scan: bool) -> str:
     return FULL_SCAN
 
 
-def lock_seconds(cost: str, size: TableSize, speed: float = 1.0) -> float:
-    """Expected seconds of work under the lock for a statement of class `cost` on a table of `size`."""
+def in_shared_buffers(size: TableSize, shared_buffers: int | None) -> bool:
+    """Whether the table's heap fits in the server's shared_buffers (unknown: as if it did not)."""
+    return shared_buffers is not None and size.heap_bytes <= shared_buffers
+
+
+def lock_seconds(cost: str, size: TableSize, speed: float = 1.0, shared_buffers: int | None = None) -> float:
+    """Expected seconds of work under the lock for a statement of class `cost` on a table of `size`,
+    on a server with `shared_buffers` bytes of cache (None: not known)."""
     if cost == CATALOG_ONLY:
         return 0.0
     work = size.heap_bytes + size.index_bytes if cost == REWRITE else size.heap_bytes
-    return work / (THROUGHPUT[cost] * speed)
+    throughput = (IN_SHARED_BUFFERS if in_shared_buffers(size, shared_buffers) else THROUGHPUT)[cost]
+    return work / (throughput * speed)
 
 
-def estimate(lock: str, table: TableSize, scanned: TableSize, cost: str, speed: float) -> dict:
+def estimate(lock: str, table: TableSize, scanned: TableSize, cost: str, speed: float,
+             shared_buffers: int | None = None) -> dict:
     """The `impact` object of a finding taking `lock` on `table` while the statement works on `scanned`."""
-    seconds = lock_seconds(cost, scanned, speed)
+    seconds = lock_seconds(cost, scanned, speed, shared_buffers)
     blocked = round(table.writes_per_second * seconds) if lock in WRITE_BLOCKING else 0
     return {"rows": table.rows, "bytes": table.total_bytes, "lock": lock,
             "lock_seconds": round(seconds, 3), "blocked_writes": blocked}
 
 
-def _created_tables(statements: list[Statement]) -> set[str]:
+def _created_relations(statements: list[Statement]) -> set[str]:
+    """The tables and indexes `statements` create: none of them is in a snapshot of production."""
     created = set()
     for s in statements:
-        if s.direction == "upgrade" and s.kind in ("CreateStmt", "CreateTableAsStmt"):
+        if s.direction != "upgrade":
+            continue
+        if s.kind in ("CreateStmt", "CreateTableAsStmt"):
             target = s.body.get("relation") or s.body.get("into", {}).get("IntoClause", {}).get("rel")
             if name := relation_name(target):
                 created.add(name)
+        elif s.kind == "IndexStmt" and s.body.get("idxname"):  # an index lives in its table's schema
+            relation = s.body.get("relation") or {}
+            created.add(qualified(s.body["idxname"], relation.get("RangeVar", relation).get("schemaname")))
     return created
 
 
 def _statements_and_new_tables(reviewed: list[Reviewed], one_run: bool) -> dict[int, tuple[Statement, set[str]]]:
-    """id(statement) -> (statement, the tables its deploy run creates): one run for a pull
+    """id(statement) -> (statement, the tables and indexes its deploy run creates): one run for a pull
     request's revisions, one per revision with --all."""
     runs = [[s for item in reviewed for s in item.parsed.statements]] if one_run else \
         [item.parsed.statements for item in reviewed]
     out = {}
     for statements in runs:
-        created = _created_tables(statements)
+        created = _created_relations(statements)
         out.update({id(s): (s, created) for s in statements})
     return out
 
@@ -125,12 +146,13 @@ def with_impact(findings: list[Finding], reviewed: list[Reviewed], stats: TableS
         stmt, created = statements.get(f.extra.get("statement_id"), (None, set()))
         if stmt is None or not f.lock or not f.table or f.table in created:
             continue
-        table = stats.table(f.table)
+        table = stats.table(f.table) or stats.table_with_index(f.table)  # a DROP INDEX's lock names the index
         if table is None:
             f.message += f" (size unknown: {f.table} is not in the table-statistics snapshot)"
             continue
         effect = stmt.lock_effect(config.pg_version)
         scanned = stats.table(effect.table) or table
-        f.impact = estimate(f.lock, table, scanned, cost_class(stmt, effect.rewrite, effect.scan), config.impact_speed)
+        f.impact = estimate(f.lock, table, scanned, cost_class(stmt, effect.rewrite, effect.scan), config.impact_speed,
+                            stats.shared_buffers_bytes)
         _reseverity(f, config)
     return findings

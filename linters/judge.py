@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from linters.findings import Finding
 from linters.foreign_keys import HistoryIndex, dropped_tables, history_foreign_keys, mentions_any
+from linters.history_checks import history_not_null_proofs, set_not_null_tables
 from linters.pysource import argument, func_name, keyword, literal_str, qualified, sqlalchemy_type_sql
 from linters.sourcemap import RevisionSource
 from linters.sqlrun import RunSetup, sql_findings
@@ -87,6 +88,10 @@ class Judge:
         dropped = dropped_tables(item.parsed.statements)
         setup = replace(self.setup, foreign_keys=self._history().foreign_keys_before(
             self._position.get(item.file.revision, 0), dropped)) if dropped else self.setup
+        if set_not_null := set_not_null_tables(item.parsed.statements):  # the proofs earlier revisions left
+            before = self._history().sources[:self._position.get(item.file.revision, 0)]
+            setup = replace(setup, not_null_proven=history_not_null_proofs(
+                [source for source in before if mentions_any(source, set_not_null)]))
         note_source_facts([item], self.sources)
         found = sql_findings([item], self.config, one_run=False, setup=setup)
         locate_and_suggest(found, self.sources)
@@ -98,9 +103,14 @@ class Judge:
         dropped = dropped_tables(s for item in items for s in item.parsed.statements)
         revisions = [self.graph.by_id[r] for r in self.graph.upgrade_order()] if dropped else []
         history = [f.source for f in revisions if id(f) not in in_run and mentions_any(f.source, dropped)]
+        set_not_null = set_not_null_tables(s for item in items for s in item.parsed.statements)
+        proofs = history_not_null_proofs([
+            f.source for f in (self.graph.by_id[r] for r in self.graph.upgrade_order())
+            if id(f) not in in_run and mentions_any(f.source, set_not_null)]) if set_not_null else {}
         note_source_facts(items, self.sources)
         found = sql_findings(items, self.config, one_run=True,
-                             setup=replace(self.setup, foreign_keys=history_foreign_keys(history)))
+                             setup=replace(self.setup, foreign_keys=history_foreign_keys(history),
+                                           not_null_proven=proofs))
         locate_and_suggest(found, self.sources)
         return found
 

@@ -256,6 +256,9 @@ _NON_VOLATILE = frozenset({
     "abs", "round", "floor", "ceil", "greatest", "least", "age", "date_part",
     "extract", "justify_interval", "int4", "int8", "text", "numeric",
 })
+# Of those, the ones pg_proc has only without arguments: now(123) is some other function (or none).
+_NO_ARGUMENTS = frozenset({"now", "transaction_timestamp", "statement_timestamp", "current_database",
+                           "current_schema", "txid_current", "pg_current_xact_id"})
 
 
 def _volatile_calls(expr) -> tuple[list[str], list[str]]:
@@ -265,7 +268,7 @@ def _volatile_calls(expr) -> tuple[list[str], list[str]]:
         fname = strings(fc.get("funcname"))[-1].lower()
         if fname in _VOLATILE_FUNCS:
             volatile.append(fname)
-        elif fname not in _NON_VOLATILE:
+        elif fname not in _NON_VOLATILE or (fname in _NO_ARGUMENTS and fc.get("args")):
             unknown.append(fname)
     return volatile, unknown
 
@@ -909,6 +912,8 @@ def lock_effect(node: dict, pg_version: int = 15, *,
     ``column_type(table, column)``, optional, returns the current SQL type of a column
     (e.g. ``"varchar(20)"``) or None; it only refines ALTER COLUMN TYPE.
     """
+    if _HANDLERS.get(next(iter(node), None)) is _nothing:
+        return _NO_EFFECT  # BEGIN, COMMIT, SET ...: half the statements of an `alembic upgrade --sql` file
     acc = _Acc(int(pg_version), column_type)
     _dispatch(acc, node)
     return acc.effect()

@@ -45,6 +45,7 @@ class Renderer:
         self.timeout = timeout
         self.pg_version = pg_version
         self.directions = directions
+        self.schemas: dict[str, dict] = {}  # path -> the schema the history built before it (history_schema)
 
     def render(self, paths: list[Path], on_done=None, while_waiting=None, on_result=None) -> dict[str, RenderResult]:
         """Render `paths`. While the children work, this thread runs `while_waiting()`, then
@@ -165,8 +166,11 @@ class Renderer:
     def _send(self, child: _Child, job: Job) -> bool:
         """Queue a request in the child; False when the child is already gone (a broken pipe)."""
         try:
-            child.send({"path": job.path, "module": f"_alembic_review_rev_{job.index}",
-                        "directions": list(self.directions), "pg_version": self.pg_version})
+            request = {"path": job.path, "module": f"_alembic_review_rev_{job.index}",
+                       "directions": list(self.directions), "pg_version": self.pg_version}
+            if job.path in self.schemas:
+                request["schema"] = self.schemas[job.path]
+            child.send(request)
         except OSError:
             return False
         return True
@@ -205,4 +209,5 @@ class Renderer:
             elif kind == "unreviewed" and isinstance(message.get("line"), (int, type(None))):
                 result.unreviewed.append({"op": str(message.get("op")), "line": message.get("line")})
             elif kind == "live_data" and isinstance(message.get("line"), (int, type(None))):
-                result.live_data = {"line": message.get("line"), "what": str(message.get("what", ""))}
+                result.live_data = {"line": message.get("line"), "what": str(message.get("what", "")),
+                                    "schema": message.get("schema") is True}

@@ -6,10 +6,12 @@ bind here is a real Engine/Connection of a PostgreSQL dialect whose DB-API modul
 
 - what the revision executes (DML, DDL; not queries) is written into the rendered SQL at the line
   of the call, with its parameters rendered as literals by SQLAlchemy's types;
-- queries return empty results (the real Result objects: fetchall() is [], first() is None);
+- queries return empty results (the real Result objects: fetchall() is [], first() is None); an
+  INSERT of one row with RETURNING returns one row of NULLs (`inserted_primary_key` is (None,));
 - commit() / begin() / rollback() are COMMIT / BEGIN / ROLLBACK in the SQL, so the transaction
   model sees them as it sees autocommit_block;
-- the inspector sees an empty database (no tables, no columns), never an error.
+- the inspector sees the schema the revisions before it built (linters/render_reflection.py; an
+  empty database when none was given), and a table that is not there has no columns, never an error.
 
 `LIVE_DATA` counts what the revision asked the database: its answers offline are empty, so the
 report says that the revision depends on live data.
@@ -30,8 +32,14 @@ from sqlalchemy.dialects.postgresql.base import PGDialect, PGInspector
 from sqlalchemy.exc import NoSuchTableError
 from sqlalchemy.sql.selectable import SelectBase
 
+try:  # in the render child, loaded by path beside render_child.py (nothing of ours is importable there)
+    from _alembic_review_render_reflection import SCHEMA, SchemaReflection
+except ImportError:
+    from linters.render_reflection import SCHEMA, SchemaReflection
+
 URL = "postgresql+alembic_review://"
 QUERY_WORDS = ("SELECT", "SHOW", "EXPLAIN", "VALUES", "TABLE")
+TEXT_COLUMNS = 16  # columns a text() query's empty result has offline
 MAX_EXECUTEMANY = 50  # statements written for one executemany; the rest say nothing new
 
 
@@ -63,18 +71,22 @@ class _Cursor:
 
     def execute(self, statement, parameters=None):
         self.description = getattr(self, "_ar_description", None)
+        self.rows = list(getattr(self, "_ar_rows", ()))
 
     def executemany(self, statement, parameters):
         self.description = None
+        self.rows = []
 
     def fetchone(self):
-        return None
+        return self.rows.pop(0) if getattr(self, "rows", None) else None
 
     def fetchall(self):
-        return []
+        rows, self.rows = getattr(self, "rows", []), []
+        return rows
 
     def fetchmany(self, size=None):
-        return []
+        rows, self.rows = getattr(self, "rows", [])[:size or 1], getattr(self, "rows", [])[size or 1:]
+        return rows
 
     def close(self):
         pass
@@ -109,6 +121,10 @@ def _dbapi() -> types.ModuleType:
 class EmptyInspector(PGInspector):
     """The inspector of an empty database: what a table holds is nothing, never NoSuchTableError."""
 
+    def reflect_table(self, table, *args, **kw):
+        PGInspector.reflect_table(self, table, *args, **kw)
+        SCHEMA.reflected(table)
+
     def _empty(self, method, empty, *args, **kw):
         LIVE_DATA.note(_line(), "inspects the database schema")
         try:
@@ -141,8 +157,9 @@ class EmptyInspector(PGInspector):
         return self._empty(PGInspector.get_table_options, {}, *a, **kw)
 
 
-class RecordingDialect(PGDialect):
-    """PostgreSQL, over the recording DB-API; never asks the server anything when it connects."""
+class RecordingDialect(SchemaReflection, PGDialect):
+    """PostgreSQL, over the recording DB-API; never asks the server anything when it connects, and
+    answers reflection from the offline schema."""
 
     driver = "alembic_review"
     supports_statement_cache = False
@@ -163,6 +180,9 @@ class RecordingDialect(PGDialect):
         self._supports_drop_index_concurrently = True
         self._backslash_escapes = False
 
+    def note(self):
+        LIVE_DATA.note(_line(), "inspects the database schema")
+
     def get_isolation_level(self, dbapi_connection):
         return "READ COMMITTED"
 
@@ -175,6 +195,9 @@ class RecordingDialect(PGDialect):
     def is_disconnect(self, e, connection, cursor):
         return False
 
+
+if sa.__version__.split(".")[0] in ("0", "1"):  # SQLAlchemy 1.4 asks the dialect class for dbapi(), 2.x for import_dbapi()
+    RecordingDialect.dbapi = classmethod(lambda cls: _dbapi())
 
 registry.register("postgresql.alembic_review", __name__, "RecordingDialect")
 
@@ -267,12 +290,21 @@ def _describe(conn, cursor, statement, parameters, context, executemany) -> None
     (an inspector's too) needs them for SQLAlchemy's results to work."""
     compiled = getattr(context, "compiled", None)
     result_columns = getattr(compiled, "_result_columns", None)
+    cursor._ar_rows = ()
     if result_columns:
         cursor._ar_description = [(c[0], None, None, None, None, None, None) for c in result_columns]
+        if context is not None and context.isinsert and not executemany:
+            # INSERT ... VALUES (one row) RETURNING: one row comes back, whatever the data; its values
+            # (the new id) are unknown offline: NULL
+            cursor._ar_rows = (tuple(None for _ in result_columns),)
     elif context is not None and (context.isddl or context.isinsert or context.isupdate or context.isdelete):
         cursor._ar_description = None
+    elif _is_query(statement, context):
+        # text("SELECT id FROM groups"): its columns are the server's to say; offline, enough unnamed
+        # ones that result.scalars() and result.columns(0, 1) work on the rows that do not come
+        cursor._ar_description = [("column_%d" % i, None, None, None, None, None, None) for i in range(TEXT_COLUMNS)]
     else:
-        cursor._ar_description = []  # text() and driver SQL: as if rows could come; none do
+        cursor._ar_description = []  # driver SQL: as if rows could come; none do
 
 
 def _record(impl, conn, cursor, statement, parameters, context, executemany) -> None:
@@ -296,11 +328,15 @@ def environment(migration_context):
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
 
+    env = getattr(migration_context, "environment_context", None)
+    if getattr(env, "_ar_recording", False):  # one per context, reused: a Config parses its ini each time
+        return env
     config = Config()
     config.set_main_option("sqlalchemy.url", URL)
     env = EnvironmentContext(config, None)
     env._migration_context = migration_context
     migration_context.environment_context = env
+    env._ar_recording = True
     return env
 
 

@@ -4,7 +4,8 @@ with the line of the op.* call that produced it.
 
 Protocol: one JSON request per line on a private copy of stdin; JSON messages per line on a
 private copy of stdout. The child says {"type": "ready"} once alembic is imported; a request
-{"sys_path": [...]} sets the import path (no reply); a request naming a revision file is answered
+{"sys_path": [...]} sets the import path (no reply); a request naming a revision file (and, when it
+is rendered again because it reflected the database, the "schema" the history built before it) is answered
 by {"type": "start"} as soon as it is read (the parent then knows which revision was running if the
 process dies), {"type": "sql", ...} and {"type": "error", ...} messages ("standins", "unreviewed" and "live_data" say
 what was stood in for, skipped, or read from the empty offline database), then {"type": "done"}.
@@ -41,14 +42,16 @@ def _sibling(name: str):
 
 
 # Loaded by _patch_alembic (they import SQLAlchemy: an interpreter without it must still say so).
-render_standins = render_bind = render_operations = None
+render_standins = render_reflection = render_bind = render_operations = render_legacy = None
 
 
 def _load_helpers() -> None:
-    global render_standins, render_bind, render_operations
+    global render_standins, render_reflection, render_bind, render_operations, render_legacy
     render_standins = _sibling("render_standins")
+    render_reflection = _sibling("render_reflection")
     render_bind = _sibling("render_bind")
     render_operations = _sibling("render_operations")
+    render_legacy = _sibling("render_legacy")
 
 
 class Tracker:
@@ -103,7 +106,9 @@ def _patch_alembic():
     def invoke(self, operation):
         impl = getattr(self, "impl", None)
         if not isinstance(impl, BatchOperationsImpl):
-            return original_invoke(self, operation)
+            result = original_invoke(self, operation)
+            render_reflection.SCHEMA.note(operation)  # a table it creates can be reflected later in it
+            return result
         before = len(impl.batch)
         line = TRACKER.line()
         result = original_invoke(self, operation)
@@ -128,6 +133,8 @@ def _patch_alembic():
     BatchOperationsImpl.flush = flush
     render_bind.install(TRACKER.line)  # op.get_bind(): a connection that records, where alembic has none offline
     render_standins.install()  # what the revision imports but cannot be imported here
+    render_legacy.install()  # MetaData(bind=...), Table(autoload=True): old revisions of long histories
+    render_reflection.install()  # columns of tables the history uses but never creates
     _tag_autocommit_exit()
 
 
@@ -169,7 +176,8 @@ def _error_line(exc: BaseException, path: str) -> int | None:
 def _describe(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}".strip()
     if render_bind.LIVE_DATA.line is not None:
-        text += f" (offline the database is empty: the revision {render_bind.LIVE_DATA.what} at line {render_bind.LIVE_DATA.line})"
+        held = "has the history's tables but no rows" if render_reflection.SCHEMA.from_history else "is empty"
+        text += f" (offline the database {held}: the revision {render_bind.LIVE_DATA.what} at line {render_bind.LIVE_DATA.line})"
     if render_standins.RECORD.names:
         text += f" (with stand-ins for {', '.join(sorted(render_standins.RECORD.names))})"
     return text[:2000]
@@ -228,6 +236,7 @@ def render(request: dict, send) -> None:
     path = request["path"]
     TRACKER.path = path
     render_bind.LIVE_DATA.line = None
+    render_reflection.SCHEMA.load(request.get("schema"))
     with render_standins.standing_in(path) as stood_in:
         try:
             module = load_revision(path, request["module"])
@@ -249,7 +258,8 @@ def render(request: dict, send) -> None:
         if stood_in.names:
             send({"type": "standins", "names": dict(sorted(stood_in.names.items())), "line": stood_in.line})
         if render_bind.LIVE_DATA.line is not None:
-            send({"type": "live_data", "line": render_bind.LIVE_DATA.line, "what": render_bind.LIVE_DATA.what})
+            send({"type": "live_data", "line": render_bind.LIVE_DATA.line, "what": render_bind.LIVE_DATA.what,
+                  "schema": render_reflection.SCHEMA.from_history})
 
 
 def main() -> None:

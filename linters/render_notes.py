@@ -32,9 +32,11 @@ def render_notes(item: Reviewed) -> list[Finding]:
             f"rendered with stand-ins for {names}: column types from them render as placeholders",
             line=render.stand_ins_line or _first_import_line(f.source), **where))
     if render.live_data:
+        held = ("holds the tables the revisions before it create, with no rows" if render.live_data.get("schema")
+                else "is empty")
         out.append(RULES["live-data-dependency"].finding(
-            f"the revision {render.live_data['what']} here; offline the database is empty, so what it does "
-            "with the answers was rendered for an empty database", line=render.live_data["line"], **where))
+            f"the revision {render.live_data['what']} here; offline the database {held}, so what it does "
+            "with the answers was rendered for that database", line=render.live_data["line"], **where))
     for error in render.errors:
         if deliberate_raise(f.source, error):
             out.append(RULES["irreversible-downgrade"].finding(

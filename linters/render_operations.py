@@ -42,24 +42,31 @@ class _Unreviewed:
         self.send({"type": "unreviewed", "op": self.name, "line": self.line()})
 
 
-@contextlib.contextmanager
-def recording_unknown(ops, send, line):
-    """While a revision runs, `op.<unknown>` and `ops.<unknown>` (batch_op too) are recorded, not AttributeErrors."""
+# Who records while a revision runs: (send, line) or None. The patches below are installed once per
+# child: setting an attribute on alembic's Operations class rebuilds the `op` module's proxies (a
+# compiled function per method, about a millisecond each time), too slow to do per revision.
+_RECORDING: list = [None]
+
+
+def _install_recording() -> None:
     from alembic.operations import base as ops_base
     from alembic.operations.base import Operations
     AbstractOperations = getattr(ops_base, "AbstractOperations", Operations)  # alembic < 1.11: Operations
-
+    if getattr(AbstractOperations, "_ar_recording", False):
+        return
     op_module = sys.modules["alembic.op"]
 
     def unknown(name: str):
-        if name.startswith("_"):
+        if name.startswith("_") or _RECORDING[0] is None:
             raise AttributeError(name)
+        send, line = _RECORDING[0]
         return _Unreviewed(name, send, line)
 
     execute = Operations.execute
 
     def execute_known(self, sqltext, *args, **kwargs):
-        if is_stand_in(sqltext):  # SQL that comes from a module stood in for: we cannot know it
+        if _RECORDING[0] is not None and is_stand_in(sqltext):  # SQL from a module stood in for: unknowable
+            send, line = _RECORDING[0]
             send({"type": "unreviewed", "op": f"execute({sqltext})", "line": line()})
             return None
         return execute(self, sqltext, *args, **kwargs)
@@ -67,9 +74,15 @@ def recording_unknown(ops, send, line):
     op_module.__getattr__ = unknown
     AbstractOperations.__getattr__ = lambda self, name: unknown(name)
     Operations.execute = execute_known
+    AbstractOperations._ar_recording = True
+
+
+@contextlib.contextmanager
+def recording_unknown(ops, send, line):
+    """While a revision runs, `op.<unknown>` and `ops.<unknown>` (batch_op too) are recorded, not AttributeErrors."""
+    _install_recording()
+    _RECORDING[0] = (send, line)
     try:
         yield
     finally:
-        del op_module.__getattr__
-        del AbstractOperations.__getattr__
-        Operations.execute = execute
+        _RECORDING[0] = None

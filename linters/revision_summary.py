@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 
 from linters.model import Reviewed
+from linters.pysource import parse_python
 from linters.sql import Statement, relation_name
 from linters.state import RunState
 
@@ -19,10 +20,8 @@ COSTS = ("instant", "new table", "concurrent build", "index build", "scan", "rew
 
 def title_of(source: str) -> str | None:
     """The first line of the revision's docstring (`alembic revision -m` writes the message there)."""
-    try:
-        doc = ast.get_docstring(ast.parse(source))
-    except (SyntaxError, ValueError):
-        return None
+    tree = parse_python(source)  # the tree the sourcemap already parsed (cached)
+    doc = ast.get_docstring(tree) if tree is not None else None
     first = (doc or "").strip().splitlines()
     return first[0].strip()[:120] if first and first[0].strip() else None
 

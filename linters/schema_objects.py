@@ -69,6 +69,8 @@ _CREATORS: dict[str, Callable[[dict], SchemaObject | None]] = {
     "CreateSeqStmt": lambda body: ("OBJECT_SEQUENCE", relation_name(body.get("sequence"))),
     "CreateFunctionStmt": lambda body: ("OBJECT_PROCEDURE" if body.get("is_procedure") else "OBJECT_FUNCTION",
                                         dotted(strings(body.get("funcname")))),
+    "DefineStmt": lambda body: ("OBJECT_AGGREGATE", dotted(strings(body.get("defnames"))))  # CREATE AGGREGATE
+    if body.get("kind") == "OBJECT_AGGREGATE" else None,
     "CreateSchemaStmt": lambda body: ("OBJECT_SCHEMA", body.get("schemaname")),
     "CreateExtensionStmt": lambda body: ("OBJECT_EXTENSION", body.get("extname")),
     # DROP TRIGGER names a trigger [schema.]table.trigger

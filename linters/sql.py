@@ -122,8 +122,8 @@ def parse_chunks(chunks: list[Chunk], in_transaction: bool = True) -> ParsedRevi
             kind = next(iter(node))
             if kind == "TransactionStmt":
                 state = node[kind].get("kind")
-                if state in TRANSACTION_ENDS:
-                    in_transaction[chunk.direction] = False
+                if state in TRANSACTION_ENDS:  # COMMIT/ROLLBACK AND CHAIN opens the next one at once
+                    in_transaction[chunk.direction] = bool(node[kind].get("chain"))
                 elif state in TRANSACTION_STARTS:
                     in_transaction[chunk.direction] = True
             result.statements.append(Statement(

@@ -42,11 +42,12 @@ def _lint_sql(text: str, path: str, config) -> list:
     from linters.model import RenderResult, Reviewed
     from linters.sql import Chunk, parse_chunks
     from linters.sqlrun import RunSetup, sql_findings
-    from linters.suppress import apply_ignores, sql_ignores
+    from linters.suppress import apply_ignores, disables_assume_in_transaction, sql_ignores
 
     # The file is one upgrade chunk, and the one revision of one run; it starts outside a transaction
-    # unless the settings say a migration tool wraps it in one (squawk's assume_in_transaction).
-    in_transaction = bool(config.assume_in_transaction)
+    # unless the settings say a migration tool wraps it in one (squawk's assume_in_transaction, which a
+    # `-- squawk-disable-assume-in-transaction` comment turns off for the file, as in squawk).
+    in_transaction = bool(config.assume_in_transaction) and not disables_assume_in_transaction(text)
     parsed = parse_chunks([Chunk("upgrade", 1, text)], in_transaction=in_transaction)
     _number_lines(text, parsed.statements)
     for stmt in parsed.statements:
@@ -59,7 +60,7 @@ def _lint_sql(text: str, path: str, config) -> list:
     item = Reviewed(RevisionFile(path=path, source=text), RenderResult(path), parsed)
     # assume_lock_timeout: the deploy sets the timeouts itself (as env.py does for a review).
     setup = RunSetup(in_transaction=in_transaction, lock_timeout=config.assume_lock_timeout,
-                     statement_timeout=config.assume_lock_timeout)
+                     statement_timeout=config.assume_lock_timeout, stamped_after_revision=False)
     findings += sql_findings([item], config, one_run=True, setup=setup)
     return apply_ignores(findings, sql_ignores(path, parsed.statements))
 

@@ -15,6 +15,7 @@ from linters.findings import Finding, Severity
 from linters.foreign_keys import ForeignKeys, history_foreign_keys
 from linters.inverse import is_expected_inverse, only_on_own_tables, own_tables, upgrade_creations
 from linters.rules import Hit, SqlRule, rules_of
+from linters.nodes import is_bookkeeping, relation_name
 from linters.sql import Statement
 from linters.state import RunState
 
@@ -64,6 +65,9 @@ class RunSetup:
     statement_timeout: bool = False
     foreign_keys: ForeignKeys = field(default_factory=ForeignKeys)
     in_transaction: bool = True  # Alembic runs each migration in a transaction; raw SQL files start outside
+    stamped_after_revision: bool = True  # Alembic stamps the version after each revision; raw SQL where it says
+    # (table, column) -> a valid CHECK (col IS NOT NULL) an earlier revision left (linters/history_checks.py)
+    not_null_proven: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, project: Project, config: Config, history_sources: list[str]) -> "RunSetup":
@@ -80,8 +84,10 @@ class RunSetup:
         state = RunState(pg_version=config.pg_version)
         state.tx.per_migration = self.transaction_per_migration
         state.tx.starts_in_transaction = self.in_transaction
+        state.tx.stamped_after_revision = self.stamped_after_revision
         state.tx.assumed = {"lock_timeout": self.lock_timeout, "statement_timeout": self.statement_timeout}
         state.foreign_keys = self.foreign_keys.copy()
+        state.not_null_proven = dict(self.not_null_proven)
         return state
 
 
@@ -95,6 +101,15 @@ def deploy_runs(reviewed: list[Reviewed], one_run: bool) -> list[tuple[str, list
     groups = [reviewed] if one_run else [[item] for item in reviewed]
     return [("upgrade", g) for g in groups] + [("downgrade", list(reversed(g))) for g in reversed(groups)]
 
+
+VERSION_TABLE_KINDS = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt", "CreateStmt"})
+
+
+def alembic_bookkeeping(stmt: Statement) -> bool:
+    """Alembic's own statements on its version table (`alembic upgrade --sql` writes one per revision):
+    the user did not write them and cannot change them, so no rule speaks on them (most rules exempted
+    the table one by one; skipping them here also saves a fifth of the rule calls on such a file)."""
+    return stmt.kind in VERSION_TABLE_KINDS and is_bookkeeping(relation_name(stmt.body.get("relation")))
 
 # (select, ignore) -> (enabled sql rules, {statement kind: (the enabled rules that look at it (statement_kinds),
 # the same without the breaking-change rules)}), in registry order: built as kinds show up, shared by
@@ -137,9 +152,13 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
                 if stmt.kind not in by_kind:
-                    looking = [r for r in rules if r.statement_kinds is None or stmt.kind in r.statement_kinds]
+                    looking = [r for r in rules if (r.statement_kinds is None or stmt.kind in r.statement_kinds)
+                               and stmt.kind not in r.skip_kinds]
                     by_kind[stmt.kind] = (looking, [r for r in looking if not r.breaking])
                 looking, not_breaking = by_kind[stmt.kind]
+                if alembic_bookkeeping(stmt):
+                    state.apply(stmt)
+                    continue
                 inverse = created and is_expected_inverse(stmt, created)  # undoes what its own upgrade created
                 if inverse and only_on_own_tables(stmt, own):  # a table this revision creates: nobody uses it yet
                     state.apply(stmt)

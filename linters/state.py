@@ -29,6 +29,7 @@ class RunState:
     added_constraints: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint) added by this run
     guarded_constraints: set[tuple[str, str]] = field(default_factory=set)  # dropped IF EXISTS first: re-adding can be re-run
     guarded_indexes: set[str] = field(default_factory=set)  # indexes dropped IF EXISTS: a re-run rebuilds, even an INVALID one
+    disabled_in_run: set[tuple[str, str]] = field(default_factory=set)  # (table, "trigger" | "rule") this run disabled
     column_types: dict[tuple[str, str], dict] = field(default_factory=dict)  # (table, column) -> TypeName node set by this run
     # What the whole run will do (RunState.foresee): a DROP INDEX before its table's DROP TABLE, a DROP
     # CONSTRAINT IF EXISTS before the ADD of the same name (prefer-robust-stmts' own recipe) are not losses.
@@ -48,6 +49,8 @@ class RunState:
             self._at_begin = None
         elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):
             self._at_begin = None
+        if stmt.body.get("chain") and kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):  # the next one begins
+            self._at_begin = (set(self.created_tables), dict(self.created_indexes), set(self.created_objects))
 
     def foresee(self, statements) -> None:
         """Read the run's statements once before judging them: what it drops and re-adds."""
@@ -71,6 +74,20 @@ class RunState:
             return False
         return stmt is None or table != created_table(stmt)
 
+    def is_private(self, table: str | None) -> bool:
+        """A table this run created in the transaction still open: no other session sees it yet, so
+        nothing can wait on its locks. Once that transaction commits it is visible to every session (the
+        new release may start using it), and its locks matter as any table's do."""
+        return self.is_new(table) and table in self.tx.uncommitted
+
+    def is_shared(self, table: str | None, stmt: Statement | None = None) -> bool:
+        """A table other sessions can see and lock: is_existing, or created by this run in a transaction
+        that has committed. The rules about locks, scans and rewrites ask this; the ones about breaking the
+        running release (drops, renames) ask is_existing: that release never knew a table this deploy made."""
+        if not table or is_bookkeeping(table) or (stmt is not None and table == created_table(stmt)):
+            return False
+        return not self.is_private(table)
+
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
         self._track_catalogue(stmt)
@@ -87,6 +104,9 @@ class RunState:
             if old in self.created_tables:
                 self.created_tables.discard(old)
                 self.created_tables.add(body.get("newname"))
+            if old in self.tx.uncommitted:
+                self.tx.uncommitted.discard(old)
+                self.tx.uncommitted.add(body.get("newname"))
         self.foreign_keys.apply(stmt)
         self.tx.apply(stmt, self)
 
@@ -147,12 +167,15 @@ class RunState:
         for kind, name in creates(stmt):
             if kind == "OBJECT_INDEX":
                 self.created_indexes[name] = relation_name(body.get("relation"))
+                self.guarded_indexes.discard(name)  # the DROP IF EXISTS guards one CREATE, not a second
             elif kind != "OBJECT_TABLE":  # tables: created_tables, which a DROP or a RENAME changes
                 self.created_objects.add((kind, name))
 
     def _track_alter(self, table: str | None, cmd: dict, revision: str | None) -> None:
         subtype = cmd.get("subtype")
         definition = cmd.get("def") or {}
+        if subtype.startswith(("AT_DisableTrig", "AT_DisableRule")):
+            self.disabled_in_run.add((table, "rule" if "Rule" in subtype else "trigger"))
         if subtype in ("AT_AddColumn", "AT_AlterColumnType"):
             column = definition.get("ColumnDef", {})
             self.column_types[(table, column.get("colname") or cmd.get("name"))] = column.get("typeName")
@@ -165,6 +188,7 @@ class RunState:
             name = con.get("conname")
             columns = _not_null_columns(con.get("raw_expr")) if con.get("contype") == "CONSTR_CHECK" else []
             self.added_constraints.add((table, name))
+            self.guarded_constraints.discard((table, name))  # the DROP IF EXISTS guards one ADD, not a second
             if con.get("skip_validation"):
                 self.not_valid_in_transaction[(table, name)] = (con.get("contype"), revision)
                 self.not_null_checks[(table, name)] = columns

@@ -1,8 +1,8 @@
 """A table-statistics snapshot (linters/tablestats.py) read from a live database's catalog.
 
 Only catalog and statistics views are read (pg_class, pg_index, pg_stat_user_tables,
-pg_stat_database and the size functions), never a table's rows, on a connection whose every
-transaction is READ ONLY: the command is meant to be pointed at production.
+pg_stat_database, pg_settings and the size functions), never a table's rows, on a connection
+whose every transaction is READ ONLY: the command is meant to be pointed at production.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ SELECT extract(epoch FROM clock_timestamp() - coalesce(stats_reset, pg_postmaste
 FROM pg_stat_database WHERE datname = current_database()
 """
 
+# PostgreSQL's own cache: a table that fits in it is scanned faster (linters/impact.py).
+_SHARED_BUFFERS = "SELECT setting::bigint * pg_size_bytes(unit) FROM pg_settings WHERE name = 'shared_buffers'"
+
 
 def read_only_connection(url: str) -> psycopg.Connection:
     """A connection on which every transaction is READ ONLY, with short lock and statement timeouts
@@ -89,6 +92,7 @@ def take_snapshot(url: str, interval: float = 0.0) -> TableStats:
         for schema, table, index, size in conn.execute(_INDEXES):
             indexes.setdefault(f"{schema}.{table}", {})[f"{schema}.{index}"] = size
         version = conn.info.server_version
+        shared_buffers = conn.execute(_SHARED_BUFFERS).fetchone()[0]
     except psycopg.Error as exc:
         raise UsageError(f"cannot read the statistics of {describe(parse_url(url))}: "
                          f"{' '.join(str(exc).split())}") from None
@@ -101,4 +105,4 @@ def take_snapshot(url: str, interval: float = 0.0) -> TableStats:
                                  writes_per_second=max(counted, 0) / seconds if seconds > 0 else 0.0,
                                  indexes=indexes.get(name, {}))
     return TableStats(taken_at=datetime.now(timezone.utc), server_version=version, rate_basis=basis,
-                      rate_seconds=seconds, tables=tables)
+                      rate_seconds=seconds, tables=tables, shared_buffers_bytes=shared_buffers)

@@ -4,7 +4,7 @@
 - the same text in the revision's module docstring: the whole file (history rules included);
 - `-- alembic-review: ignore[...]` in raw SQL, before or inside the statement it silences;
 - `-- squawk-ignore rule-a, rule-b` / `-- squawk-ignore-file rule-a` kept working for teams coming
-  from squawk (no rule list: every rule).
+  from squawk (no rule list: every rule), and `-- squawk-disable-assume-in-transaction` (the `sql` command).
 `ignore` without a list silences every rule at that place. Each ignore that silenced nothing in
 a fully reviewed revision becomes an `unused-ignore` finding (info).
 """
@@ -25,6 +25,29 @@ OURS = re.compile(r"alembic-review:\s*ignore\b(?:\[(?P<rules>[^\]]*)\])?", re.IG
 SQUAWK = re.compile(r"--\s*squawk-ignore(?P<file>-file)?\b[ \t]*(?P<rules>[^\n]*)", re.IGNORECASE)
 SQL_OURS = re.compile(r"--\s*" + OURS.pattern, re.IGNORECASE)
 SQUAWK_NAMES = {"prefer-timestamp-tz": "prefer-timestamptz"}  # squawk's reporters spell a few ids differently
+
+
+DISABLE_ASSUME_IN_TRANSACTION = "squawk-disable-assume-in-transaction"
+
+
+def disables_assume_in_transaction(sql: str) -> bool:
+    """Does a comment of the file say `-- squawk-disable-assume-in-transaction`? squawk's way for one file to
+    run outside the transaction `assume_in_transaction` otherwise assumes (a CREATE INDEX CONCURRENTLY one)."""
+    if DISABLE_ASSUME_IN_TRANSACTION not in sql.lower():
+        return False
+    from pglast import parser
+
+    try:
+        tokens = parser.scan(sql)
+    except parser.ParseError:  # the parse reports the file's syntax error
+        return False
+    for token in tokens:
+        if token.name in ("SQL_COMMENT", "C_COMMENT"):
+            text = sql[token.start:token.end + 1]
+            body = text[2:-2] if token.name == "C_COMMENT" else text[2:]
+            if body.strip().lower() == DISABLE_ASSUME_IN_TRANSACTION:
+                return True
+    return False
 
 
 def _rule_list(text: str | None) -> frozenset[str] | None:

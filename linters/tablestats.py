@@ -6,10 +6,14 @@ must not trust it blindly. It holds sizes and rates only, never row values:
 
     {"format": "alembic-review-table-stats", "version": 1,
      "taken_at": "2026-12-03T09:30:00+00:00", "server_version": 150020,
+     "shared_buffers_bytes": 134217728,
      "write_rate": {"basis": "interval" | "since_stats_reset", "seconds": 60.0},
      "tables": {"public.orders": {"rows": 48000000, "heap_bytes": ..., "index_bytes": ...,
                                   "total_bytes": ..., "indexes": {"public.orders_pkey": ...},
                                   "writes_per_second": 2.5}}}
+
+`shared_buffers_bytes` (the server's shared_buffers) came after the first snapshots: one without
+it is still read, and its estimates leave out whether a table fits in PostgreSQL's own cache.
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class TableStats:
     rate_seconds: float           # the time the write counts were divided by
     tables: dict[str, TableSize]  # "schema.table" -> its size
     source: str = ""              # where it was read from, for messages
+    shared_buffers_bytes: int | None = None  # the server's shared_buffers; None in snapshots older than it
+    _index_owners: dict[str, TableSize] | None = field(default=None, init=False, repr=False, compare=False)
 
     def table(self, name: str | None) -> TableSize | None:
         """The size of `name` as the lock model writes it: "orders" is public.orders, "audit.log" as is."""
@@ -63,9 +69,18 @@ class TableStats:
             return None
         return self.tables.get(name if "." in name else f"public.{name}")
 
+    def table_with_index(self, name: str | None) -> TableSize | None:
+        """The size of the table that has the index `name` (written as in table())."""
+        if not name:
+            return None
+        if self._index_owners is None:
+            self._index_owners = {index: size for size in self.tables.values() for index in size.indexes}
+        return self._index_owners.get(name if "." in name else f"public.{name}")
+
     def to_json(self) -> dict:
         return {"format": FORMAT, "version": VERSION, "taken_at": self.taken_at.isoformat(timespec="seconds"),
                 "server_version": self.server_version,
+                **({"shared_buffers_bytes": self.shared_buffers_bytes} if self.shared_buffers_bytes is not None else {}),
                 "write_rate": {"basis": self.rate_basis, "seconds": round(self.rate_seconds, 3)},
                 "tables": {name: size.to_json() for name, size in sorted(self.tables.items())}}
 
@@ -129,9 +144,11 @@ def stats_from_json(data, now: datetime | None = None, max_age_days: float = MAX
     tables = data.get("tables")
     if not isinstance(tables, dict):
         raise StatsError("tables must be an object of schema.table -> sizes")
+    shared_buffers = data.get("shared_buffers_bytes")
     return TableStats(
         taken_at=_taken_at(data.get("taken_at"), now, max_age_days),
         server_version=_count(data.get("server_version"), "server_version"),
+        shared_buffers_bytes=None if shared_buffers is None else _count(shared_buffers, "shared_buffers_bytes"),
         rate_basis=rate["basis"], rate_seconds=_rate(rate.get("seconds"), "write_rate.seconds"),
         tables={_name(name, "a table name"): _table(name, size) for name, size in tables.items()})
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from linters.nodes import strings
+from linters.nodes import is_bookkeeping, relation_name, strings
+from linters.schema_objects import created_table
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, Statement
 
 # Lock modes that conflict with ordinary application traffic (SELECT: ACCESS SHARE,
@@ -72,6 +73,9 @@ class TransactionState:
     """Where the run stands: in a transaction or not, what it holds, which timeouts are set."""
     per_migration: bool = False            # env.py: transaction_per_migration=True
     starts_in_transaction: bool = True     # Alembic opens one per migration; a raw SQL file does not
+    # Alembic stamps the version after each revision's last statement; a raw SQL file is stamped only where
+    # it says so (`UPDATE alembic_version ...`, as `alembic upgrade --sql` writes it), or not at all.
+    stamped_after_revision: bool = True
     assumed: dict[str, bool] = field(default_factory=dict)   # timeouts env.py/config set for every session
     in_transaction: bool = True
     held: dict[str, HeldLock] = field(default_factory=dict)
@@ -79,10 +83,13 @@ class TransactionState:
     local: dict[str, bool | None] = field(default_factory=dict)    # SET LOCAL: gone at COMMIT
     written: dict[str, Statement] = field(default_factory=dict)    # bulk DML of this transaction, by table
     user_begin: Statement | None = None   # a BEGIN the revision issued itself, not yet ended
+    # Tables this run created in the open transaction: no other session can see them until it commits.
+    uncommitted: set[str] = field(default_factory=set)
     revision: str | None = None
     statements: list[Statement] = field(default_factory=list)      # this revision, this direction
     reported: set[tuple[str, str | None]] = field(default_factory=set)  # (rule, revision) said once
     _positions: dict[int, int] | None = field(default=None, repr=False)  # id(statement) -> index, for following()
+    _committed_early: set[int] | None = field(default=None, repr=False)  # id(statement), for committed_early()
 
     # -- what rules ask ------------------------------------------------------------------
     def timeout(self, name: str) -> bool:
@@ -118,6 +125,16 @@ class TransactionState:
             return iter(())
         return (self.statements[i] for i in range(start + 1, len(self.statements)))
 
+    def committed_early(self, stmt: Statement) -> bool:
+        """Is `stmt` committed before its revision is stamped? Its transaction ends with a COMMIT (an
+        `autocommit_block()` starts with one) and more statements follow: if one of them fails, the version
+        is never stamped (Alembic stamps after the revision's last statement), and the re-run meets what
+        `stmt` already did. A transaction that stamps the version itself (raw `alembic upgrade --sql`
+        output: `UPDATE alembic_version ...` before its COMMIT) is safe. Computed once per revision."""
+        if self._committed_early is None:
+            self._committed_early = _committed_early(self.statements, self.stamped_after_revision)
+        return id(stmt) in self._committed_early
+
     def once(self, rule: str) -> bool:
         """True the first time `rule` asks in this revision: rules that say one thing per revision."""
         key = (rule, self.revision)
@@ -130,6 +147,7 @@ class TransactionState:
     def begin_revision(self, revision: str | None, statements: list[Statement]) -> None:
         self.revision, self.statements = revision, statements
         self._positions = None
+        self._committed_early = None
         self.in_transaction = self.starts_in_transaction
         self.user_begin = None
 
@@ -141,6 +159,7 @@ class TransactionState:
         self.held.clear()
         self.local.clear()
         self.written.clear()
+        self.uncommitted.clear()
 
     def apply(self, stmt: Statement, run) -> None:
         """Record `stmt`; `run` (the RunState) already knows what it created."""
@@ -148,8 +167,8 @@ class TransactionState:
             kind = stmt.body.get("kind")
             if kind in TRANSACTION_ENDS:
                 self.commit()
-                self.in_transaction = False
-                if not stmt.managed:
+                self.in_transaction = bool(stmt.body.get("chain"))  # AND CHAIN: the next one is open
+                if not stmt.managed and not self.in_transaction:
                     self.user_begin = None
             elif kind in TRANSACTION_STARTS:
                 self.in_transaction = True
@@ -157,6 +176,8 @@ class TransactionState:
                     self.user_begin = stmt
             return
         self.in_transaction = stmt.in_transaction
+        if stmt.in_transaction and (name := created_table(stmt)):
+            self.uncommitted.add(name)
         if (setting := _timeout_value(stmt)) is not None:
             name, on, is_local = setting
             (self.local if is_local else self.session)[name] = on
@@ -178,6 +199,35 @@ class TransactionState:
                 if lock.mode == "ACCESS EXCLUSIVE" and not held.exclusive:
                     held.revision, held.line = stmt.revision, stmt.line
                 held.modes.add(lock.mode)
+
+
+def _committed_early(statements: list[Statement], stamped_after: bool) -> set[int]:
+    """id() of the statements TransactionState.committed_early() is true of: one pass to find the COMMITs of
+    transactions that stamp the version, one backwards to find what more work follows each COMMIT. Without
+    a stamp, in the SQL or after it, a re-run is not a question the SQL answers: nothing is early."""
+    stamped, stamping = set(), False
+    for stmt in statements:
+        if stmt.kind == "TransactionStmt" and stmt.body.get("kind") in TRANSACTION_ENDS:
+            if stamping:
+                stamped.add(id(stmt))
+            stamping = False
+        elif stmt.kind in ("UpdateStmt", "InsertStmt") and is_bookkeeping(relation_name(stmt.body.get("relation"))):
+            stamping = True
+    if not stamped and not stamped_after:
+        return set()
+    early: set[int] = set()
+    work_later = commit_then_work = False  # for the statements before the current position
+    for stmt in reversed(statements):
+        if stmt.kind == "TransactionStmt":
+            kind = stmt.body.get("kind")
+            if kind in TRANSACTION_ENDS:
+                commit_then_work = kind != "TRANS_STMT_ROLLBACK" and id(stmt) not in stamped and work_later
+            continue
+        if commit_then_work:
+            early.add(id(stmt))
+        if stmt.kind != "VariableSetStmt":  # a SET after the COMMIT cannot strand anything
+            work_later = True
+    return early
 
 
 def _point_lookup(where: dict | None) -> bool:

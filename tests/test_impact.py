@@ -19,6 +19,8 @@ from tests.test_live_trace import DATABASE_URL
 LARGE_ROWS = 200_000
 INDEX_BOTH = 'op.create_index("ix_users_email", "users", ["email"])\nop.create_index("ix_exams_title", "exams", ["title"])'
 DROP_BOTH = 'op.drop_index("ix_exams_title", table_name="exams")\nop.drop_index("ix_users_email", table_name="users")'
+CHECK_USERS = ('op.create_check_constraint("ck_users_id", "users", "id > 0")',  # validation: a full scan of users
+               'op.drop_constraint("ck_users_id", "users", type_="check")')
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +34,7 @@ def production():
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, legacy_name text)")
         conn.execute(f"INSERT INTO users SELECT g, 'user' || g || '@example.com', NULL FROM generate_series(1, {LARGE_ROWS}) g")
+        conn.execute("CREATE INDEX ix_users_legacy ON users (legacy_name)")
         conn.execute("CREATE TABLE exams (id bigint PRIMARY KEY, title text)")
         conn.execute("INSERT INTO exams SELECT g, 'exam ' || g FROM generate_series(1, 10) g")
         conn.execute("CREATE SCHEMA audit; CREATE TABLE audit.events (id int, at date) PARTITION BY RANGE (at)")
@@ -68,12 +71,19 @@ def test_stats_writes_sizes_and_rates_of_every_table_schema_qualified(snapshot):
     assert users["rows"] == LARGE_ROWS and exams["rows"] == 10
     assert users["heap_bytes"] > 10 * 2**20 and users["index_bytes"] > 2**20
     assert users["total_bytes"] >= users["heap_bytes"] + users["index_bytes"]
-    assert users["indexes"] == {"public.users_pkey": users["index_bytes"]}
+    assert set(users["indexes"]) == {"public.users_pkey", "public.ix_users_legacy"}
+    assert sum(users["indexes"].values()) == users["index_bytes"]
     assert users["writes_per_second"] > 0  # 200,000 inserts since the statistics were reset
     # a partitioned table is the sum of its partitions; partitions are not listed on their own
     assert data["tables"]["audit.events"]["rows"] == 3000
     assert not any(name.startswith("audit.events_") for name in data["tables"])
     assert "example.com" not in snapshot.read_text()  # sizes and rates only, never row values
+
+
+def test_stats_records_the_servers_shared_buffers(snapshot, production):
+    with psycopg.connect(production) as conn:
+        shared_buffers = conn.execute("SELECT pg_size_bytes(current_setting('shared_buffers'))").fetchone()[0]
+    assert json.loads(snapshot.read_text())["shared_buffers_bytes"] == shared_buffers
 
 
 def test_stats_connection_refuses_to_write(production):
@@ -146,6 +156,25 @@ def test_settings_name_the_snapshot_and_small_table_rows(repo, review, snapshot)
     assert stderr == "" and tiny["impact"]["rows"] == 10 and tiny["severity"] == "error"  # 10 rows is not under 5
 
 
+def test_a_scan_of_a_table_that_fits_in_shared_buffers_is_expected_shorter(repo, review, snapshot, production, tmp_path):
+    repo.add_revision("0002", "0001", *CHECK_USERS)
+    taken = json.loads(snapshot.read_text())
+    heap = taken["tables"]["public.users"]["heap_bytes"]
+
+    def lock_seconds(*stats):
+        _, report, stderr = review("--stats", *stats)
+        assert stderr == ""
+        return finding_on(report, "constraint-missing-not-valid", "users")["impact"]["lock_seconds"]
+
+    fits = lock_seconds(str(_edited(snapshot, tmp_path, lambda d: d.update(shared_buffers_bytes=heap))))
+    too_small = lock_seconds(str(_edited(snapshot, tmp_path, lambda d: d.update(shared_buffers_bytes=heap - 1))))
+    older = lock_seconds(str(_edited(snapshot, tmp_path, lambda d: d.pop("shared_buffers_bytes"))))
+    assert 0 < fits < too_small
+    assert older == too_small  # a snapshot from before the field: the estimate knows no cache, as it used to
+    # sizes read live carry the server's shared_buffers too
+    assert lock_seconds(production) == (fits if taken["shared_buffers_bytes"] >= heap else too_small)
+
+
 def test_table_missing_from_the_snapshot_keeps_its_verdict_and_says_so(repo, review, snapshot):
     repo.add_revision("0002", "0001", 'op.create_index("ix_payments_at", "payments", ["at"])',
                       'op.drop_index("ix_payments_at", table_name="payments")')
@@ -153,6 +182,16 @@ def test_table_missing_from_the_snapshot_keeps_its_verdict_and_says_so(repo, rev
     found = finding_on(report, "require-concurrent-index-creation", "payments")
     assert found["severity"] == "error" and "impact" not in found
     assert "size unknown: payments is not in the table-statistics snapshot" in found["message"]
+
+
+def test_a_lock_named_by_an_index_counts_its_table_and_a_new_index_is_not_unknown(repo, review, snapshot):
+    repo.add_revision("0002", "0001", 'op.drop_index("ix_users_legacy", table_name="users")\n' + INDEX_BOTH,
+                      DROP_BOTH + '\nop.create_index("ix_users_legacy", "users", ["legacy_name"])')
+    _, report, _ = review("--stats", str(snapshot))
+    on_index = [f for f in report["findings"] if f["table"] == "ix_users_legacy"]  # DROP INDEX names only the index
+    assert on_index and all(f["impact"]["rows"] == LARGE_ROWS for f in on_index)
+    # the downgrade drops indexes the upgrade created: not in production, so not "unknown" either
+    assert not [f for f in report["findings"] if "size unknown" in f["message"]]
 
 
 def test_table_created_in_the_same_run_stays_exempt(repo, review, snapshot):
@@ -198,6 +237,8 @@ BAD_SNAPSHOTS = {
     "stale": (lambda snap, tmp: _edited(snap, tmp, lambda d: d.update(
         taken_at=(datetime.now(timezone.utc) - timedelta(days=90)).isoformat())), "taken 90 days ago"),
     "huge": (lambda snap, tmp: _huge(tmp), "40 MB, more than the 32 MB"),
+    "malformed shared_buffers": (lambda snap, tmp: _edited(snap, tmp, lambda d: d.update(shared_buffers_bytes="128MB")),
+                                 "shared_buffers_bytes must be a whole number >= 0, not '128MB'"),
     "missing": (lambda snap, tmp: tmp / "nowhere.json", "cannot read it"),
 }
 

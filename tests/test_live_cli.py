@@ -3,7 +3,6 @@ cluster from this machine's initdb), the scratch database, and the bundled examp
 
 import json
 import secrets
-import time
 
 import psycopg
 from psycopg import sql
@@ -41,13 +40,11 @@ def test_sqlalchemy_urls_are_accepted(repo):
 def test_live_starts_and_removes_a_throwaway_cluster(repo):
     repo.add_revision("0002", "0001", 'op.create_index("ix_users_email", "users", ["email"])',
                       'op.drop_index("ix_users_email", table_name="users")')
-    started = time.monotonic()
     proc = run_cli(str(repo.path), "--base", "main", "--format", "json", "--live")
     assert proc.returncode == 1, proc.stderr  # require-concurrent-index-creation
     report = json.loads(proc.stdout)
     [trace] = of_rule(report, "live-lock-trace")
     assert trace["lock"] == "SHARE" and trace["table"] == "users"
-    assert time.monotonic() - started < 60
 
 
 def test_scratch_database_is_created_and_dropped_and_the_named_one_is_untouched():

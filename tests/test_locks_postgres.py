@@ -222,6 +222,8 @@ CASES = [
     Case("reindex-index-concurrently", "REINDEX INDEX CONCURRENTLY t_a_idx", setup=IDX,
          extra={"t": SUE}, scan_table="t"),
     Case("reindex-table-concurrently", "REINDEX TABLE CONCURRENTLY t", setup=IDX),
+    # an option switched off is the plain form (issue 13: read as on before)
+    Case("reindex-concurrently-false", "REINDEX (CONCURRENTLY false) TABLE t", setup=IDX, extra={"t_a_idx": AEL}),
     # ---- renames, drops
     Case("rename-column", "ALTER TABLE t RENAME COLUMN n TO n2"),
     Case("rename-table", "ALTER TABLE t RENAME TO t2"),
@@ -260,6 +262,7 @@ CASES = [
     Case("truncate", "TRUNCATE t"),
     Case("truncate-several", "TRUNCATE t, e"),
     Case("vacuum-full", "VACUUM FULL t"),
+    Case("vacuum-full-false", "VACUUM (FULL false) t"),
     Case("vacuum", "VACUUM t"),
     Case("analyze", "ANALYZE t"),
     Case("cluster", "CLUSTER t USING t_a_idx", setup=IDX),

@@ -118,7 +118,7 @@ depends_on = None
 
 
 def upgrade():
-    op.add_column("users", sa.Column("timezone", sa.Text(), nullable=True))
+    op.add_column("users", sa.Column("timezone", sa.Text(), nullable=True), if_not_exists=True)
     with op.get_context().autocommit_block():
         op.create_index("ix_exam_attempts_started_at", "exam_attempts", ["started_at"],
                         postgresql_concurrently=True, if_not_exists=True)

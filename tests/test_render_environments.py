@@ -17,12 +17,15 @@ ENVIRONMENTS = {
 }
 OLDEST_PYTHON = "3.7"  # the oldest alembic 1.8 runs on
 
-# The versions the interpreter rendering it has, written into the SQL; a batch operation (its line
-# is found by our patch of alembic's batch machinery); a plain and a CONCURRENTLY index.
+# The versions the interpreter rendering it has, written into the SQL; a table reflected from the
+# schema the history built; a batch operation (its line is found by our patch of alembic's batch
+# machinery); a plain and a CONCURRENTLY index.
 REVISION = dict(
     header="import alembic\n",
     upgrade="""
     op.execute("SELECT 'rendered with SQLAlchemy %s, alembic %s'" % (sa.__version__, alembic.__version__))
+    users = sa.Table("users", sa.MetaData(), autoload_with=op.get_bind())
+    op.execute(users.update().values(email=sa.func.lower(users.c.email)))
     op.create_index("ix_users_email", "users", ["email"])
     with op.batch_alter_table("users") as batch_op:
         batch_op.drop_column("legacy_name")
@@ -68,6 +71,7 @@ def test_the_projects_interpreter_renders_with_its_own_sqlalchemy_and_alembic(re
     sql = theirs["revisions"][0]["sql"]
     assert f"rendered with SQLAlchemy {sqlalchemy_version}, alembic {alembic_version}" in sql
     assert "CREATE INDEX ix_users_email ON users (email)" in sql
+    assert "UPDATE users SET email=lower(users.email)" in sql
     lines = (repo.path / rel).read_text().splitlines()
     at = lambda text: next(i for i, line in enumerate(lines, 1) if text in line)
     rules = {(f["rule"], f["line"]) for f in theirs["findings"]}

@@ -355,3 +355,22 @@ def test_dropping_an_index_of_a_table_the_run_drops_is_quiet(repo, review):
     code, report, _ = review()
     [f] = [f for f in report["findings"] if f["rule"] == "require-concurrent-index-deletion"]
     assert f["table"] == "users"
+
+
+# -- prefer-robust-stmts and the COMMIT that opens an autocommit_block ---------------------------
+
+def test_statements_before_an_autocommit_block_are_committed_before_the_stamp(repo, review):
+    repo.add_revision("0002", "0001", """
+        op.add_column("users", sa.Column("nickname", sa.Text))
+        with op.get_context().autocommit_block():
+            op.create_index("ix_users_nickname", "users", ["nickname"], postgresql_concurrently=True,
+                            if_not_exists=True)
+        op.add_column("users", sa.Column("avatar", sa.Text))
+    """, """
+        op.drop_column("users", "avatar")
+        op.drop_column("users", "nickname")
+    """)
+    _, report, _ = review()
+    [f] = of(report, "prefer-robust-stmts")
+    assert '"nickname"' in line_text(repo, f) and "op.add_column" in line_text(repo, f)
+    assert "version is not stamped" in f["message"]

@@ -51,6 +51,8 @@ class SqlRule(Rule):
     # statement (rules that follow the run's state, or look at every statement's locks).
     # tests/test_rule_kinds.py runs each rule over statements of other kinds: it must stay silent there.
     statement_kinds: frozenset[str] | None = None
+    # Kinds a rule of every kind never reports on (transaction control, SET): not called for them.
+    skip_kinds: frozenset[str] = frozenset()
     checks: ClassVar[str] = "SQL"
 
 
@@ -95,11 +97,13 @@ def _register(rule: Rule) -> Rule:
 
 
 def sql_rule(id: str, severity: str, *, summary: str, why: str, recipe: str, lock: str | None = None,
-             kinds=None, breaking: bool = False, fix: str | None = None, recipe_per_migration: str | None = None):
-    """Register the decorated function as the check of SQL rule `id`, called only for `kinds`."""
+             kinds=None, skip_kinds=(), breaking: bool = False, fix: str | None = None,
+             recipe_per_migration: str | None = None):
+    """Register the decorated function as the check of SQL rule `id`, called only for `kinds` (not `skip_kinds`)."""
     def register(check: Callable) -> Callable:
         _register(SqlRule(id, Severity(severity), summary, why, recipe, lock, breaking, fix, recipe_per_migration,
-                          check=check, statement_kinds=frozenset(kinds) if kinds is not None else None))
+                          check=check, statement_kinds=frozenset(kinds) if kinds is not None else None,
+                          skip_kinds=frozenset(skip_kinds)))
         return check
     return register
 
@@ -134,3 +138,4 @@ from linters.rules import (constraint_rules, drop_rules, dml_rules, naming_rules
                            table_rules, type_rules)
 from linters.rules import revision_rules, transaction_rules  # noqa: E402,F401  (transactions, timeouts, downgrades)
 from linters.rules import render_rules  # noqa: E402,F401  (how a revision was rendered offline)
+from linters.rules import access_rules  # noqa: E402,F401  (privileges, row-level security, replication, sequences)

@@ -52,7 +52,7 @@ def ban_drop_column(stmt, state):
 )
 def adding_field_with_default(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
-        if subtype != "AT_AddColumn" or not state.is_existing(table):
+        if subtype != "AT_AddColumn" or not state.is_shared(table):
             continue
         effect = lock_effect(single_command(stmt, cmd), state.pg_version,
                              column_type=lambda t, c: state.old_type(stmt, t, c))
@@ -120,7 +120,7 @@ def adding_required_field(stmt, state):
 def adding_not_nullable_field(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         column = cmd.get("name")
-        if subtype != "AT_SetNotNull" or not state.is_existing(table):
+        if subtype != "AT_SetNotNull" or not state.is_shared(table):
             continue
         if state.pg_version >= 12 and (table, column) in state.not_null_proven:
             continue  # a validated CHECK (col IS NOT NULL) lets PostgreSQL skip the scan
@@ -153,7 +153,7 @@ def adding_not_nullable_field(stmt, state):
 )
 def changing_column_type(stmt, state):
     for table, subtype, cmd in relation_commands(stmt):
-        if subtype != "AT_AlterColumnType" or not state.is_existing(table):
+        if subtype != "AT_AlterColumnType" or not state.is_shared(table):
             continue
         effect = lock_effect(single_command(stmt, cmd), state.pg_version,
                              column_type=lambda t, c: state.old_type(stmt, t, c))

@@ -26,7 +26,7 @@ def _added_constraints(stmt, state):
     `via` is "column" for a constraint written on an ADD COLUMN, "table" for ADD CONSTRAINT.
     """
     for table, subtype, cmd in alter_table_commands(stmt):
-        if not state.is_existing(table):
+        if not state.is_shared(table):
             continue
         definition = cmd.get("def") or {}
         if subtype == "AT_AddConstraint" and "Constraint" in definition:

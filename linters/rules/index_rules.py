@@ -28,8 +28,8 @@ def require_concurrent_index_creation(stmt, state):
     if stmt.kind != "IndexStmt" or body.get("concurrent"):
         return
     table = relation_name(body.get("relation"))
-    if state.is_new(table):
-        return  # nobody writes to a table created in this same run
+    if state.is_private(table):
+        return  # nobody else can see a table created in this transaction
     index = body.get("idxname") or "index"
     yield Hit(f"CREATE INDEX {index} on {table} blocks writes to {table} while the index builds",
               table=table, lock="SHARE")
@@ -102,7 +102,7 @@ def require_concurrent_index_deletion(stmt, state):
     for obj in body.get("objects") or ():
         index = object_name(obj)
         table = state.created_indexes.get(index) or stmt.op_table
-        if not state.is_new(table) and table not in state.dropped_in_run:  # its table goes anyway
+        if not state.is_private(table) and table not in state.dropped_in_run:  # its table goes anyway
             yield Hit(f"DROP INDEX {index} locks {table or 'its table'} ACCESS EXCLUSIVE; drop it CONCURRENTLY",
                       table=table, lock="ACCESS EXCLUSIVE")
 
@@ -123,7 +123,7 @@ def require_concurrent_reindex(stmt, state):
     if stmt.kind != "ReindexStmt" or _reindex_concurrently(body):
         return
     table = _reindexed_table(body, state)
-    if state.is_new(table):
+    if state.is_private(table):
         return
     hint = None
     if state.pg_version < 12:

@@ -8,7 +8,9 @@ import re
 from pglast import parser as pg_parser
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import EXEMPT_NEW_COLUMNS, EXEMPT_NEW_OBJECTS, dotted, lock_of, object_name, strings
+from linters.nodes import object_parts
+from linters.rules.nodes import (EXEMPT_NEW_COLUMNS, EXEMPT_NEW_OBJECTS, alter_table_commands, dotted, lock_of,
+                                  object_name, strings)
 from linters.sql import relation_name
 
 EXPAND_CONTRACT = ("Expand and contract: add the new {what} next to the old one, make the application use the "
@@ -26,6 +28,8 @@ OBJECT_KINDS = {
     "OBJECT_DOMAIN": ("OBJECT_DOMAIN", "domain"),
     "OBJECT_FUNCTION": ("OBJECT_FUNCTION", "function"),
     "OBJECT_PROCEDURE": ("OBJECT_PROCEDURE", "procedure"),
+    "OBJECT_ROUTINE": ("OBJECT_FUNCTION", "routine"),
+    "OBJECT_AGGREGATE": ("OBJECT_AGGREGATE", "aggregate"),
     "OBJECT_SCHEMA": ("OBJECT_SCHEMA", "schema"),
     "OBJECT_TABCONSTRAINT": (None, "constraint"),
     "OBJECT_DOMCONSTRAINT": (None, "domain constraint"),
@@ -95,7 +99,7 @@ def _renamed_object(stmt, state):
 
 @sql_rule(
     "renaming-object", "warning",
-    summary="Renaming an index, sequence, view, type, constraint, function or schema breaks code using the old name.",
+    summary="Renaming an index, sequence, view, type, constraint, function, aggregate or schema breaks code using the old name.",
     why="Queries, hints, monitoring and other migrations that name the object by its old name fail once it "
         "is renamed (an enum value rename breaks code that writes the old value)." + EXEMPT_NEW_OBJECTS,
     recipe=EXPAND_CONTRACT.format(what="object", id="renaming-object"),
@@ -137,7 +141,7 @@ DEFINED_RELATION = {"CreateStmt": "relation", "ViewStmt": "view", "CreateSeqStmt
                     "CompositeTypeStmt": "typevar"}
 DEFINED_NAME_LIST = {"CreateEnumStmt": "typeName", "CreateRangeStmt": "typeName", "CreateDomainStmt": "domainname",
                      "CreateFunctionStmt": "funcname"}
-DEFINING = {"AlterTableStmt", "IndexStmt", "RenameStmt", "CreateSchemaStmt", "CreateTableAsStmt",
+DEFINING = {"AlterTableStmt", "DropStmt", "IndexStmt", "RenameStmt", "CreateSchemaStmt", "CreateTableAsStmt",
             "CreateTrigStmt", "AlterObjectSchemaStmt", *DEFINED_RELATION, *DEFINED_NAME_LIST}
 
 
@@ -199,7 +203,8 @@ def _long_identifiers(sql: str) -> list[str]:
     summary="PostgreSQL silently truncates identifiers longer than 63 bytes.",
     why="A name over 63 bytes is cut to 63 with only a NOTICE: the database then holds a different name than "
         "the model and the migration, so a later `op.drop_constraint('<full name>')` or `op.drop_index(...)` "
-        "fails, and two long names sharing their first 63 bytes collide.",
+        "fails, and two long names sharing their first 63 bytes collide. A DROP naming an object by a name over "
+        "63 bytes looks up its first 63 bytes, not the hashed short name SQLAlchemy gave a long generated name.",
     recipe="Choose a shorter name, or give the MetaData a `naming_convention` that produces short names "
            "(SQLAlchemy shortens names generated from a convention when they are too long).",
     kinds=DEFINING,
@@ -210,8 +215,19 @@ def identifier_too_long(stmt, state):
     long_names = _long_identifiers(stmt.sql)
     if not long_names:
         return  # the common case: no need to collect the names the statement defines
-    defined = set(_defined_names(stmt))
+    defined, dropped = set(_defined_names(stmt)), set(_dropped_names(stmt))
     for name in dict.fromkeys(long_names):
         if _truncated(name) in defined:  # a name this statement gives, not one it merely refers to
             yield Hit(f"{name} is {len(name.encode('utf-8'))} bytes long; PostgreSQL keeps only the first "
                       f"{MAX_IDENTIFIER_BYTES}: {_truncated(name)}")
+        elif _truncated(name) in dropped:
+            yield Hit(f"{name} is {len(name.encode('utf-8'))} bytes long; PostgreSQL drops the object named by its "
+                      f"first {MAX_IDENTIFIER_BYTES}, {_truncated(name)}, which is not the name SQLAlchemy gave a "
+                      "long convention-generated name (it shortens those with a hash)")
+
+
+def _dropped_names(stmt) -> list[str]:
+    """The names a DROP, or an ALTER TABLE ... DROP CONSTRAINT, looks up."""
+    if stmt.kind == "DropStmt":
+        return [part for obj in stmt.body.get("objects") or () for part in object_parts(obj)]
+    return [cmd.get("name") for _, subtype, cmd in alter_table_commands(stmt) if subtype == "AT_DropConstraint"]

@@ -35,7 +35,8 @@ def _unguarded(stmt, state):
         yield f"DROP {kind.upper()} {names}", \
             "IF EXISTS (op.drop_index(..., if_exists=True), op.drop_table(..., if_exists=True))"
     elif stmt.kind == "RenameStmt" and not body.get("missing_ok"):
-        yield f"RENAME {body.get('subname') or relation_name(body.get('relation')) or ''} to {body.get('newname')}", None
+        old = body.get("subname") or relation_name(body.get("relation")) or object_name(body.get("object") or {}) or ""
+        yield f"RENAME {old} to {body.get('newname')}", None
     elif stmt.kind == "AlterEnumStmt" and body.get("newVal") and not body.get("oldVal") \
             and not body.get("skipIfNewValExists"):
         yield f"ALTER TYPE ... ADD VALUE {body['newVal']!r}", "IF NOT EXISTS (ADD VALUE IF NOT EXISTS '...')"
@@ -56,14 +57,16 @@ def _must_run_outside(cmd: dict) -> bool:
 
 @sql_rule(
     "prefer-robust-stmts", "warning",
-    summary="A statement outside the migration's transaction that fails when the migration is re-run.",
+    summary="A statement outside the migration's transaction, or committed before an autocommit_block, that fails "
+            "when the migration is re-run.",
     why="Inside Alembic's transaction a failure rolls everything back, so a re-run starts clean: those "
         "statements are not reported (squawk's own rule also accepts statements wrapped in a transaction, "
         "but `alembic upgrade --sql | squawk` cannot see Alembic's transaction and reports every statement). "
-        "Statements inside `op.get_context().autocommit_block()` commit one by one: if a later one fails, "
-        "the re-run trips over what already happened ('already exists', 'does not exist') and the deploy "
-        "is stuck until someone edits the database by hand. Idempotent statements (VALIDATE CONSTRAINT, "
-        "SET NOT NULL, SET/DROP DEFAULT, SET lock_timeout) are not reported. Beyond squawk, ALTER TYPE ... "
+        "Statements inside `op.get_context().autocommit_block()` commit one by one, and the COMMIT that opens "
+        "the block commits the statements before it, while Alembic stamps the version only after the "
+        "revision's last statement: if a later one fails, the re-run trips over what already happened "
+        "('already exists', 'does not exist') and the deploy is stuck until someone edits the database by "
+        "hand. Idempotent statements (VALIDATE CONSTRAINT, SET NOT NULL, SET/DROP DEFAULT, SET lock_timeout) are not reported. Beyond squawk, ALTER TYPE ... "
         "ADD VALUE without IF NOT EXISTS is reported: it is the other common autocommit_block statement.",
     recipe="Guard every statement in an autocommit_block. Building an index: first "
            "`op.drop_index('ix', table_name='t', postgresql_concurrently=True, if_exists=True)`, then "
@@ -71,12 +74,19 @@ def _must_run_outside(cmd: dict) -> bool:
            "INVALID index a failed build leaves (`if_not_exists=True` is accepted too, but would keep that "
            "index). Dropping: `if_exists=True`. Enum values: `ALTER TYPE ... ADD VALUE IF NOT EXISTS`. Keep "
            "what cannot be guarded (renames, ADD CONSTRAINT without a preceding DROP CONSTRAINT IF EXISTS) "
-           "inside the migration's transaction.",
+           "inside the migration's transaction, after the autocommit_block or in a revision of its own.",
     kinds=("CreateStmt", "IndexStmt", "DropStmt", "RenameStmt", "AlterEnumStmt", "AlterTableStmt"),  # _unguarded
 )
 def prefer_robust_stmts(stmt, state):
-    if stmt.in_transaction or stmt.kind == "TransactionStmt" or getattr(stmt, "managed", False):
+    if stmt.kind == "TransactionStmt" or getattr(stmt, "managed", False):
         return
+    if stmt.in_transaction and not state.tx.committed_early(stmt):
+        return
+    where = ("is committed before the revision's last statement (a COMMIT or an autocommit_block follows), so "
+             "the version is not stamped if a later statement fails" if stmt.in_transaction
+             else "runs outside the migration's transaction")
     for what, guard in _unguarded(stmt, state):
         how = f"add {guard}" if guard else "it cannot be guarded: keep it inside the migration's transaction"
-        yield Hit(f"{what} runs outside the migration's transaction and fails if the migration is re-run; {how}")
+        if stmt.in_transaction and not guard:
+            how = "it cannot be guarded: move it after the autocommit_block, or into a revision of its own"
+        yield Hit(f"{what} {where}, and fails if the migration is re-run; {how}")

@@ -24,7 +24,7 @@ from linters.sql import relation_name
 def require_concurrent_partition_detach(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         partition = (cmd.get("def") or {}).get("PartitionCmd", {})
-        if subtype != "AT_DetachPartition" or partition.get("concurrent") or not state.is_existing(table):
+        if subtype != "AT_DetachPartition" or partition.get("concurrent") or not state.is_shared(table):
             continue
         hint = None
         if state.pg_version < 14:
@@ -68,30 +68,57 @@ def prefer_repack(stmt, state):
         yield Hit(f"{what} without a table rewrites every table it processes under ACCESS EXCLUSIVE",
                   lock="ACCESS EXCLUSIVE", hint=hint)
     for table in tables:
-        if state.is_existing(table):
+        if state.is_shared(table):
             yield Hit(f"{what} {table} rewrites {table} under ACCESS EXCLUSIVE", table=table,
                       lock=lock_of(stmt.node, state, table), hint=hint)
 
 
+# ALTER TABLE subcommands that change which triggers, rules and row-level security policies apply to the
+# sessions of the running application, and what each does to them. ENABLE of a named trigger or rule turns
+# on one that someone disabled; not after this run disabled that table's triggers / rules (our own recipe's
+# second half). ENABLE TRIGGER ALL / USER is the generic restore after a bulk load, often defensive: not one.
+RE_ENABLE = {"AT_EnableTrig": "trigger", "AT_EnableRule": "rule"}
+FIRING_CHANGES = {
+    "AT_DisableTrigAll": "disables every trigger, foreign-key checks included,",
+    "AT_DisableTrigUser": "disables every user trigger",
+    "AT_DisableTrig": "disables trigger {name}",
+    "AT_EnableTrig": "enables trigger {name} (disabled before this run: the running release never had it fire)",
+    "AT_EnableRule": "enables rule {name} (disabled before this run: the running release never had it apply)",
+    "AT_EnableReplicaTrig": "makes trigger {name} replica-only (it stops firing for the application's writes)",
+    "AT_EnableAlwaysTrig": "makes trigger {name} fire in replication sessions too",
+    "AT_DisableRule": "disables rule {name}",
+    "AT_EnableReplicaRule": "makes rule {name} replica-only (it stops applying to the application's queries)",
+    "AT_EnableAlwaysRule": "makes rule {name} apply in replication sessions too",
+    "AT_ForceRowSecurity": "forces row-level security on the table's owner too",
+    "AT_NoForceRowSecurity": "lets the table's owner bypass row-level security",
+}
+
+
 @sql_rule(
     "ban-disable-trigger", "warning",
-    summary="ALTER TABLE ... DISABLE TRIGGER turns off logic every session relies on; ALL also turns off foreign keys.",
+    summary="Disabling triggers or rules, or forcing row-level security on or off for the owner, changes what every "
+            "session's writes and reads do; DISABLE TRIGGER ALL also turns off foreign keys.",
     why="A disabled trigger stays disabled for every session once the migration commits: audit rows, derived "
         "columns and the application's invariants stop being maintained. DISABLE TRIGGER ALL (and SYSTEM) "
         "also disables the internal triggers that enforce foreign keys: rows that break them get in and are "
-        "never checked again (a later VALIDATE does not re-check them). Warning, not error: re-enabled in the "
+        "never checked again (a later VALIDATE does not re-check them). ENABLE REPLICA makes a trigger or rule "
+        "skip the application's sessions just as DISABLE does; ENABLE ALWAYS adds it to replication sessions; "
+        "ENABLE of a named trigger or rule an earlier release disabled turns on what the running release never "
+        "saw. "
+        "FORCE / NO FORCE ROW LEVEL SECURITY change whether the table's owner, often the application's role, "
+        "is held to the policies (ENABLE / DISABLE: ban-alter-row-level-security). Warning, not error: re-enabled in the "
         "same transaction, no other session ever runs without it (the SHARE ROW EXCLUSIVE lock blocks their "
         "writes meanwhile), which is the usual bulk-load recipe." + EXEMPT_NEW_TABLES,
     recipe="Re-enable it in the same transaction (`ALTER TABLE t ENABLE TRIGGER ...` before the revision ends), "
-           "or change the data without disabling triggers; never disable ALL on a table with foreign keys.",
+           "or change the data without disabling triggers; never disable ALL on a table with foreign keys. "
+           "Row-level security: ship FORCE / NO FORCE with the release that expects it.",
     lock="SHARE ROW EXCLUSIVE",
     kinds=ALTER_TABLE,
 )
 def ban_disable_trigger(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
-        if not subtype.startswith("AT_DisableTrig") or not state.is_existing(table):
+        what = FIRING_CHANGES.get(subtype)
+        if what is None or not state.is_existing(table) or (table, RE_ENABLE.get(subtype)) in state.disabled_in_run:
             continue
-        what = {"AT_DisableTrigAll": "every trigger, foreign-key checks included,",
-                "AT_DisableTrigUser": "every user trigger"}.get(subtype, f"trigger {cmd.get('name')}")
-        yield Hit(f"disables {what} on {table} for every session", table=table,
+        yield Hit(f"{what.format(name=cmd.get('name'))} on {table} for every session", table=table,
                   lock=lock_of(single_command(stmt, cmd), state, table))

@@ -31,6 +31,10 @@ def _where(held, stmt) -> str:
     return f"line {held.line}" if held.line else "an earlier statement"
 
 
+# Transaction control and SET take no lock on a table: the rules about locks never speak on them.
+CONTROL_KINDS = ("TransactionStmt", "VariableSetStmt")
+
+
 def _verb(stmt) -> str:
     """CREATE INDEX, ALTER TABLE, UPDATE ...: how the statement starts."""
     words = stmt.sql.split(None, 4)[:4] if stmt.sql else [stmt.kind]
@@ -57,6 +61,7 @@ def _verb(stmt) -> str:
                          "each revision), or end the transaction with `with op.get_context().autocommit_block():` "
                          "before it. Keep ACCESS EXCLUSIVE steps short and last.",
     lock=AEL,
+    skip_kinds=CONTROL_KINDS,
 )
 def lock_held_across_statements(stmt, state):
     tx = state.tx
@@ -112,6 +117,7 @@ def lock_held_across_statements(stmt, state):
            "(transaction_per_migration=True in env.py), inside `with op.get_context().autocommit_block():`, in "
            "batches (`UPDATE ... WHERE id BETWEEN :a AND :b`), or as a job run by the application.",
     lock="ROW EXCLUSIVE",
+    skip_kinds=CONTROL_KINDS,
 )
 def backfill_in_migration(stmt, state):
     tx = state.tx
@@ -191,6 +197,7 @@ def drop_fk_locks_parent(stmt, state):
            "options) and tell the reviewer with `assume_lock_timeout = true` in [tool.alembic-review] "
            "(a literal `lock_timeout` setting in env.py is detected on its own). Tables created in the same "
            "migration never need it.",
+    skip_kinds=CONTROL_KINDS,
 )
 def require_lock_timeout(stmt, state):
     tx = state.tx
@@ -214,6 +221,7 @@ def require_lock_timeout(stmt, state):
     recipe="Start upgrade() with `op.execute(\"SET statement_timeout = '5min'\")` (or set it in env.py and "
            "`assume_lock_timeout = true`), and prefer the forms that do not hold the lock while scanning "
            "(NOT VALID then VALIDATE, CONCURRENTLY).",
+    skip_kinds=CONTROL_KINDS,
 )
 def require_statement_timeout(stmt, state):
     tx = state.tx
@@ -262,7 +270,7 @@ def ban_uncommitted_transaction(stmt, state):
 
 @sql_rule(
     "transaction-nesting", "warning",
-    summary="BEGIN or COMMIT inside the transaction Alembic manages.",
+    summary="BEGIN or COMMIT inside the transaction Alembic manages, or a COMMIT with none open.",
     why="Alembic runs each migration inside a transaction. A BEGIN there does nothing (PostgreSQL only warns) "
         "so the statements are not isolated as the author thought; a COMMIT or ROLLBACK ends Alembic's "
         "transaction: what ran before is committed (or lost) on its own, the rest runs without a transaction, "
@@ -280,6 +288,9 @@ def transaction_nesting(stmt, state):
     elif kind == "end" and tx.in_transaction and tx.user_begin is None:
         yield Hit(f"{_verb(stmt)} ends the transaction Alembic manages: the rest of the migration runs "
                   "without one, and a failure leaves it half applied")
+    elif kind == "end" and not tx.in_transaction and not getattr(stmt, "managed", False):
+        yield Hit(f"{_verb(stmt)} with no transaction open: PostgreSQL only warns ('there is no transaction in "
+                  "progress'); the statements before it were not grouped as the author thought")
 
 
 @sql_rule(

@@ -62,6 +62,13 @@ def test_a_constant_default_rewrites_only_before_postgresql_11():
     lint_ok(sql, "adding-field-with-default", pg_version=11)
 
 
+def test_now_with_arguments_is_not_the_built_in_now():
+    # pg_proc has now() only; now(123) is another (unknown) function, so it is assumed volatile
+    [f] = lint_errors("BEGIN; ALTER TABLE users ADD COLUMN c timestamptz DEFAULT now(123); COMMIT;",
+                      "adding-field-with-default")
+    assert "now()" in f.message
+
+
 def test_constant_defaults_and_now_are_quiet():
     for default in ("0", "now()", "CURRENT_TIMESTAMP", "'{}'::jsonb", "'new'"):
         lint_ok(f"BEGIN; ALTER TABLE users ADD COLUMN c text DEFAULT {default}; COMMIT;", "adding-field-with-default")

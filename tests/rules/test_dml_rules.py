@@ -36,3 +36,35 @@ def test_assigning_several_parts_of_one_column_is_quiet():
     lint_ok("BEGIN; UPDATE k SET a.x = 1, a.y = 2; UPDATE k SET a[1] = 1, a[2] = 2; COMMIT;",
             "ban-duplicate-column-assignments")
     lint_errors("BEGIN; UPDATE k SET a = 1, a[2] = 2; COMMIT;", "ban-duplicate-column-assignments")
+
+
+def test_merge_assigning_or_inserting_a_column_twice_is_an_error():
+    # PostgreSQL 15: "multiple assignments to same column" / "column specified more than once"
+    lint_errors("BEGIN; MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = 1, a = 2; COMMIT;",
+                "ban-duplicate-column-assignments")
+    lint_errors("BEGIN; MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED THEN INSERT (a, a) VALUES (1, 2); COMMIT;",
+                "ban-duplicate-column-assignments")
+    lint_ok("BEGIN; MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = 1 "
+            "WHEN NOT MATCHED THEN INSERT (a) VALUES (1); COMMIT;", "ban-duplicate-column-assignments")
+
+
+def test_a_new_table_or_view_defining_a_column_twice_is_an_error():
+    for sql in ("CREATE TABLE t (a int, a text);",
+                "CREATE FOREIGN TABLE t (a int, a text) SERVER s;",
+                "CREATE VIEW v (a, a) AS SELECT 1, 2;",
+                "CREATE VIEW v AS SELECT 1 AS a, 2 AS a;",
+                "CREATE VIEW v AS SELECT 1, 2;",  # both are named ?column?
+                "CREATE VIEW v AS SELECT count(*), count(x) FROM t;",
+                "CREATE TABLE z (x, x) AS SELECT 1, 2;",
+                "SELECT 1 AS a, 2 AS a INTO z;"):
+        [f] = lint_errors(f"BEGIN; {sql} COMMIT;", "ban-duplicate-column-assignments")
+        assert "defined 2 times" in f.message, sql
+
+
+def test_a_new_table_or_view_with_distinct_column_names_is_quiet():
+    for sql in ("CREATE TABLE t (a int, b text);",
+                "CREATE VIEW v AS SELECT t.a, s.b FROM t, s;",
+                "CREATE VIEW v AS SELECT 1 AS a, 2 AS b UNION SELECT 1, 1;",  # the first branch names them
+                "CREATE VIEW v AS SELECT t.*, s.* FROM t, s;",  # what * brings is unknown here
+                "SELECT 1 AS a, 2 AS b INTO z;"):
+        lint_ok(f"BEGIN; {sql} COMMIT;", "ban-duplicate-column-assignments")

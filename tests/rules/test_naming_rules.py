@@ -50,7 +50,9 @@ def test_renaming_existing_objects_is_a_warning():
              "constraint users.users_email_key"),
             ("ALTER FUNCTION touch() RENAME TO touch_row", "function touch"),
             ("ALTER SCHEMA billing RENAME TO invoicing", "schema billing"),
-            ("ALTER DOMAIN email RENAME TO mail", "domain email")):
+            ("ALTER DOMAIN email RENAME TO mail", "domain email"),
+            ("ALTER AGGREGATE total(int) RENAME TO sum_of", "aggregate total"),
+            ("ALTER ROUTINE touch() RENAME TO touch_row", "routine touch")):
         [f] = lint_errors(f"BEGIN; {statement}; COMMIT;", "renaming-object")
         assert f.severity == "warning" and f"renaming {said} " in f.message, statement
 
@@ -66,6 +68,8 @@ def test_renaming_objects_the_run_created_is_quiet():
         ALTER SEQUENCE s RENAME TO s2;
         CREATE TYPE mood AS ENUM ('meh');
         ALTER TYPE mood RENAME VALUE 'meh' TO 'fine';
+        CREATE AGGREGATE total(int) (sfunc = int4pl, stype = int);
+        ALTER AGGREGATE total(int) RENAME TO sum_of;
         ALTER TABLE users ADD CONSTRAINT users_id_positive CHECK (id > 0) NOT VALID;
         ALTER TABLE users RENAME CONSTRAINT users_id_positive TO users_id_above_zero;
         COMMIT;
@@ -126,6 +130,13 @@ def test_multibyte_names_count_bytes_not_characters():
 def test_a_name_of_63_bytes_is_quiet():
     lint_ok(f"BEGIN; CREATE TABLE {LONG_TABLE[:63]} (id bigint); COMMIT;", "identifier-too-long")
     lint_ok(f'BEGIN; CREATE TABLE "{"é" * 31}x" (id bigint); COMMIT;', "identifier-too-long")
+
+
+def test_a_drop_naming_an_object_over_63_bytes_is_a_warning():
+    [f] = lint_errors(f"BEGIN; DROP TABLE {LONG_TABLE}; COMMIT;", "identifier-too-long")
+    assert f"first 63, {LONG_TABLE[:63]}" in f.message
+    lint_errors(f"BEGIN; ALTER TABLE users DROP CONSTRAINT fk_{LONG_TABLE}; COMMIT;", "identifier-too-long")
+    lint_ok(f"BEGIN; DROP TABLE {LONG_TABLE[:63]}; COMMIT;", "identifier-too-long")
 
 
 def test_a_long_name_the_statement_only_refers_to_is_quiet():

@@ -59,9 +59,10 @@ def test_a_plain_vacuum_is_quiet():
             "prefer-repack")
 
 
-def test_rewriting_a_table_the_run_created_is_quiet():
-    lint_ok("BEGIN; CREATE TABLE t (id bigint PRIMARY KEY); COMMIT; VACUUM FULL t; CLUSTER t USING t_pkey;",
-            "prefer-repack")
+def test_rewriting_a_table_the_open_transaction_created_is_quiet():
+    lint_ok("BEGIN; CREATE TABLE t (id bigint PRIMARY KEY); CLUSTER t USING t_pkey; COMMIT;", "prefer-repack")
+    # committed, every session sees it (VACUUM cannot run in the transaction that created the table)
+    lint_errors("BEGIN; CREATE TABLE t (id bigint PRIMARY KEY); COMMIT; VACUUM FULL t;", "prefer-repack")
 
 
 # -- ban-disable-trigger -----------------------------------------------------------------------
@@ -72,6 +73,29 @@ def test_disabling_triggers_is_a_warning_and_all_names_the_foreign_keys():
     lint_errors("BEGIN; ALTER TABLE orders DISABLE TRIGGER orders_audit; COMMIT;", "ban-disable-trigger")
 
 
-def test_enabling_triggers_and_new_tables_are_quiet():
-    lint_ok("BEGIN; ALTER TABLE orders ENABLE TRIGGER ALL; CREATE TABLE t (id int); ALTER TABLE t DISABLE TRIGGER ALL; "
-            "COMMIT;", "ban-disable-trigger")
+def test_replica_only_or_always_firing_and_row_level_security_changes_are_warnings():
+    for command, said in (("ENABLE REPLICA TRIGGER orders_audit", "replica-only"),
+                          ("ENABLE ALWAYS TRIGGER orders_audit", "replication sessions too"),
+                          ("DISABLE RULE orders_log", "disables rule orders_log"),
+                          ("ENABLE REPLICA RULE orders_log", "replica-only"),
+                          ("FORCE ROW LEVEL SECURITY", "owner too"),
+                          ("NO FORCE ROW LEVEL SECURITY", "bypass")):
+        [f] = lint_errors(f"BEGIN; ALTER TABLE orders {command}; COMMIT;", "ban-disable-trigger")
+        assert f.severity == "warning" and said in f.message, command
+
+
+def test_enabling_a_trigger_disabled_before_this_run_is_a_warning():
+    [f] = lint_errors("BEGIN; ALTER TABLE orders ENABLE TRIGGER orders_audit; COMMIT;", "ban-disable-trigger")
+    assert "never had it fire" in f.message
+    lint_errors("BEGIN; ALTER TABLE orders ENABLE RULE orders_log; COMMIT;", "ban-disable-trigger")
+
+
+def test_re_enabling_what_the_run_disabled_and_new_tables_are_quiet():
+    found = lint_errors("BEGIN;\nALTER TABLE orders DISABLE TRIGGER ALL;\nALTER TABLE orders ENABLE TRIGGER ALL;\n"
+                        "ALTER TABLE orders DISABLE RULE orders_log;\nALTER TABLE orders ENABLE RULE orders_log;\nCOMMIT;",
+                        "ban-disable-trigger")
+    assert [f.line for f in found] == [2, 4]  # the DISABLEs only
+    lint_ok("BEGIN; ALTER TABLE orders ENABLE TRIGGER ALL; ALTER TABLE orders ENABLE TRIGGER USER; COMMIT;",
+            "ban-disable-trigger")  # the generic restore, often written defensively
+    lint_ok("BEGIN; CREATE TABLE t (id int); ALTER TABLE t DISABLE TRIGGER ALL; ALTER TABLE t FORCE ROW LEVEL SECURITY; "
+            "ALTER TABLE orders ENABLE ROW LEVEL SECURITY; COMMIT;", "ban-disable-trigger")

@@ -253,6 +253,12 @@ def test_a_begin_inside_an_open_transaction_is_a_warning():
     assert "already open" in f.message
 
 
+def test_a_commit_with_no_transaction_open_is_a_warning():
+    # PostgreSQL 15: "WARNING: there is no transaction in progress"
+    [f] = lint_errors("BEGIN;\nSELECT 1;\nCOMMIT;\nCOMMIT;\n", "transaction-nesting")
+    assert f.line == 4 and "no transaction open" in f.message
+
+
 def test_transactions_one_after_the_other_are_quiet():
     lint_ok("BEGIN; ALTER TABLE users ADD COLUMN a text; COMMIT; BEGIN; ALTER TABLE orders ADD COLUMN b text; "
             "COMMIT;", "transaction-nesting")
@@ -288,5 +294,43 @@ def test_a_rollback_undoes_what_the_run_created():
     # the table created and rolled back does not exist: the one used after it is someone else's
     lint_errors("BEGIN; CREATE TABLE t (id int); ROLLBACK; BEGIN; CREATE INDEX t_id_idx ON t (id); COMMIT;",
                 "require-concurrent-index-creation")
-    lint_ok("BEGIN; CREATE TABLE t (id int); COMMIT; BEGIN; CREATE INDEX t_id_idx ON t (id); COMMIT;",
+    lint_ok("BEGIN; CREATE TABLE t (id int); CREATE INDEX t_id_idx ON t (id); COMMIT;",
             "require-concurrent-index-creation")
+
+
+def test_a_table_the_run_created_is_exempt_from_lock_rules_until_its_transaction_commits():
+    # After the COMMIT every session sees the table (squawk's created_table_after_commit_err): the new
+    # release may already use it, and its locks queue like any table's. Renaming or dropping it still
+    # breaks nothing: the release running before this deploy never knew it.
+    for sql, rule in (("CREATE INDEX t_id_idx ON t (id)", "require-concurrent-index-creation"),
+                      ("ALTER TABLE t ADD CHECK (id > 0)", "constraint-missing-not-valid"),
+                      ("ALTER TABLE t ADD UNIQUE (id)", "disallowed-unique-constraint"),
+                      ("ALTER TABLE t ADD FOREIGN KEY (id) REFERENCES users (id)", "adding-foreign-key-constraint"),
+                      ("ALTER TABLE t ADD PRIMARY KEY (id)", "adding-serial-primary-key-field")):
+        lint_ok(f"BEGIN; CREATE TABLE t (id int); {sql}; COMMIT;", rule)
+        lint_errors(f"BEGIN; CREATE TABLE t (id int); COMMIT; BEGIN; {sql}; COMMIT;", rule)
+        lint_errors(f"CREATE TABLE t (id int); {sql};", rule)  # no transaction: each statement commits
+    lint_ok("BEGIN; CREATE TABLE t (id int); COMMIT; ALTER TABLE t RENAME TO t2;", "renaming-table")
+
+
+def test_squawks_disable_assume_in_transaction_comment_runs_the_file_outside_a_transaction():
+    sql = """\
+        {comment}
+        CREATE INDEX CONCURRENTLY users_email_idx ON users (email);
+        ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;
+        """
+    lint_errors(sql.format(comment="-- squawk wraps this file"), "ban-concurrent-index-creation-in-transaction",
+                assume_in_transaction=True)
+    lint_ok(sql.format(comment="-- squawk-disable-assume-in-transaction"),
+            "ban-concurrent-index-creation-in-transaction", assume_in_transaction=True)
+    lint_ok("-- squawk-disable-assume-in-transaction\nBEGIN;\nSELECT 1;\nCOMMIT;\n", "transaction-nesting",
+            assume_in_transaction=True)
+
+
+def test_commit_and_chain_opens_the_next_transaction_at_once():
+    # squawk's chained_transactions tests: the table created after COMMIT AND CHAIN is in a new, open transaction
+    lint_ok("BEGIN; COMMIT AND CHAIN; CREATE TABLE t (id int); ALTER TABLE t ADD CHECK (id > 0); COMMIT;",
+            "constraint-missing-not-valid")
+    lint_errors("BEGIN; CREATE TABLE t (id int); COMMIT AND CHAIN; ALTER TABLE t ADD CHECK (id > 0); COMMIT;",
+                "constraint-missing-not-valid")
+    lint_ok("BEGIN; COMMIT AND CHAIN; ALTER TABLE users ADD COLUMN a text; COMMIT;", "prefer-robust-stmts")
