@@ -10,8 +10,9 @@ the call stay as they were.
   inside `with op.get_context().autocommit_block():` unless already in one;
 - a call longer than 88 characters is laid out as black would (GitHub's suggestion box clips longer
   lines);
-- op.create_foreign_key / op.create_check_constraint -> `postgresql_not_valid=True`, followed by
-  the VALIDATE CONSTRAINT in an autocommit block (after a COMMIT, so the lock the ADD took is gone
+- op.create_foreign_key / op.create_check_constraint -> `postgresql_not_valid=True` after a guarded
+  drop_constraint (the ADD is committed before the block: a re-run after a failed VALIDATE must not
+  trip on it), followed by the VALIDATE CONSTRAINT in an autocommit block (after a COMMIT, so the lock the ADD took is gone
   before the validating scan starts).
 """
 
@@ -278,7 +279,15 @@ def _transform(statement, receiver: str, name: str, fix: str, in_autocommit: boo
     fixed = statement.with_changes(body=[statement.body[0].with_changes(
         value=_with_keyword(call, "postgresql_not_valid"))])
     validate = cst.parse_statement(f"{receiver}.execute({_literal(sql, call)})\n")
-    return [fixed, validate] if in_autocommit else [fixed, _autocommit(receiver, _after_reset([validate], receiver, reset, call))]
+    # The ADD is committed before the VALIDATE block runs: if VALIDATE fails, the re-run must not trip on it.
+    render = cst.Module(body=[]).code_for_node
+    kind = _literal("foreignkey" if name == "create_foreign_key" else "check", call)
+    where = f", schema={_literal(schema, call)}" if schema else ""
+    drop = cst.parse_statement(
+        f"{receiver}.drop_constraint({render(_argument(call, 0, 'constraint_name'))}, {_literal(table, call)}, "
+        f"type_={kind}{where}, if_exists=True)\n")
+    return [drop, fixed, validate] if in_autocommit else \
+        [drop, fixed, _autocommit(receiver, _after_reset([validate], receiver, reset, call))]
 
 
 def _after_reset(body: list, receiver: str, reset: str | None, like: cst.Call) -> list:
