@@ -7,8 +7,11 @@ modified or renamed a revision file (a .py file under a `versions/` directory) t
 and at the commit are compared the way a review compares base and branch (linters.changes.compare):
 "error" when the review would report edited-revision (or deleted-revision) as an error, "ok" when it
 says nothing or only the cosmetic info. The labels file holds the verdict a reviewer gave each pair by
-reading its diff ({"<repo>:<commit>:<path>": "semantic" | "cosmetic"}); a semantic edit must be an error,
-a cosmetic one must not. --dump writes each pair's diff and our verdict for labelling.
+reading its diff ({"<repo>:<commit>:<path>": "semantic" | "cosmetic" | "refactor"}); a semantic edit must
+be an error, a cosmetic one must not. "refactor" is code that changed while, by the reviewer's reading,
+the SQL did not (a module renamed, a constant named, an import from elsewhere): proving that needs the
+project's code, so the review calls it an edit; those pairs are counted apart. --dump writes each pair's
+diff and our verdict for labelling; --labelled-only skips the pairs without a label (fast).
 """
 
 from __future__ import annotations
@@ -62,12 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("mirrors", nargs="+")
     p.add_argument("--labels", type=Path, default=Path(__file__).with_name("edited_revisions_labels.json"))
     p.add_argument("--dump", type=Path)
+    p.add_argument("--labelled-only", action="store_true")
     args = p.parse_args(argv)
     labels = json.loads(args.labels.read_text()) if args.labels.is_file() else {}
     tally, wrong, ours = Counter(), [], Counter()
     for git_dir in args.mirrors:
         name = Path(git_dir).parent.name if Path(git_dir).name == "repo" else Path(git_dir).name
         for commit, parent, old, new in edit_pairs(git_dir):
+            if args.labelled_only and f"{name}:{commit[:12]}:{new}" not in labels:
+                continue
             said = verdict(git_dir, commit, parent, old, new)
             if said is None:
                 continue
@@ -77,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                 diff = _git(git_dir, "diff", "-U0", "-M", parent, commit, "--", old, new)
                 args.dump.mkdir(parents=True, exist_ok=True)
                 (args.dump / (key.replace("/", "_").replace(":", "__") + f".{said}.diff")).write_text(diff)
-            if key in labels:
+            if labels.get(key) == "refactor":
+                tally[("refactor", said)] += 1
+            elif key in labels:
                 right = (labels[key] == "semantic") == (said == "error")
                 tally[(labels[key], right)] += 1
                 if not right:
@@ -87,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         n = tally[(kind, True)] + tally[(kind, False)]
         if n:
             print(f"{kind} edits labelled: {n}, right {tally[(kind, True)]} ({tally[(kind, True)] / n:.1%})")
+    refactors = tally[("refactor", "error")] + tally[("refactor", "ok")]
+    if refactors:
+        print(f"refactors labelled: {refactors} (we say error {tally[('refactor', 'error')]}, ok {tally[('refactor', 'ok')]})")
     for line in wrong:
         print("  wrong:", line)
     return 0

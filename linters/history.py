@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import builtins
+import copy
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -34,14 +37,16 @@ class RevisionFile:
 
     @property
     def tree(self) -> ast.Module | None:
-        """The AST without docstrings, None when the file does not parse.
+        """The AST as edits are compared (no docstrings, canonical imports and SQL text), None when
+        the file does not parse.
 
         Parsed on first use: only files whose text differs from the base need it, and keeping
         thousands of trees alive would cost more memory than parsing the few that are compared.
         """
         if self._tree is _UNPARSED:
             try:
-                self._tree = canonical_imports(without_lint_fixes(strip_docstrings(ast.parse(self.source, filename=self.path))))
+                tree = strip_docstrings(ast.parse(self.source, filename=self.path))
+                self._tree = canonical_sql(canonical_imports(module_constants_inlined(without_lint_fixes(tree))))
             except (SyntaxError, ValueError, MemoryError, RecursionError):
                 self._tree = None
         return self._tree
@@ -76,37 +81,167 @@ def strip_docstrings(tree: ast.AST) -> ast.AST:
 
 def without_lint_fixes(tree: ast.Module) -> ast.Module:
     """What linters' autofixes change without changing behaviour, undone: a `pass` next to other
-    statements (ruff PIE790), a type annotation on a module-level assignment (`branch_labels: str | None
-    = None`, newer Alembic templates and pyupgrade)."""
+    statements (ruff PIE790), type annotations of functions (`-> None`, pyupgrade, mypy) and of plain
+    assignments (`branch_labels: str | None = None`, newer Alembic templates). Annotations in a class
+    body stay: dataclasses and pydantic models read them."""
     for node in ast.walk(tree):
         for name in ("body", "orelse", "finalbody"):
             body = getattr(node, name, None)
             if isinstance(body, list) and len(body) > 1 and any(isinstance(b, ast.Pass) for b in body):
                 setattr(node, name, [b for b in body if not isinstance(b, ast.Pass)] or [ast.Pass()])
-    tree.body = [ast.copy_location(ast.Assign(targets=[n.target], value=n.value, lineno=n.lineno), n)
-                 if isinstance(n, ast.AnnAssign) and n.value is not None and n.simple else n for n in tree.body]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+            for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs,
+                        node.args.vararg, node.args.kwarg):
+                if arg is not None:
+                    arg.annotation = None
+            node.body = _unannotated(node.body)
+    tree.body = _unannotated(tree.body)
     return tree
 
 
+def _unannotated(body: list[ast.stmt]) -> list[ast.stmt]:
+    """`x: T = v` as `x = v`: the annotation of a name assigned in a module or function is never read."""
+    return [ast.copy_location(ast.Assign(targets=[n.target], value=n.value, lineno=n.lineno), n)
+            if isinstance(n, ast.AnnAssign) and n.value is not None and n.simple else n for n in body]
+
+
+def module_constants_inlined(tree: ast.Module) -> ast.Module:
+    """Module-level names bound once, to a value without calls, and never rebound: a constant
+    (`USER_TABLE = "user"`) is replaced by its value where it is read, and one nothing in the file
+    reads (neutron's `neutron_milestone = [migration.WALLABY]`, tool metadata) is dropped. Naming a
+    literal, or tagging a revision for another tool, does not change the SQL it runs; Alembic reads
+    only the identity fields, which stay."""
+    bindings: dict[str, int] = {}
+    loads: dict[str, int] = {}
+    for node in ast.walk(tree):
+        for name in _bound_names(node):
+            bindings[name] = bindings.get(name, 0) + 1
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            loads[node.id] = loads.get(node.id, 0) + 1
+    constants: dict[str, ast.expr] = {}
+    dropped: set[int] = set()
+    for i, node in enumerate(tree.body):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id
+        if name in IDENTITY_FIELDS or bindings.get(name) != 1 or not _without_calls(node.value):
+            continue
+        if not loads.get(name):
+            if all(n.id in bindings or hasattr(builtins, n.id) for n in ast.walk(node.value) if isinstance(n, ast.Name)):
+                dropped.add(i)  # (a name nothing binds would fail the import: that stays an edit)
+        elif _immutable_literal(node.value):
+            constants[name] = node.value
+            dropped.add(i)
+    if constants:
+        tree = _Inline(constants).visit(tree)
+    tree.body = [n for i, n in enumerate(tree.body) if i not in dropped] or [ast.Pass()]
+    return tree
+
+
+def _bound_names(node: ast.AST):
+    """Names `node` binds (or declares global/nonlocal: then they are not constants)."""
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        yield node.id
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        yield node.name
+    elif isinstance(node, ast.arg):
+        yield node.arg
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        for alias in node.names:
+            yield alias.asname or alias.name.split(".")[0]
+    elif isinstance(node, (ast.Global, ast.Nonlocal)):
+        yield from node.names
+        yield from node.names  # twice: never a constant
+    elif isinstance(node, ast.ExceptHandler) and node.name:
+        yield node.name
+
+
+def _without_calls(value: ast.expr) -> bool:
+    return all(isinstance(n, (ast.Constant, ast.Name, ast.Attribute, ast.List, ast.Tuple, ast.Set, ast.Dict,
+                              ast.Load, ast.UnaryOp, ast.USub, ast.UAdd)) for n in ast.walk(value))
+
+
+def _immutable_literal(value: ast.expr) -> bool:
+    return all(isinstance(n, (ast.Constant, ast.Tuple, ast.Load, ast.UnaryOp, ast.USub, ast.UAdd))
+               for n in ast.walk(value))
+
+
+class _Inline(ast.NodeTransformer):
+    def __init__(self, constants: dict[str, ast.expr]):
+        self.constants = constants
+
+    def visit_Name(self, node: ast.Name):
+        value = self.constants.get(node.id) if isinstance(node.ctx, ast.Load) else None
+        return ast.copy_location(copy.deepcopy(value), node) if value is not None else node
+
+
 def canonical_imports(tree: ast.Module) -> ast.Module:
-    """The imports at the top of a module one name each, sorted, without repeats and without the
-    unused ones: isort or ruff reordering, merging or pruning them does not change what the revision does."""
-    top = 0
-    while top < len(tree.body) and isinstance(tree.body[top], (ast.Import, ast.ImportFrom)):
-        top += 1
-    used = {n.id for stmt in tree.body[top:] for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    """Each run of imports in the module body one name each, sorted, without repeats and without the
+    unused ones: isort or ruff reordering, merging or pruning them does not change what the revision
+    does. Runs are sorted in place (an import never moves past other code), wherever they are: after
+    the revision identifiers, after a logger, as often as at the top."""
+    is_import = lambda node: isinstance(node, (ast.Import, ast.ImportFrom))
+    used = {n.id for stmt in tree.body if not is_import(stmt) for n in ast.walk(stmt) if isinstance(n, ast.Name)}
+    body: list[ast.stmt] = []
+    run: list[ast.stmt] = []
+    for node in [*tree.body, None]:
+        if node is not None and is_import(node):
+            run.append(node)
+            continue
+        body += _canonical_run(run, used)
+        run = []
+        if node is not None:
+            body.append(node)
+    tree.body = body
+    return tree
+
+
+def _canonical_run(run: list[ast.stmt], used: set[str]) -> list[ast.stmt]:
     single = {}
-    for node in tree.body[:top]:
+    for node in run:
         for alias in node.names:
             bound = alias.asname or (alias.name.split(".")[0] if isinstance(node, ast.Import) else alias.name)
-            if bound not in used and alias.name != "*":
-                continue  # an unused import (ruff's F401 fix removes them) runs no SQL
+            if bound not in used and alias.name not in ("*", "annotations"):
+                continue  # an unused import (ruff's F401 fix removes them) runs no SQL; `from __future__
+                # import annotations` is not a name but turns annotations into strings
             one = ast.Import(names=[alias]) if isinstance(node, ast.Import) else \
                 ast.ImportFrom(module=node.module, names=[alias], level=node.level)
             ast.copy_location(one, node)
             single.setdefault(normalized_dump(one), one)
-    tree.body[:top] = [single[k] for k in sorted(single)]
+    return [single[k] for k in sorted(single)]
+
+
+def canonical_sql(tree: ast.Module) -> ast.Module:
+    """String constants that are SQL, as PostgreSQL's parser reads them: re-indenting a query, trailing
+    spaces or keyword case do not change the statement (pglast's parse tree, without positions)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) > 8 \
+                and not node.value.isidentifier():
+            parsed = _sql_tree(node.value)
+            if parsed is not None:
+                node.value = parsed
     return tree
+
+
+def _sql_tree(text: str) -> str | None:
+    from pglast import parser  # only edited revisions with SQL text get here
+
+    try:
+        statements = json.loads(parser.parse_sql_json(text)).get("stmts", [])
+    except Exception:  # noqa: BLE001  (not SQL: a column name, a message, a format string)
+        return None
+    if not statements:
+        return None
+    return "sql:" + json.dumps([_without_positions(s.get("stmt")) for s in statements], sort_keys=True)
+
+
+def _without_positions(node):
+    if isinstance(node, dict):
+        return {k: _without_positions(v) for k, v in node.items() if k not in ("location", "stmt_location", "stmt_len")}
+    if isinstance(node, list):
+        return [_without_positions(v) for v in node]
+    return node
 
 
 def normalized_dump(tree: ast.AST) -> str:

@@ -39,6 +39,17 @@ def _finding_from_hit(rule: SqlRule, hit: Hit, stmt: Statement, state: RunState 
     return finding
 
 
+def name_the_others(finding: Finding) -> None:
+    """The statements a once-per-run finding stands for, said in its message."""
+    also = finding.extra.get("also_at")
+    if not also:
+        return
+    here = [str(line) for path, line, _ in also if path == finding.path]
+    elsewhere = [f"line {line} of revision {revision}" for path, line, revision in also if path != finding.path]
+    where = ([f"line{'s' if len(here) > 1 else ''} {', '.join(here)}"] if here else []) + elsewhere
+    finding.message += f"; the statement{'s' if len(also) > 1 else ''} at {', '.join(where)} also run{'' if len(also) > 1 else 's'} while it is held"
+
+
 def _targets_an_index(stmt: Statement) -> bool:
     """DROP INDEX / REINDEX INDEX: the lock model's first relation is the index, not the table it locks."""
     body = stmt.body
@@ -134,6 +145,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
         if direction == "downgrade" and key in after_upgrade:
             state.foreign_keys = after_upgrade[key].copy()
         state.foresee(s for item in revisions for s in item.parsed.statements if s.direction == direction)
+        said: dict[tuple, Finding] = {}  # (rule, Hit.once_per_run) -> the finding that says it for the run
         for item in revisions:
             statements = [s for s in item.parsed.statements if s.direction == direction]
             created = upgrade_creations(item.parsed.statements) if direction == "downgrade" and statements else set()
@@ -154,9 +166,18 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
                     continue
                 for rule in not_breaking if inverse else looking:
                     for hit in rule.check(stmt, state):  # a plain loop: no list built per rule and statement
+                        if hit.once_per_run is not None:
+                            if (first := said.get((rule.id, hit.once_per_run))) is not None:
+                                first.extra.setdefault("also_at", []).append((stmt.path, stmt.line, stmt.revision))
+                                continue
+                            said[(rule.id, hit.once_per_run)] = finding = _finding_from_hit(rule, hit, stmt, state)
+                            findings.append(finding)
+                            continue
                         findings.append(_finding_from_hit(rule, hit, stmt, state))
                 state.apply(stmt)
             state.tx.end_revision()
+        for finding in said.values():
+            name_the_others(finding)
         if direction == "upgrade":
             after_upgrade[key] = state.foreign_keys
     return findings

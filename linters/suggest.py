@@ -5,12 +5,14 @@ transforms it and renders it again at the author's indentation: quoting, layout 
 the call stay as they were.
 
 - op.create_index / op.drop_index -> `postgresql_concurrently=True` (drop_index: and
-  `if_exists=True`, so a failed run can be re-run), inside
-  `with op.get_context().autocommit_block():` unless already in one;
+  `if_exists=True`, so a failed run can be re-run; a named create_index: after a guarded
+  concurrent drop_index of the same index, which replaces the INVALID index a failed build leaves),
+  inside `with op.get_context().autocommit_block():` unless already in one;
 - a call longer than 88 characters is laid out as black would (GitHub's suggestion box clips longer
   lines);
-- op.create_foreign_key / op.create_check_constraint -> `postgresql_not_valid=True`, followed by
-  the VALIDATE CONSTRAINT in an autocommit block (after a COMMIT, so the lock the ADD took is gone
+- op.create_foreign_key / op.create_check_constraint -> `postgresql_not_valid=True` after a guarded
+  drop_constraint (the ADD is committed before the block: a re-run after a failed VALIDATE must not
+  trip on it), followed by the VALIDATE CONSTRAINT in an autocommit block (after a COMMIT, so the lock the ADD took is gone
   before the validating scan starts).
 """
 
@@ -21,7 +23,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from linters.pysource import parse_python
+from linters.pysource import func_name, literal_str, parse_python
 
 cst = None  # libcst takes ~130 ms to import: loaded by suggest() only when a fix is written
 
@@ -170,7 +172,8 @@ def suggest(source: str, line: int, fix: str) -> Suggestion | None:
         statement = cst.parse_module(snippet).body[0]
     except cst.ParserSyntaxError:
         return None
-    replacement = _transform(statement, receiver, name, fix, in_autocommit)
+    reset = None if in_autocommit else _local_lock_timeout(tree, node)
+    replacement = _transform(statement, receiver, name, fix, in_autocommit, reset)
     if replacement is None:
         return None
     code = cst.Module(body=replacement).code.rstrip("\n")
@@ -203,14 +206,68 @@ def _wrapped(line: str) -> str:
     return f"{indent}{func}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent})"
 
 
-def _transform(statement, receiver: str, name: str, fix: str, in_autocommit: bool) -> list | None:
+def _drop_before_build(call: cst.Call, receiver: str) -> cst.SimpleStatementLine | None:
+    """`op.drop_index(<the index>, table_name=..., postgresql_concurrently=True, if_exists=True)`: what
+    prefer-robust-stmts asks before a named concurrent build, so a re-run after a failed build replaces
+    the INVALID index it left. None for an unnamed index (its re-run builds another) or unknown names."""
+    index = _argument(call, 0, "index_name")
+    table = _argument(call, 1, "table_name")
+    if index is None or table is None or (isinstance(index, cst.Name) and index.value == "None"):
+        return None
+    render = cst.Module(body=[]).code_for_node
+    schema = next((a.value for a in call.args if a.keyword and a.keyword.value == "schema"), None)
+    arguments = f"{render(index)}, table_name={render(table)}" + (f", schema={render(schema)}" if schema else "")
+    return cst.parse_statement(
+        f"{receiver}.drop_index({arguments}, postgresql_concurrently=True, if_exists=True)\n")
+
+
+def _local_lock_timeout(tree: ast.Module, node: ast.stmt) -> str | None:
+    """`SET lock_timeout = ...` when the function around `node` set it with SET LOCAL before it: a new
+    autocommit_block commits, which ends a SET LOCAL, so the block (and what follows it) would run
+    without it. Inside the block it is set for the session: SET LOCAL means nothing outside a transaction."""
+    function = next((f for f in tree.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and f.lineno <= node.lineno <= (f.end_lineno or f.lineno)), None)
+    reset = None
+    for stmt in function.body if function else ():
+        if stmt.lineno >= node.lineno:
+            break
+        call = stmt.value if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) else None
+        sql = literal_str(call.args[0]) if call is not None and func_name(call) == "execute" and call.args else None
+        setting = _lock_timeout_set(sql) if sql else None
+        if setting is not None:
+            reset = setting[1] if setting[0] else None  # a session-wide SET outlives the COMMIT itself
+    return reset
+
+
+def _lock_timeout_set(sql: str) -> tuple[bool, str] | None:
+    """(is it SET LOCAL?, the same SET for the session) when `sql` is one SET of lock_timeout."""
+    from pglast import ast as pg, parse_sql
+    from pglast.stream import RawStream
+
+    try:
+        statements = parse_sql(sql)
+    except Exception:  # noqa: BLE001  (not SQL we can read: no reset written)
+        return None
+    if len(statements) != 1 or not isinstance(stmt := statements[0].stmt, pg.VariableSetStmt) \
+            or stmt.name != "lock_timeout":
+        return None
+    local = bool(stmt.is_local)
+    stmt.is_local = False
+    return local, RawStream()(stmt)
+
+
+def _transform(statement, receiver: str, name: str, fix: str, in_autocommit: bool,
+               reset: str | None = None) -> list | None:
     call = statement.body[0].value
     if fix == CONCURRENTLY:
         call = _with_keyword(call, "postgresql_concurrently")
         if name == "drop_index":  # outside a transaction a failed run is re-run: the recipe's if_exists=True
             call = _with_keyword(call, "if_exists")
         fixed = statement.with_changes(body=[statement.body[0].with_changes(value=call)])
-        return [fixed] if in_autocommit else [_autocommit(receiver, [fixed])]
+        body = [fixed]
+        if name == "create_index" and (drop := _drop_before_build(call, receiver)) is not None:
+            body.insert(0, drop)
+        return body if in_autocommit else [_autocommit(receiver, _after_reset(body, receiver, reset, call))]
     constraint = _string(_argument(call, 0, "constraint_name"))
     table = _string(_argument(call, 1, "source_table" if name == "create_foreign_key" else "table_name"))
     if not constraint or not table:
@@ -222,4 +279,16 @@ def _transform(statement, receiver: str, name: str, fix: str, in_autocommit: boo
     fixed = statement.with_changes(body=[statement.body[0].with_changes(
         value=_with_keyword(call, "postgresql_not_valid"))])
     validate = cst.parse_statement(f"{receiver}.execute({_literal(sql, call)})\n")
-    return [fixed, validate] if in_autocommit else [fixed, _autocommit(receiver, [validate])]
+    # The ADD is committed before the VALIDATE block runs: if VALIDATE fails, the re-run must not trip on it.
+    render = cst.Module(body=[]).code_for_node
+    kind = _literal("foreignkey" if name == "create_foreign_key" else "check", call)
+    where = f", schema={_literal(schema, call)}" if schema else ""
+    drop = cst.parse_statement(
+        f"{receiver}.drop_constraint({render(_argument(call, 0, 'constraint_name'))}, {_literal(table, call)}, "
+        f"type_={kind}{where}, if_exists=True)\n")
+    return [drop, fixed, validate] if in_autocommit else \
+        [drop, fixed, _autocommit(receiver, _after_reset([validate], receiver, reset, call))]
+
+
+def _after_reset(body: list, receiver: str, reset: str | None, like: cst.Call) -> list:
+    return body if reset is None else [cst.parse_statement(f"{receiver}.execute({_literal(reset, like)})\n"), *body]

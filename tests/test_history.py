@@ -30,6 +30,12 @@ def test_two_prs_on_the_same_parent_leave_two_heads(repo, review):
     assert line.startswith("down_revision")
     # The mechanical fix: point the new revision at the current head.
     assert heads["suggestion"] == "down_revision = '0002'"
+    # Applied, the history has one head again and nothing new is said about that line.
+    lines = (repo.path / rel).read_text().splitlines()
+    lines[heads["line"] - 1] = heads["suggestion"]
+    (repo.path / rel).write_text("\n".join(lines) + "\n")
+    code, report, _ = review()
+    assert [f for f in report["findings"] if f["path"] == rel and f["line"] == heads["line"]] == [] and code == 0
 
 
 def test_merge_revision_and_branch_labels_are_one_head(repo, review):
@@ -216,3 +222,72 @@ def test_lint_autofixes_are_cosmetic(repo, review):
     path.write_text(text)
     code, report, _ = review()
     assert [f["severity"] for f in findings_of(report, "edited-revision")] == ["info"] and code == 0
+
+
+def _edit_on_main(repo, header: str = "", upgrade: str = "pass") -> str:
+    """A second revision committed on main; returns its path for the branch to edit."""
+    rel = repo.add_revision("0002", "0001", upgrade, header=header, slug="two")
+    repo.commit("two")
+    repo.git("branch", "-f", "main", "HEAD")
+    return rel
+
+
+def _severities(report) -> list[str]:
+    return [f["severity"] for f in findings_of(report, "edited-revision")]
+
+
+def test_function_annotations_added_by_a_type_checker_are_cosmetic(repo, review):
+    path = repo.path / _edit_on_main(repo, upgrade='op.execute("UPDATE exams SET title = lower(title)")')
+    original = path.read_text()
+    path.write_text(original.replace("def upgrade():", "def upgrade() -> None:")
+                    .replace("def downgrade():", "def downgrade() -> None:"))
+    code, report, _ = review()
+    assert _severities(report) == ["info"] and code == 0
+    path.write_text(original.replace("def upgrade():", "def upgrade(*args):\n    args = None"))
+    code, report, _ = review()
+    assert _severities(report) == ["error"]
+
+
+def test_imports_sorted_below_the_revision_identifiers_are_cosmetic(repo, review):
+    # jupyterhub's revisions import after `depends_on = None`; isort sorts that run of imports too.
+    rel = repo.add_revision("0002", "0001", "op.execute(json.dumps([str(datetime)]))", slug="two")
+    path = repo.path / rel
+    below = "depends_on = None\nfrom datetime import datetime\nimport json\n"
+    path.write_text(path.read_text().replace("depends_on = None\n", below))
+    repo.commit("two")
+    repo.git("branch", "-f", "main", "HEAD")
+    path.write_text(path.read_text().replace(below, "depends_on = None\nimport json\nfrom datetime import datetime\n"))
+    code, report, _ = review()
+    assert _severities(report) == ["info"] and code == 0
+
+
+def test_reindented_sql_text_is_cosmetic_and_a_changed_value_is_not(repo, review):
+    call = """op.execute("UPDATE exams SET title = 'x' WHERE id = 1")"""
+    path = repo.path / _edit_on_main(repo, upgrade=call)
+    original = path.read_text()
+    assert call in original
+    path.write_text(original.replace(call, 'op.execute(\n        """\n        update exams   \n        set title = \'x\'\n'
+                                           '        where id = 1\n        """\n    )'))
+    code, report, _ = review()
+    assert _severities(report) == ["info"] and code == 0
+    path.write_text(original.replace("WHERE id = 1", "WHERE id = 2"))
+    code, report, _ = review()
+    assert _severities(report) == ["error"] and code == 1
+
+
+def test_naming_a_constant_or_tagging_a_revision_for_another_tool_is_cosmetic(repo, review):
+    path = repo.path / _edit_on_main(repo, upgrade='op.add_column("users", sa.Column("nickname", sa.String(80)))')
+    original = path.read_text()
+    named = original.replace("\nrevision = ", "\nUSERS = 'users'\nLENGTH = 80\nrevision = ").replace(
+        '"users", sa.Column("nickname", sa.String(80))', 'USERS, sa.Column("nickname", sa.String(LENGTH))')
+    # neutron tags old revisions with the release they shipped in; Alembic never reads it
+    tagged = named.replace("depends_on = None\n", "depends_on = None\nmilestone = [sa.types.TEXT]\n")
+    path.write_text(tagged)
+    code, report, _ = review()
+    assert _severities(report) == ["info"] and code == 0
+    path.write_text(tagged.replace("LENGTH = 80", "LENGTH = 120"))  # the constant's value is the SQL's
+    code, report, _ = review()
+    assert _severities(report) == ["error"] and code == 1
+    path.write_text(named.replace("depends_on = None\n", "depends_on = None\nmilestone = [releases.ZED]\n"))
+    code, report, _ = review()  # a tag naming nothing the file binds fails the import: an edit
+    assert _severities(report) == ["error"]

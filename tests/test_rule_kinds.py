@@ -16,7 +16,8 @@ import pytest
 
 from linters.config import Config
 from linters.model import RenderResult, Reviewed
-from linters.sqlrun import RunSetup, alembic_bookkeeping, sql_findings
+from linters.findings import Finding
+from linters.sqlrun import RunSetup, alembic_bookkeeping, name_the_others, sql_findings
 from linters.history import RevisionFile
 from linters.sql import Chunk
 from linters.rules import SqlRule, rules_of
@@ -151,11 +152,22 @@ def _every_rule_on_every_statement(parsed, in_transaction: bool, config: Config)
     state.foresee(parsed.statements)  # as sql_findings does: what the run drops and re-adds
     state.tx.begin_revision("r1", parsed.statements)
     out = []
+    said: dict[tuple, Finding] = {}  # Hit.once_per_run: the first hit speaks for the others, as in sql_findings
     for stmt in parsed.statements:
         for rule in [] if alembic_bookkeeping(stmt) else rules_of(SqlRule):
-            out += [(rule.id, stmt.sql, hit.message) for hit in rule.check(stmt, state)]
+            for hit in rule.check(stmt, state):
+                first = said.get((rule.id, hit.once_per_run)) if hit.once_per_run is not None else None
+                if first is not None:
+                    first.extra.setdefault("also_at", []).append((stmt.path, stmt.line, stmt.revision))
+                    continue
+                finding = Finding(rule.id, rule.severity, hit.message, path=stmt.path, statement=stmt.sql)
+                if hit.once_per_run is not None:
+                    said[(rule.id, hit.once_per_run)] = finding
+                out.append(finding)
         state.apply(stmt)
-    return out
+    for finding in said.values():
+        name_the_others(finding)
+    return [(f.rule, f.statement, f.message) for f in out]
 
 
 @pytest.mark.parametrize("in_transaction,pg_version", STATES)

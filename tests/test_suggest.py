@@ -39,8 +39,12 @@ def fix_for(source: str, line: int, rule: str):
 def test_index_build_goes_concurrent_inside_autocommit_block_keeping_layout():
     fix = fix_for(REVISION, 3, "require-concurrent-index-creation")
     assert (fix.start, fix.end) == (3, 7)
+    # a named build first drops the INVALID index a failed run may have left (prefer-robust-stmts' recipe)
     assert fix.text == textwrap.indent(textwrap.dedent('''\
         with op.get_context().autocommit_block():
+            op.drop_index(
+                "ix_a", table_name="users", postgresql_concurrently=True, if_exists=True
+            )
             op.create_index(
                 "ix_a",
                 "users",
@@ -63,7 +67,11 @@ def test_already_in_autocommit_block_only_the_flags_are_added_and_wrapped_as_bla
 def test_constraints_become_not_valid_then_validated_after_a_commit():
     fk = fix_for(REVISION, 8, "adding-foreign-key-constraint")
     # too long for one line even with the arguments on their own: one per line, trailing comma (black)
+    # the ADD commits before the VALIDATE block: a guarded drop first, so a re-run after a failed VALIDATE works
     assert fk.text.splitlines() == [
+        "    op.drop_constraint(",
+        '        op.f("fk_o_u"), "orders", type_="foreignkey", schema="shop", if_exists=True',
+        "    )",
         "    op.create_foreign_key(",
         '        op.f("fk_o_u"),',
         '        "orders",',
@@ -78,7 +86,8 @@ def test_constraints_become_not_valid_then_validated_after_a_commit():
     ]
     assert max(len(line) for line in fk.text.splitlines()) <= 88
     check = fix_for(REVISION, 11, "constraint-missing-not-valid")
-    assert check.text.splitlines()[:3] == [  # 91 characters: the arguments fit on one line of their own
+    assert check.text.splitlines()[:4] == [  # 91 characters: the arguments fit on one line of their own
+        '    op.drop_constraint("ck_amount", "orders", type_="check", if_exists=True)',
         "    op.create_check_constraint(",
         '        "ck_amount", "orders", "amount > 0", postgresql_not_valid=True',
         "    )"]
@@ -158,3 +167,62 @@ def test_applied_suggestions_migrate_a_real_database(repo, review, database):
         valid_index = conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_exams_user'::regclass"
                                    ).fetchone()[0]
     assert validated == {"fk_exams_user": True, "ck_exams_title": True} and valid_index
+
+
+def _apply_all(path, findings) -> list[tuple[dict, int, int]]:
+    """Every suggestion applied at once, as a reviewer clicking each one: (finding, first, last line
+    of its replacement in the new file)."""
+    lines = path.read_text().splitlines()
+    fixes = sorted((f for f in findings if f["suggestion"]), key=lambda f: f["line"])
+    spans, shift, out, at = [], 0, [], 0
+    for f in fixes:
+        new = f["suggestion"].splitlines()
+        out += lines[at:f["line"] - 1] + new
+        at = f["end_line"]
+        spans.append((f, f["line"] + shift, f["line"] + shift + len(new) - 1))
+        shift += len(new) - (f["end_line"] - f["line"] + 1)
+    path.write_text("\n".join(out + lines[at:]) + "\n")
+    return spans
+
+
+def test_applying_every_suggestion_leaves_nothing_new_to_say_about_the_suggested_code(repo, review):
+    """The suggestions are a fixed point: after applying them all, a second review finds nothing on
+    the suggested lines that the first did not already say about those ops (and not the fixed rule)."""
+    repo.add_revision("0002", "0001", """
+        op.add_column("exams", sa.Column("user_id", sa.BigInteger))
+        op.create_index("ix_exams_title", "exams", ["title"])
+    """, slug="before")
+    repo.commit("on main")
+    repo.git("branch", "-f", "main", "HEAD")
+    rel = repo.add_revision("0003", "0002", """
+        op.execute("SET LOCAL lock_timeout = '3s'")
+        op.create_index("ix_users_email", "users", ["email"])
+        op.drop_index("ix_exams_title", table_name="exams")
+        op.create_foreign_key("fk_exams_user", "exams", "users", ["user_id"], ["id"])
+        op.create_check_constraint("ck_exams_title", "exams", "title <> ''")
+        op.create_index("ix_users_legacy", "users", ["legacy_name"], unique=True)
+    """, slug="fixable")
+    _, before, _ = review()
+    fixed = {f["rule"] for f in before["findings"] if f["suggestion"]}
+    assert fixed == {"require-concurrent-index-creation", "require-concurrent-index-deletion",
+                     "adding-foreign-key-constraint", "constraint-missing-not-valid"}
+    spans = _apply_all(repo.path / rel, [f for f in before["findings"] if f["path"] == rel])
+    _, after, _ = review()
+    for f, first, last in spans:
+        said_before = {g["rule"] for g in before["findings"] if g["path"] == rel and g["line"] == f["line"]}
+        new = [(g["rule"], g["line"], g["message"]) for g in after["findings"]
+               if g["path"] == rel and g["direction"] == "upgrade" and first <= g["line"] <= last
+               and (g["rule"] not in said_before or g["rule"] == f["rule"])]
+        assert new == [], f"after applying the {f['rule']} suggestion"
+
+
+def test_a_new_autocommit_block_sets_again_the_lock_timeout_a_set_local_gave_only_to_the_transaction():
+    source = 'def upgrade():\n    op.execute("SET LOCAL lock_timeout = \'3s\'")\n    op.create_index(None, "users", ["email"])\n'
+    fix = fix_for(source, 3, "require-concurrent-index-creation")
+    assert fix.text.splitlines()[:2] == ["    with op.get_context().autocommit_block():",
+                                         "        op.execute(\"SET lock_timeout TO '3s'\")"]
+    # a session-wide SET outlives the block's COMMIT: nothing to repeat (and an unnamed index needs no drop)
+    session = source.replace("SET LOCAL", "SET")
+    assert fix_for(session, 3, "require-concurrent-index-creation").text == (
+        '    with op.get_context().autocommit_block():\n'
+        '        op.create_index(None, "users", ["email"], postgresql_concurrently=True)')

@@ -49,6 +49,23 @@ def test_lock_from_an_earlier_revision_is_held_by_the_next_one(repo, review):
     assert "transaction_per_migration=True" in f["hint"]
 
 
+def test_one_finding_per_held_lock_names_every_statement_that_runs_under_it(repo, review):
+    repo.add_revision("0002", "0001", """
+        op.execute("SET lock_timeout = '2s'")
+        op.add_column("users", sa.Column("nickname", sa.Text))
+        op.execute("UPDATE exams SET title = upper(title) WHERE title IS NOT NULL")
+        op.execute("UPDATE exams SET title = lower(title) WHERE title IS NOT NULL")
+    """, 'op.drop_column("users", "nickname")', slug="nick")
+    repo.add_revision("0003", "0002", 'op.execute("UPDATE exams SET title = trim(title) WHERE title IS NOT NULL")',
+                      slug="trim")
+    _, report, _ = review()
+    [f] = of(report, "lock-held-across-statements")  # one problem, one fix: said once, not per statement
+    assert "UPDATE exams SET title = upper" in line_text(repo, f)
+    lower = line_text(repo, f).replace("upper", "lower")
+    lower_line = (repo.path / f["path"]).read_text().splitlines().index(lower) + 1
+    assert f"the statements at line {lower_line}, line 12 of revision 0003 also run while it is held" in f["message"]
+
+
 def test_transaction_per_migration_in_env_py_or_config_releases_locks_between_revisions(repo, review):
     repo.add_revision("0002", "0001", """
         op.execute("SET lock_timeout = '2s'")

@@ -81,6 +81,9 @@ class Hit:
     lock: str | None = None
     hint: str | None = None
     suggestion: str | None = None
+    # Hits of one rule with the same key in one deploy run are one finding: the first, which names the
+    # statements of the others (one problem with one fix, said once).
+    once_per_run: tuple | None = None
 
 
 RULES: dict[str, Rule] = {}

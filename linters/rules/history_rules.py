@@ -22,7 +22,8 @@ def _finding(rule_id: str, f: RevisionFile, line: int | None, message: str, **ex
     why="Databases that already ran this revision never run it again: the change silently never "
         "reaches production, and fresh databases now differ from old ones.",
     recipe="Leave applied revisions as they are and put the change in a new revision "
-           "(`alembic revision -m \"...\"`). Comments, formatting and docstrings may change freely.",
+           "(`alembic revision -m \"...\"`). Comments, docstrings, formatting, import order, type "
+           "annotations and the layout of SQL text may change freely.",
 )
 def edited_revision(history: History):
     for change in history.changes:
@@ -36,7 +37,7 @@ def edited_revision(history: History):
             yield _finding("edited-revision", head, change.first_changed_line, message)
         elif change.status == "unchanged" and change.cosmetic:
             yield _finding("edited-revision", change.head, 1,
-                           "only comments, formatting or docstrings changed in an existing revision (harmless)",
+                           "only comments, formatting, docstrings, imports or annotations changed in an existing revision (harmless)",
                            severity=Severity.INFO, hint="Nothing to do: the code Alembic runs is the same.")
 
 

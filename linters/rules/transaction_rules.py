@@ -102,7 +102,8 @@ def lock_held_across_statements(stmt, state):
         hint = ("The lock comes from an earlier revision of the same `alembic upgrade`: Alembic runs them all in "
                 "one transaction because env.py does not pass transaction_per_migration=True to "
                 "context.configure(). Pass it, so each revision commits and releases its locks.")
-    yield Hit(message, table=harmed[0].table, lock=AEL, hint=hint)
+    first = harmed[0]
+    yield Hit(message, table=first.table, lock=AEL, hint=hint, once_per_run=(first.table, first.revision, first.line))
 
 
 @sql_rule(
