@@ -88,6 +88,15 @@ def is_bookkeeping(table: str | None) -> bool:
     return table is not None and table.rsplit(".", 1)[-1] == ALEMBIC_VERSION
 
 
+VERSION_TABLE_KINDS = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt", "CreateStmt"})
+
+
+def alembic_bookkeeping(stmt) -> bool:
+    """Alembic's own statements on its version table (`alembic upgrade --sql` creates it, then writes
+    it once per revision): the user did not write them and cannot change them."""
+    return stmt.kind in VERSION_TABLE_KINDS and is_bookkeeping(relation_name(stmt.body.get("relation")))
+
+
 def derived(stmt, compute: Callable):
     """compute(stmt), once per statement: what many readers take off the same node (a tuple, not to change)."""
     found = stmt.derived.get(compute)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from linters.nodes import is_bookkeeping, relation_name, strings
+from linters.nodes import alembic_bookkeeping, strings
 from linters.schema_objects import created_table
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, Statement
 
@@ -211,7 +211,7 @@ def _committed_early(statements: list[Statement], stamped_after: bool) -> set[in
             if stamping:
                 stamped.add(id(stmt))
             stamping = False
-        elif stmt.kind in ("UpdateStmt", "InsertStmt") and is_bookkeeping(relation_name(stmt.body.get("relation"))):
+        elif stmt.kind in ("UpdateStmt", "InsertStmt") and alembic_bookkeeping(stmt):
             stamping = True
     if not stamped and not stamped_after:
         return set()

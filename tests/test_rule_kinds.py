@@ -17,7 +17,8 @@ import pytest
 from linters.config import Config
 from linters.model import RenderResult, Reviewed
 from linters.findings import Finding
-from linters.sqlrun import RunSetup, alembic_bookkeeping, name_the_others, sql_findings
+from linters.nodes import alembic_bookkeeping
+from linters.sqlrun import RunSetup, name_the_others, sql_findings
 from linters.history import RevisionFile
 from linters.sql import Chunk
 from linters.rules import SqlRule, rules_of
