@@ -37,21 +37,34 @@ class RunState:
     dropped_in_run: set[str] = field(default_factory=set)                 # tables some statement of the run drops
     added_in_run: set[tuple[str, str]] = field(default_factory=set)       # (table, constraint) some statement adds
 
-    # What existed when the open transaction began: a ROLLBACK brings it back (a table created and
-    # rolled back does not exist, and one of the same name later is someone else's).
-    _at_begin: tuple | None = field(default=None, repr=False)
+    # Undo journal of the open transaction: a ROLLBACK takes back what it created (a table created and
+    # rolled back does not exist, and one of the same name later is someone else's). A journal, not a copy
+    # at each BEGIN: a long raw SQL file has thousands of BEGINs and hundreds of tables.
+    _undo: list | None = field(default=None, repr=False)
 
     def _transaction_boundary(self, stmt: Statement) -> None:
         kind = stmt.body.get("kind")
         if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
-            self._at_begin = (set(self.created_tables), dict(self.created_indexes), set(self.created_objects))
-        elif kind == "TRANS_STMT_ROLLBACK" and self._at_begin is not None:
-            self.created_tables, self.created_indexes, self.created_objects = self._at_begin
-            self._at_begin = None
+            self._undo = []
         elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):
-            self._at_begin = None
-        if stmt.body.get("chain") and kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):  # the next one begins
-            self._at_begin = (set(self.created_tables), dict(self.created_indexes), set(self.created_objects))
+            if kind == "TRANS_STMT_ROLLBACK" and self._undo:
+                for container, key, had, old in reversed(self._undo):
+                    if type(container) is dict:
+                        if had:
+                            container[key] = old
+                        else:
+                            container.pop(key, None)
+                    elif had:
+                        container.add(key)
+                    else:
+                        container.discard(key)
+            self._undo = [] if stmt.body.get("chain") else None  # AND CHAIN: the next one begins
+
+    def _remember(self, container: set | dict, key) -> None:
+        """Before changing `key` of one of the created_* containers: what a ROLLBACK restores."""
+        if self._undo is not None:
+            self._undo.append((container, key, key in container,
+                               container.get(key) if type(container) is dict else None))
 
     def foresee(self, statements) -> None:
         """Read the run's statements once before judging them: what it drops and re-adds."""
@@ -101,14 +114,18 @@ class RunState:
             self._transaction_boundary(stmt)
         body = stmt.body
         if name := created_table(stmt):
+            self._remember(self.created_tables, name)
             self.created_tables.add(name)
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
             for _, name in drops(stmt):
+                self._remember(self.created_tables, name)
                 self.created_tables.discard(name)
         elif stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_TABLE":
             old = relation_name(body.get("relation"))
             if old in self.created_tables:
+                self._remember(self.created_tables, old)
                 self.created_tables.discard(old)
+                self._remember(self.created_tables, body.get("newname"))
                 self.created_tables.add(body.get("newname"))
             if old in self.tx.uncommitted:
                 self.tx.uncommitted.discard(old)
@@ -167,14 +184,17 @@ class RunState:
                 self.added_columns.add((key[0], body.get("newname")))
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_INDEX":
             for _, name in drops(stmt):
+                self._remember(self.created_indexes, name)
                 self.created_indexes.pop(name, None)
                 if body.get("missing_ok"):
                     self.guarded_indexes.add(name)
         for kind, name in creates(stmt):
             if kind == "OBJECT_INDEX":
+                self._remember(self.created_indexes, name)
                 self.created_indexes[name] = relation_name(body.get("relation"))
                 self.guarded_indexes.discard(name)  # the DROP IF EXISTS guards one CREATE, not a second
             elif kind != "OBJECT_TABLE":  # tables: created_tables, which a DROP or a RENAME changes
+                self._remember(self.created_objects, (kind, name))
                 self.created_objects.add((kind, name))
 
     def _track_alter(self, table: str | None, cmd: dict, revision: str | None) -> None:
