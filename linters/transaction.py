@@ -186,6 +186,8 @@ class TransactionState:
             return
         if not stmt.in_transaction:
             return  # autocommit: the statement's locks end with it
+        if alembic_bookkeeping(stmt):
+            return  # the version stamp's row lock on alembic_version: no rule asks what is held there
         effect = run.effect(stmt)
         bulk = is_bulk_dml(stmt) and effect.table and not run.is_new(effect.table)
         if bulk and not (effect.table in self.held and self.held[effect.table].exclusive):
