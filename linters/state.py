@@ -41,6 +41,7 @@ class RunState:
     # rolled back does not exist, and one of the same name later is someone else's). A journal, not a copy
     # at each BEGIN: a long raw SQL file has thousands of BEGINs and hundreds of tables.
     _undo: list | None = field(default=None, repr=False)
+    _judged: tuple | None = field(default=None, repr=False)  # (statement, its effect) until apply()
 
     def _transaction_boundary(self, stmt: Statement) -> None:
         kind = stmt.body.get("kind")
@@ -109,6 +110,7 @@ class RunState:
 
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
+        self._judged = None  # the state changes: effect() computes again
         self._track_catalogue(stmt)
         if stmt.kind == "TransactionStmt":
             self._transaction_boundary(stmt)
@@ -134,7 +136,15 @@ class RunState:
         self.tx.apply(stmt, self)
 
     def effect(self, stmt: Statement) -> LockEffect:
-        """The lock model's verdict on `stmt` for this run's PostgreSQL version (computed once)."""
+        """The lock model's verdict on `stmt` for this run's PostgreSQL version and state: asked by a dozen
+        rules per statement, so kept until apply() changes the state."""
+        if self._judged is not None and self._judged[0] is stmt:
+            return self._judged[1]
+        effect = self._effect(stmt)
+        self._judged = (stmt, effect)
+        return effect
+
+    def _effect(self, stmt: Statement) -> LockEffect:
         try:
             effect = stmt.lock_effect(self.pg_version)
         except Exception:  # a node shape the model does not know must not stop the review

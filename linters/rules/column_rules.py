@@ -51,6 +51,8 @@ def ban_drop_column(stmt, state):
     kinds=ALTER_TABLE,
 )
 def adding_field_with_default(stmt, state):
+    if not state.effect(stmt).rewrite:
+        return  # no command of it rewrites (most ALTERs): none to single out
     for table, subtype, cmd in alter_table_commands(stmt):
         if subtype != "AT_AddColumn" or not state.is_shared(table):
             continue

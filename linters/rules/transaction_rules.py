@@ -256,16 +256,8 @@ def _transaction_kind(stmt) -> str | None:
     kinds=("TransactionStmt",),
 )
 def ban_uncommitted_transaction(stmt, state):
-    if _transaction_kind(stmt) != "begin":
-        return
-    for later in state.tx.following(stmt):
-        if later.kind != "TransactionStmt":
-            continue
-        if later.managed:
-            break
-        if _transaction_kind(later) == "end":
-            return
-    yield Hit("BEGIN without a COMMIT or ROLLBACK later in this migration")
+    if state.tx.never_closed(stmt):
+        yield Hit("BEGIN without a COMMIT or ROLLBACK later in this migration")
 
 
 @sql_rule(
