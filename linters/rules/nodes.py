@@ -57,6 +57,7 @@ def column_constraints(coldef: dict) -> list[dict]:
 
 
 DEFINING_COLUMNS = ("CreateStmt", "AlterTableStmt")  # the statements column_definitions() reads
+DEFINING_SUBTYPES = ("AT_AddColumn", "AT_AlterColumnType")  # and the ALTER TABLE subcommands
 
 
 def column_definitions(stmt) -> Iterator[tuple[str | None, str | None, dict]]:

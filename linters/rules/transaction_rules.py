@@ -156,6 +156,7 @@ def backfill_in_migration(stmt, state):
            "dropping the table.",
     lock=AEL,
     kinds=("DropStmt", "AlterTableStmt"),
+    subtypes=("AT_DropConstraint",),
 )
 def drop_fk_locks_parent(stmt, state):
     fks = state.foreign_keys
