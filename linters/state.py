@@ -8,7 +8,7 @@ from linters.foreign_keys import ForeignKeys
 from linters.locks import LockEffect, lock_effect
 from linters.nodes import is_bookkeeping, relation_name, strings
 from linters.schema_objects import created_table, creates, drops
-from linters.sql import Statement
+from linters.sql import TRANSACTION_ENDS, Statement
 from linters.transaction import TransactionState
 
 
@@ -111,9 +111,13 @@ class RunState:
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
         self._judged = None  # the state changes: effect() computes again
-        self._track_catalogue(stmt)
-        if stmt.kind == "TransactionStmt":
+        if stmt.kind == "TransactionStmt":  # half of an `upgrade --sql` file: it creates and locks nothing
+            if stmt.body.get("kind") in TRANSACTION_ENDS:
+                self.not_valid_in_transaction.clear()
             self._transaction_boundary(stmt)
+            self.tx.apply(stmt, self)
+            return
+        self._track_catalogue(stmt)
         body = stmt.body
         if name := created_table(stmt):
             self._remember(self.created_tables, name)
@@ -180,10 +184,7 @@ class RunState:
     def _track_catalogue(self, stmt: Statement) -> None:
         """Columns, indexes, objects and constraints of this run, for the catalogue rules."""
         body = stmt.body
-        if stmt.kind == "TransactionStmt" and body.get("kind") in (
-                "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMMIT_PREPARED"):
-            self.not_valid_in_transaction.clear()
-        elif stmt.kind == "AlterTableStmt" and body.get("objtype") in (None, "OBJECT_TABLE"):
+        if stmt.kind == "AlterTableStmt" and body.get("objtype") in (None, "OBJECT_TABLE"):
             table = relation_name(body.get("relation"))
             for item in body.get("cmds", []):
                 self._track_alter(table, item.get("AlterTableCmd", {}), stmt.revision)
