@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+import orjson
 from pglast import parser as pg_parser
 
 from linters.nodes import relation_name  # noqa: F401  (re-exported: the rule modules read names from here)
@@ -76,7 +76,7 @@ TRANSACTION_STARTS = {"TRANS_STMT_BEGIN", "TRANS_STMT_START"}
 
 def split_statements(sql: str) -> list[tuple[dict, str, str]]:
     """(node, statement text, comments before it) for each statement; raises pglast's ParseError."""
-    parsed = json.loads(pg_parser.parse_sql_json(sql))
+    parsed = orjson.loads(pg_parser.parse_sql_json(sql))
     ascii_text = sql.isascii()  # pglast locations are byte offsets: in ASCII text, str offsets too
     raw = sql if ascii_text else sql.encode("utf-8")
     out = []
