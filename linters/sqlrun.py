@@ -147,9 +147,9 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
     after_upgrade: dict[tuple[int, ...], ForeignKeys] = {}
     for direction, revisions in deploy_runs(reviewed, one_run):
         state = setup.new_state(config)
-        key = tuple(sorted(id(item) for item in revisions))
-        if direction == "downgrade" and key in after_upgrade:
-            state.foreign_keys = after_upgrade[key].copy()
+        run_key = tuple(sorted(id(item) for item in revisions))
+        if direction == "downgrade" and run_key in after_upgrade:
+            state.foreign_keys = after_upgrade[run_key].copy()
         state.foresee(s for item in revisions for s in item.parsed.statements if s.direction == direction)
         said: dict[tuple, Finding] = {}  # (rule, Hit.once_per_run) -> the finding that says it for the run
         for item in revisions:
@@ -158,11 +158,11 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
             own = own_tables(item.parsed.statements) if created else (set(), set())
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
-                key = _dispatch_key(stmt)
-                if key not in by_kind:
-                    looking = _looking(rules, stmt, key)
-                    by_kind[key] = (looking, [r for r in looking if not r.breaking])
-                looking, not_breaking = by_kind[key]
+                dispatch = _dispatch_key(stmt)
+                if dispatch not in by_kind:
+                    looking = _looking(rules, stmt, dispatch)
+                    by_kind[dispatch] = (looking, [r for r in looking if not r.breaking])
+                looking, not_breaking = by_kind[dispatch]
                 if alembic_bookkeeping(stmt):  # no rule speaks on them: a fifth of an `upgrade --sql` file
                     state.apply(stmt)
                     continue
@@ -185,7 +185,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
         for finding in said.values():
             name_the_others(finding)
         if direction == "upgrade":
-            after_upgrade[key] = state.foreign_keys
+            after_upgrade[run_key] = state.foreign_keys
     return findings
 
 
