@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import orjson
 from pglast import parser as pg_parser
 
+from linters.locks import lock_effect
 from linters.nodes import relation_name  # noqa: F401  (re-exported: the rule modules read names from here)
 
 
@@ -45,10 +46,10 @@ class Statement:
 
     def lock_effect(self, pg_version: int = 15):
         """What the statement locks, rewrites and scans (linters.locks), computed once per version."""
-        if pg_version not in self._effects:
-            from linters.locks import lock_effect
-            self._effects[pg_version] = lock_effect(self.node, pg_version, column_type=self.column_type)
-        return self._effects[pg_version]
+        effect = self._effects.get(pg_version)
+        if effect is None:
+            effect = self._effects[pg_version] = lock_effect(self.node, pg_version, column_type=self.column_type)
+        return effect
 
     @property
     def column_type(self):
