@@ -8,7 +8,9 @@ single process (getrusage's ru_maxrss, children included) is reported next to it
 from __future__ import annotations
 
 import os
+import re
 import resource
+import shutil
 import statistics
 import subprocess
 import threading
@@ -145,3 +147,14 @@ def peak_memory(cmd: Command, interval: float = 0.005) -> Memory:
     done.set()
     sampler.join()
     return Memory(peak / 1024, usage.ru_maxrss / 1024, elapsed)
+
+
+def instructions(cmd: Command) -> int | None:
+    """Instructions the command executes (valgrind's callgrind, children not followed): the same count
+    however busy the machine is, unlike seconds. None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd.argv],
+                          cwd=cmd.cwd, env=cmd.env, capture_output=True, text=True)
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    return int(found.group(1)) if found else None

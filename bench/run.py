@@ -8,7 +8,8 @@
 4. SQL analysis of a 5,000-statement file            vs `squawk --reporter json FILE`
 5. peak memory of the 2,000-revision PR check (whole process tree)
 
-`--only` runs some rows (pr-warm, pr-cold, squawk, all, sql, in-process, memory), e.g. `--only squawk`.
+`--only` runs some rows (pr-warm, pr-cold, squawk, all, sql, in-process, instructions, memory), e.g. `--only squawk`.
+`instructions` counts the in-process SQL analysis and squawk's run with valgrind (skipped without it).
 
 Each pair runs `--reps` times, alternating which command goes first, after one untimed run of each;
 the table shows medians and their ratio. The code measured is a snapshot of linters/ compiled to
@@ -34,7 +35,7 @@ if __package__ in (None, ""):  # `python bench/run.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.generate import build_repo, write_sql_file  # noqa: E402
-from bench.measure import Command, compare, peak_memory  # noqa: E402
+from bench.measure import Command, compare, instructions, peak_memory  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -92,7 +93,8 @@ from linters.sqlfile import lint_sql
 text = Path(sys.argv[1]).read_text()
 lint_sql(text, "bench.sql", Config())  # imports, first-call costs
 start, cpu = time.perf_counter(), time.process_time()
-lint_sql(text, "bench.sql", Config())
+if len(sys.argv) < 3:  # a second argument: imports and first call only (what the instruction count subtracts)
+    lint_sql(text, "bench.sql", Config())
 print(time.perf_counter() - start, time.process_time() - cpu)
 """
 
@@ -129,7 +131,7 @@ def write_readme(block: str) -> None:
     readme.write_text(text, encoding="utf-8")
 
 
-ROWS = ("pr-warm", "pr-cold", "squawk", "all", "sql", "in-process", "memory")
+ROWS = ("pr-warm", "pr-cold", "squawk", "all", "sql", "in-process", "instructions", "memory")
 
 
 def _rows(value: str) -> set[str]:
@@ -175,7 +177,7 @@ def _run(args, work: Path) -> int:
         build_repo(pr_repo, args.pr_revisions)
     if only & {"all", "memory"}:
         build_repo(all_repo, args.all_revisions, new_revisions=0)
-    if only & {"sql", "in-process"}:
+    if only & {"sql", "in-process", "instructions"}:
         write_sql_file(sql_file, args.sql_statements)
     pkg = snapshot_package(work / "pkg")
     ours_env = {**os.environ, "PYTHONPATH": str(pkg), "NO_COLOR": "1"}
@@ -221,6 +223,14 @@ def _run(args, work: Path) -> int:
                         squawk_sql.name, b.median, 1.5, a.cpu_median / b.cpu_median))
         print(f"  in-process analysis {a.median:.3f} s  squawk {b.median:.3f} s  ratio {a.median / b.median:.2f}",
               file=sys.stderr)
+    counted = None
+    if "instructions" in only:  # the in-process row again, in instructions: what a busy machine does not change
+        print("counting instructions (valgrind) ...", file=sys.stderr)
+        analysis = Command("in-process", [py, "-c", IN_PROCESS, str(sql_file)], env=ours_env)
+        before = Command("in-process, first call only", [py, "-c", IN_PROCESS, str(sql_file), "first"], env=ours_env)
+        counts = [instructions(analysis), instructions(before), instructions(squawk_sql)]
+        if None not in counts:
+            counted = (counts[0] - counts[1], counts[2])
     memory = []
     if "memory" in only:
         memory = [(f"PR check on {args.pr_revisions} revisions", peak_memory(ours("mem", str(pr_repo), "--base", "main"))),
@@ -233,6 +243,10 @@ def _run(args, work: Path) -> int:
         env_note = "alembic writes .pyc files of the revisions on its first run and reuses them after."
     env_note += f" Load average when the run started: {load[0]:.2f}."
     block = f"Measured on {machine()}.\n\n" + table(rows, memory, args.reps, env_note)
+    if counted:
+        ours, theirs = counted
+        block += (f"\n\nThe in-process SQL analysis in instructions (valgrind's callgrind, the same count at any load): "
+                  f"{ours / 1e6:.0f} M against {theirs / 1e6:.0f} M for squawk's whole run, {ours / theirs:.2f}x.")
     print(block)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("# Benchmark results\n\n`python -m bench.run`\n\n" + block + "\n", encoding="utf-8")

@@ -1,6 +1,7 @@
 """The benchmark cannot rot: a tiny run of its generator and harness (nothing here is timed)."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -87,3 +88,13 @@ def test_what_the_app_user_waits_for_is_measured_end_to_end(capsys):
     assert "load average" in table
     # where the job's seconds went, read from the service's log
     assert all(f" {phase} " in table for phase in ("queued", "download", "checkout", "lint", "publish"))
+
+
+def test_instruction_count_of_the_sql_analysis_is_reported_next_to_squawks(tmp_path):
+    """valgrind counts what the analysis itself executes (first call and imports subtracted)."""
+    out = tmp_path / "results.md"
+    bench_main(["--reps", "1", "--sql-statements", "40", "--only", "instructions", "--out", str(out)])
+    found = re.search(r"in instructions .*?: (\d+) M against (\d+) M for squawk's whole run, ([\d.]+)x", out.read_text())
+    assert found, out.read_text()
+    ours, theirs, ratio = int(found.group(1)), int(found.group(2)), float(found.group(3))
+    assert 0 < ours and 0 < theirs and abs(ratio - ours / theirs) < 0.05 + ours / theirs * 0.05
