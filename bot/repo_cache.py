@@ -34,6 +34,8 @@ from bot.fetch import GIT_ENV, FetchError, extract, git, git_path, import_tree
 MAX_ADVANCES = 32          # packs added by moving the base on; then it is fetched afresh
 MAX_IDENTITIES_BYTES = 64 * 1024 ** 2
 COMMITTER = b"committer alembic-review <alembic-review@localhost> 0 +0000\n"
+# packs only, however few the objects (a checkout links the packs; loose objects it would not see)
+FAST_IMPORT = ["git", "-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--done"]
 
 
 class Unusable(Exception):
@@ -41,7 +43,7 @@ class Unusable(Exception):
 
 
 def _fast_import(git_dir: Path, stream: bytes) -> None:
-    proc = subprocess.run(["git", "fast-import", "--quiet", "--done"], cwd=git_dir, input=stream + b"done\n",
+    proc = subprocess.run(FAST_IMPORT, cwd=git_dir, input=stream + b"done\n",
                           capture_output=True, timeout=300,
                           env={"PATH": os.environ.get("PATH", os.defpath), **GIT_ENV, "HOME": str(git_dir.parent)})
     if proc.returncode != 0:
@@ -158,7 +160,7 @@ class RepoCache:
         self.reset()
         self.dir.mkdir(mode=0o700)
         git(self.dir, "init", "-q", "--bare", "-b", "base", str(self.git_dir))
-        importer = subprocess.Popen(["git", "fast-import", "--quiet", "--done"], cwd=self.git_dir,
+        importer = subprocess.Popen(FAST_IMPORT, cwd=self.git_dir,
                                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                     env={"PATH": os.environ.get("PATH", os.defpath), **GIT_ENV, "HOME": str(self.dir)})
         try:
