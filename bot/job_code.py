@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
 from pathlib import Path
 
 from bot import delta, fetch, isolation
@@ -37,18 +38,24 @@ class JobCode:
 
     def build(self, base: str, reviewed: str, tmp: Path, checkout: Path) -> str:
         """The checkout at `checkout` (in the job's directory `tmp`); returns our base commit."""
-        base_tar = None
         if self.cache is not None:
             try:
                 with self.cache.locked():
-                    base_tar = self._ready_base(base, tmp)
-                    commit = self._from_cache(base, reviewed, checkout)
+                    try:
+                        self._ready_base(base, tmp)
+                        commit = self._from_cache(base, reviewed, checkout)
+                    except TimeoutError:  # an OSError too, but the job's own end
+                        raise
+                    except (OSError, subprocess.CalledProcessError, fetch.FetchError) as exc:
+                        self.cache.reset()  # left in a state nobody knows: fetched afresh next time
+                        raise Unusable(f"{type(exc).__name__}: {exc}") from None
                 self.linked = True
                 return commit
             except (Unusable, delta.NoDelta) as exc:
                 log.info("%s: the code of %s comes from tarballs: %s", self.repo, reviewed[:12], exc)
                 shutil.rmtree(checkout, ignore_errors=True)
-        tars = [base_tar if base_tar and base_tar.is_file() else self._download(base, tmp / "base.tar.gz")]
+        base_tar = tmp / "base.tar.gz"  # downloaded already when the cache could not hold it
+        tars = [base_tar if base_tar.is_file() else self._download(base, base_tar)]
         self.phases.mark("download")
         tars.append(self._download(reviewed, tmp / "head.tar.gz"))
         self.phases.mark("download")
@@ -66,19 +73,21 @@ class JobCode:
                  for c in changes if c.blob}
         return changes, blobs
 
-    def _ready_base(self, base: str, tmp: Path) -> Path | None:
-        """Make the cache hold commit `base`: moved on from what it holds, or from the tarball.
-        Returns the tarball when one was downloaded (the tarball path can use it if the cache cannot)."""
+    def _ready_base(self, base: str, tmp: Path) -> None:
+        """Make the cache hold commit `base`: moved on from what it holds, or from its tarball (left
+        in `tmp` for the tarball path when the cache cannot hold it)."""
         state = self.cache.state()
         if state is not None and state["commit"] == base:
-            return None
+            return
+        if self.cache.cannot_hold(base):
+            raise Unusable(f"its tarball of {base[:12]} is not the commit's tree")
         tree = delta.tree_id(self.settings.api_url, self.token(), self.repo, base, self.deadline)
         if state is not None and state.get("advances", 0) < MAX_ADVANCES:
             try:
                 changes, blobs = self._changes(state["commit"], base)
                 self.cache.advance(changes, blobs, base, tree)
                 self.phases.mark("download")
-                return None
+                return
             except (Unusable, delta.NoDelta) as exc:
                 log.info("%s: the cached base %s could not move on to %s: %s", self.repo,
                          state["commit"][:12], base[:12], exc)
@@ -87,7 +96,6 @@ class JobCode:
         self.cache.fill(tar, base, tree, self.settings.max_tarball_bytes)
         evict(self.cache.root, self.settings.cached_repos)
         self.phases.mark("checkout")
-        return tar
 
     def _from_cache(self, base: str, reviewed: str, checkout: Path) -> str:
         tree = delta.tree_id(self.settings.api_url, self.token(), self.repo, reviewed, self.deadline)

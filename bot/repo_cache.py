@@ -146,6 +146,13 @@ class RepoCache:
             return None
         return state
 
+    def cannot_hold(self, commit: str) -> bool:
+        """Whether commit's tarball was found not to be its tree (the cache cannot serve it)."""
+        try:
+            return (self.dir / "cannot-hold").read_text() == commit
+        except OSError:
+            return False
+
     def _save(self, state: dict) -> None:
         tmp = self.dir / ".state.json"
         tmp.write_text(json.dumps(state))
@@ -179,6 +186,8 @@ class RepoCache:
         local = git(self.git_dir, "rev-parse", "refs/heads/base").strip()
         if tree_of(self.git_dir, local) != tree:
             self.reset()
+            self.dir.mkdir(mode=0o700)
+            (self.dir / "cannot-hold").write_text(commit)  # jobs on this base go the tarball way at once
             raise Unusable(f"the tarball of {commit[:12]} is not its tree")
         extract(tarball, self.tree_dir, max_bytes=max_bytes)
         self._save({"commit": commit, "tree": tree, "local": local, "advances": 0, "used": time.time()})

@@ -267,3 +267,25 @@ def test_a_push_reviews_from_the_cache_and_a_revision_cannot_write_into_it(servi
     cached = [p for p in (tmp_path / "work" / "repos").glob("*/tree/alembic/versions/0001_init.py")]
     assert len(cached) == 1 and "mallory" not in cached[0].read_text()
     assert cached[0].read_text() == (pr.repo.path / "alembic/versions/0001_init.py").read_text()
+
+
+def test_a_base_whose_tarball_is_not_its_tree_is_never_cached(tmp_path, fake_github):
+    project, _ = base_project(tmp_path, fake_github)
+    change_link_out(project.repo)  # the tarball path leaves this link out: the tree differs
+    base = project.commit("a link out of the tree")
+    heads = []
+    for i in range(2):
+        project.repo.git("checkout", "-q", "-B", f"pr{i}", base)
+        project.repo.write(f"alembic/versions/02{i}_pr.py", f"revision = '02{i}'\n")
+        heads.append(project.commit(f"pr {i}"))
+
+    fetched = []
+    for head in heads:
+        before = tarballs_fetched(fake_github)
+        checkout, base_commit, code = build(tmp_path, fake_github, project, base, head)
+        fetched.append(tarballs_fetched(fake_github) - before)
+        assert not code.linked
+        plain, plain_base, _ = build(tmp_path, fake_github, project, base, head, cached_repos=0)
+        assert snapshot(checkout, base_commit) == snapshot(plain, plain_base)
+        assert "alembic/versions/0010_link.py" not in snapshot(checkout, base_commit)["files"]
+    assert fetched == [2, 2]  # the base's tarball tried once for the cache, then used as the tarball
