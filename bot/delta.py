@@ -11,6 +11,7 @@ tarball, which is always right."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -36,23 +37,34 @@ class Changed:
 
 
 def _get(api_url: str, token: str, path: str, deadline: float, accept: str = "application/vnd.github+json",
-         params: dict | None = None) -> requests.Response:
+         max_bytes: int = 64 * 1024 ** 2) -> bytes:
+    """The body of GET `path`, at most max_bytes (else FetchError); NoDelta when GitHub does not answer 200."""
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise TimeoutError("the job's time ran out while fetching the changes")
     try:
-        resp = requests.get(f"{api_url}{path}", params=params, headers=api_headers(token, accept),
-                            timeout=(10, min(30.0, remaining)))
+        with requests.get(f"{api_url}{path}", headers=api_headers(token, accept), stream=True,
+                          timeout=(10, min(30.0, remaining))) as resp:
+            if resp.status_code != 200:
+                raise NoDelta(f"GitHub answered {resp.status_code} for {path}")
+            data = resp.raw.read(max_bytes + 1, decode_content=True)
     except requests.RequestException as exc:
         raise NoDelta(f"{path}: {type(exc).__name__}") from None
-    if resp.status_code != 200:
-        raise NoDelta(f"GitHub answered {resp.status_code} for {path}")
-    return resp
+    if len(data) > max_bytes:
+        raise FetchError(f"GitHub's answer for {path} is larger than {max_bytes // 2**20} MB")
+    return data
+
+
+def _json(api_url: str, token: str, path: str, deadline: float):
+    try:
+        return json.loads(_get(api_url, token, path, deadline))
+    except ValueError:
+        raise NoDelta(f"GitHub's answer for {path} is not JSON") from None
 
 
 def tree_id(api_url: str, token: str, repo: str, commit: str, deadline: float) -> str:
     """The id of commit `commit`'s tree."""
-    body = _get(api_url, token, f"/repos/{repo}/git/commits/{commit}", deadline).json()
+    body = _json(api_url, token, f"/repos/{repo}/git/commits/{commit}", deadline)
     tree = (body.get("tree") or {}).get("sha") if isinstance(body, dict) else None
     if not isinstance(tree, str) or len(tree) != 40:
         raise NoDelta(f"no tree id for {commit[:12]}")
@@ -70,7 +82,7 @@ def _unsafe_path(path: str) -> bool:
 def changed_files(api_url: str, token: str, repo: str, base: str, head: str, deadline: float) -> list[Changed]:
     """The files that differ from commit `base` to commit `head`; raises NoDelta when GitHub's
     comparison cannot say it exactly."""
-    body = _get(api_url, token, f"/repos/{repo}/compare/{base}...{head}", deadline).json()
+    body = _json(api_url, token, f"/repos/{repo}/compare/{base}...{head}", deadline)
     if not isinstance(body, dict) or (body.get("merge_base_commit") or {}).get("sha") != base:
         raise NoDelta("the base is not the merge base")
     files = body.get("files")
@@ -100,11 +112,8 @@ def changed_files(api_url: str, token: str, repo: str, base: str, head: str, dea
 
 def blob(api_url: str, token: str, repo: str, blob_id: str, deadline: float, max_bytes: int) -> bytes:
     """The bytes of blob `blob_id`, checked against the id (the id is their hash)."""
-    resp = _get(api_url, token, f"/repos/{repo}/git/blobs/{quote(blob_id)}", deadline,
-                accept="application/vnd.github.raw+json")
-    data = resp.content
-    if len(data) > max_bytes:
-        raise FetchError(f"a file is larger than {max_bytes // 2**20} MB")
+    data = _get(api_url, token, f"/repos/{repo}/git/blobs/{quote(blob_id)}", deadline,
+                accept="application/vnd.github.raw+json", max_bytes=max_bytes)
     if hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest() != blob_id:
         raise NoDelta(f"blob {blob_id[:12]} does not hash to its id")
     return data

@@ -29,8 +29,8 @@ PACKAGE_PARENT = str(Path(linters.__file__).resolve().parent.parent)
 def precompile_reviewer() -> None:
     """Bytecode of our package, written once at start-up: the reviewer runs with
     PYTHONDONTWRITEBYTECODE and its sandboxed render processes cannot write beside the code (it is
-    bound read-only there), so without it every job compiled our modules from source again (0.3 to
-    1 s of a job's lint). Python checks each file's mtime and size: an edited module is recompiled.
+    bound read-only there), so without it every job run from a source checkout compiled our modules
+    from source again. Python checks each file's mtime and size: an edited module is recompiled.
     Nothing happens where the package cannot be written (an install owned by someone else)."""
     import compileall
     try:

@@ -3,8 +3,9 @@ published review.
 
     claim (bot/ledger.py) -> check run "in_progress" -> list the PR's files
     -> no migration touched: check "success" at once, no code fetched
-    -> else: tarballs of the base branch's tip and GitHub's test merge with it (else of the merge
-       base and the head) -> local git repo (+ the default branch's table statistics, when the
+    -> else: the base branch's tip and GitHub's test merge with it (else the merge base and the
+       head): from the worker's repository cache and the changed files, else from their tarballs
+       (bot/job_code.py) -> local git repo (+ the default branch's table statistics, when the
        settings name a `stats` file) -> `python -m linters` in a child
        process (the repo's own [tool.alembic-review] config; revisions rendered in the strict
        sandbox as the job's own uid) -> bot.publish (comment, review, the same check run)
