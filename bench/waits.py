@@ -8,8 +8,12 @@ the same lint run alone, `python -m linters REPO --base main --format json` (wha
 alternating, medians of `--reps` runs after one untimed run of each:
 
 - app: from the webhook's acknowledgement (202) to the check run concluded on the fake GitHub, with the
-  service (`python -m bot serve`, SQLite queue) already running and warm (one job done before timing).
-  Its overhead is that time minus the lint's: fetching two tarballs, the sandbox, publishing.
+  service (`python -m bot serve`, SQLite queue) already running and warm (one job on another
+  repository done before timing), and one job done on the repository (its time is printed too:
+  the cost of a repository the worker has not seen).
+  Each timed job is a new head commit of the same change on that repository, as a push or a new
+  pull request gets. Its overhead is that time minus the lint's: fetching the code (the changed
+  files, or two tarballs with `--cached-repos 0`), the sandbox, publishing.
 - action: the Action's whole step: a fresh venv, `pip install` of this project from the warm pip cache
   (action.yml's install step), then `python -m bot action` (lint, comment, review, check run, SARIF) on
   the git checkout, publishing to the fake GitHub.
@@ -72,25 +76,32 @@ class PullRequestOnRepo:
         self.trees = {sha: export(repo, sha, work / f"tree-{sha[:12]}") for sha in (self.base, self.head)}
 
 
-def app_run(fake, service, pr: PullRequestOnRepo, installation: int) -> float:
-    """A fresh repository name each time (the service skips a head it has already checked)."""
+def app_run(fake, service, pr: PullRequestOnRepo, name: str, number: int) -> float:
+    """Pull request `number` on repository `name`: the same change, at a head commit never seen
+    before (the service skips a head it has already checked), as a new push or a new pull request
+    on a repository the worker has seen gets."""
     from tests.bot_service import pull_request_event
 
-    name = f"bench/big{uuid.uuid4().hex[:8]}"
-    fake.add_repo(name).installation_id = installation
-    for sha, tree in pr.trees.items():
-        fake.register_tarball(name, sha, tree)
-    fake.add_pull(name, PR, files=pr.files, head_sha=pr.head, base_sha=pr.base)
-    response = service.send("pull_request", pull_request_event(name, PR, pr.head, pr.base))
+    head = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    fake.register_tarball(name, head, pr.trees[pr.head])
+    fake.add_pull(name, number, files=pr.files, head_sha=head, base_sha=pr.base)
+    response = service.send("pull_request", pull_request_event(name, number, head, pr.base))
     acknowledged = time.perf_counter()
     if response.status_code != 202:
         raise RuntimeError(f"the service answered {response.status_code}: {response.text[:500]}")
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        if any(run.get("conclusion") for run in fake.check_runs_for(name, pr.head)):
+        if any(run.get("conclusion") for run in fake.check_runs_for(name, head)):
             return time.perf_counter() - acknowledged
         time.sleep(0.01)
     raise RuntimeError("the check run did not conclude in 10 minutes")
+
+
+def new_repo(fake, pr: PullRequestOnRepo, installation: int) -> str:
+    name = f"bench/big{uuid.uuid4().hex[:8]}"
+    fake.add_repo(name).installation_id = installation
+    fake.register_tarball(name, pr.base, pr.trees[pr.base])
+    return name
 
 
 def job_phases(log: str) -> list[dict[str, float]]:
@@ -102,28 +113,32 @@ def job_phases(log: str) -> list[dict[str, float]]:
     return out
 
 
-def measure_app(pr: PullRequestOnRepo, work: Path, reps: int,
-                work_dir: str | None = None) -> tuple[list[float], list[float], list[dict]]:
+def measure_app(pr: PullRequestOnRepo, work: Path, reps: int, work_dir: str | None = None,
+                extra_env: dict | None = None) -> tuple[list[float], list[float], list[dict], float]:
+    """(App times, lint times, the timed jobs' phases, the time of the first job on the repository
+    the timed jobs are on: one the worker had not seen, after a job on another)."""
     from tests.bot_service import INSTALLATION, Service
     from tests.fakegithub import FakeGitHub
 
     fake = FakeGitHub().start()
-    (work / "app").mkdir()
+    (work / "app").mkdir(exist_ok=True)
     service = Service(work / "app", fake)
-    if work_dir:
-        service.env["ALEMBIC_REVIEW_WORK_DIR"] = work_dir
+    service.env["ALEMBIC_REVIEW_WORK_DIR"] = work_dir or str(work / "app" / "work")
+    service.env.update(extra_env or {})
     try:
         service.serve(workers=1)
-        app_run(fake, service, pr, INSTALLATION)  # warm: the worker's first job
+        app_run(fake, service, pr, new_repo(fake, pr, INSTALLATION), 1)  # warm: the worker's first job
         lint_alone(pr.repo, work / "report.json")
+        name = new_repo(fake, pr, INSTALLATION)
+        first = app_run(fake, service, pr, name, 1)  # a repository new to the (warm) worker
         apps, lints = [], []
         for i in range(reps):
             for which in (("app", "lint") if i % 2 == 0 else ("lint", "app")):
                 if which == "app":
-                    apps.append(app_run(fake, service, pr, INSTALLATION))
+                    apps.append(app_run(fake, service, pr, name, 2 + i))
                 else:
                     lints.append(lint_alone(pr.repo, work / "report.json"))
-        return apps, lints, job_phases(service.procs[0].output())[1:]  # not the warm-up job
+        return apps, lints, job_phases(service.procs[0].output())[2:], first  # not the first two jobs
     finally:
         service.close()
         fake.stop()
@@ -188,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--revisions", type=int, default=2000)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--only", default="app,action", help="app, action or both (default)")
-    p.add_argument("--work-dir", help="the App's ALEMBIC_REVIEW_WORK_DIR (default: the service's, on /tmp); "
-                                      "e.g. a directory on a tmpfs")
+    p.add_argument("--work-dir", help="the App's ALEMBIC_REVIEW_WORK_DIR (default: one under the bench's "
+                                      "directory, on /tmp); e.g. a directory on a tmpfs")
+    p.add_argument("--cached-repos", type=int, help="the App's ALEMBIC_REVIEW_CACHED_REPOS (0: no repository "
+                                                    "cache, every job fetches two tarballs)")
     args = p.parse_args(argv)
     only = {w.strip() for w in args.only.split(",")}
     work = Path(tempfile.mkdtemp(prefix="alembic-review-waits-"))
@@ -200,12 +217,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"generating a {args.revisions}-revision repository in {work} ...", file=sys.stderr)
         pr = PullRequestOnRepo(build_repo(work / "repo", args.revisions), work)
         if "app" in only:
-            apps, lints, phases = measure_app(pr, work, args.reps, args.work_dir)
+            extra = {} if args.cached_repos is None else {"ALEMBIC_REVIEW_CACHED_REPOS": str(args.cached_repos)}
+            apps, lints, phases, first = measure_app(pr, work, args.reps, args.work_dir, extra)
             app, lint = statistics.median(apps), statistics.median(lints)
             met = "met" if app - lint <= 1.0 else "**missed**"
             lines.append(f"| App: webhook acknowledged → check run concluded, 1 new revision on {args.revisions} "
                          f"(warm worker{', work dir ' + args.work_dir if args.work_dir else ''}) | {app:.2f} s | {lint:.2f} s | {app / lint:.2f}x | {app - lint:+.2f} s "
                          f"| overhead ≤ 1 s, {met} |")
+            lines.append(f"| App, the first job on that repository (warm worker, the repository's cache cold) | {first:.2f} s | | | "
+                         f"{first - lint:+.2f} s | |")
             names = list(dict.fromkeys(name for job in phases for name in job))
             breakdown = ", ".join(f"{name} {statistics.median(job.get(name, 0.0) for job in phases):.2f} s"
                                   for name in names)

@@ -31,7 +31,7 @@ class FetchError(Exception):
     """The code could not be fetched or unpacked; the message is safe to show on the check run."""
 
 
-def _headers(token: str, accept: str) -> dict:
+def api_headers(token: str, accept: str) -> dict:
     return {"Authorization": f"Bearer {token}", "Accept": accept, "X-GitHub-Api-Version": "2022-11-28",
             "User-Agent": "alembic-review"}
 
@@ -45,7 +45,7 @@ def download_file(api_url: str, token: str, repo: str, path: str, ref: str, *, m
         raise TimeoutError("the job's time ran out while downloading a file")
     try:
         with requests.get(f"{api_url}/repos/{repo}/contents/{quote(path)}", params={"ref": ref},
-                          headers=_headers(token, "application/vnd.github.raw+json"), stream=True,
+                          headers=api_headers(token, "application/vnd.github.raw+json"), stream=True,
                           timeout=(10, min(30.0, remaining))) as resp:
             if resp.status_code == 404:
                 return None
@@ -63,7 +63,7 @@ def download_tarball(api_url: str, token: str, repo: str, ref: str, target: Path
                      deadline: float, attempts: int = 3) -> None:
     """GET /repos/{repo}/tarball/{ref} (a redirect to codeload) into `target`, at most max_bytes."""
     url = f"{api_url}/repos/{repo}/tarball/{ref}"
-    headers = _headers(token, "application/vnd.github+json")
+    headers = api_headers(token, "application/vnd.github+json")
     for attempt in range(attempts):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -173,7 +173,7 @@ def git(repo: Path, *args: str) -> str:
     return proc.stdout
 
 
-def _git_path(name: str) -> bytes:
+def git_path(name: str) -> bytes:
     """A path as fast-import reads it: C-quoted when it holds a quote, a backslash or a newline."""
     raw = os.fsencode(name)
     if not any(c in raw for c in b'"\\\n') and not raw.startswith(b'"'):
@@ -182,7 +182,7 @@ def _git_path(name: str) -> bytes:
     return b'"' + escaped + b'"'
 
 
-def _import_tree(tar_path: Path, into, message: str, max_bytes: int) -> None:
+def import_tree(tar_path: Path, into, message: str, max_bytes: int) -> None:
     """One commit of the tarball's files (as tarfile's "data" filter lets them through) on a
     fast-import stream, read straight from the archive: no file is written for it."""
     with _opened(tar_path, max_bytes) as (tar, members):
@@ -203,7 +203,7 @@ def _import_tree(tar_path: Path, into, message: str, max_bytes: int) -> None:
                 if source is None:
                     continue
                 mode, data = (b"100755" if kept.mode & 0o111 else b"100644"), source.read()
-            into.write(b"M %s inline %s\ndata %d\n" % (mode, _git_path(kept.name), len(data)))
+            into.write(b"M %s inline %s\ndata %d\n" % (mode, git_path(kept.name), len(data)))
             into.write(data)
             into.write(b"\n")
         into.write(b"\n")
@@ -222,8 +222,8 @@ def build_checkout(repo: Path, base_tar: Path, head_tar: Path, *, max_bytes: int
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 env={"PATH": os.environ.get("PATH", os.defpath), **GIT_ENV, "HOME": str(repo.parent)})
     try:
-        _import_tree(base_tar, importer.stdin, "merge base", max_bytes)
-        _import_tree(head_tar, importer.stdin, "pull request head", max_bytes)
+        import_tree(base_tar, importer.stdin, "merge base", max_bytes)
+        import_tree(head_tar, importer.stdin, "pull request head", max_bytes)
         importer.stdin.write(b"done\n")
         importer.stdin.close()
         err = importer.stderr.read()

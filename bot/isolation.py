@@ -26,6 +26,19 @@ import linters
 PACKAGE_PARENT = str(Path(linters.__file__).resolve().parent.parent)
 
 
+def precompile_reviewer() -> None:
+    """Bytecode of our package, written once at start-up: the reviewer runs with
+    PYTHONDONTWRITEBYTECODE and its sandboxed render processes cannot write beside the code (it is
+    bound read-only there), so without it every job run from a source checkout compiled our modules
+    from source again. Python checks each file's mtime and size: an edited module is recompiled.
+    Nothing happens where the package cannot be written (an install owned by someone else)."""
+    import compileall
+    try:
+        compileall.compile_dir(str(Path(linters.__file__).resolve().parent), quiet=2, workers=1)
+    except OSError:
+        pass
+
+
 def can_drop_privileges() -> bool:
     return os.geteuid() == 0
 
@@ -60,6 +73,28 @@ def share_with(tree: Path, gid: int | None) -> None:
                 os.chmod(path, 0o640)
 
 
+def share_linked_with(tree: Path, gid: int | None) -> None:
+    """Like share_with, for a checkout whose files are hard links into the repository cache
+    (bot/repo_cache.py): only the directories, the checkout's own, become root:gid 0750; the files
+    stay root's and readable by anyone who can reach them, which only gid can, through these
+    directories (the cache's own is root's, 0700). Changing a file's owner here would change it in
+    the cache and in every other job's checkout linked to it. `.git` (packs linked from the cache
+    too) is the reviewer's, root's: no revision needs it."""
+    if gid is None:
+        return
+    os.chmod(tree / ".git", 0o700)
+    os.chown(tree, 0, gid)
+    os.chmod(tree, 0o750)
+    for root, dirs, _ in os.walk(tree):
+        if root == str(tree):
+            dirs[:] = [d for d in dirs if d != ".git"]
+        for name in dirs:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.lchown(path, 0, gid)
+                os.chmod(path, 0o750)
+
+
 _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
 
@@ -84,13 +119,20 @@ def clean_stale_jobs(work_dir: Path, older_than: float) -> None:
 
 
 def _uid_processes(uid: int) -> list[int]:
+    """The live processes of `uid`. Not its zombies: they run nothing and hold no memory, and the
+    last ones of a job (a render process's PID namespace, killed with its reviewer) wait for the
+    system's init to reap them; counting them made every job's end wait up to a second for it."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
+                if os.stat(f"/proc/{entry}").st_uid != uid:
+                    continue
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split()[0]
+                if state not in (b"Z", b"X"):
                     pids.append(int(entry))
-            except OSError:
+            except (OSError, IndexError):
                 pass
     return pids
 

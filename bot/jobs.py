@@ -3,8 +3,9 @@ published review.
 
     claim (bot/ledger.py) -> check run "in_progress" -> list the PR's files
     -> no migration touched: check "success" at once, no code fetched
-    -> else: tarballs of the base branch's tip and GitHub's test merge with it (else of the merge
-       base and the head) -> local git repo (+ the default branch's table statistics, when the
+    -> else: the base branch's tip and GitHub's test merge with it (else the merge base and the
+       head): from the worker's repository cache and the changed files, else from their tarballs
+       (bot/job_code.py) -> local git repo (+ the default branch's table statistics, when the
        settings name a `stats` file) -> `python -m linters` in a child
        process (the repo's own [tool.alembic-review] config; revisions rendered in the strict
        sandbox as the job's own uid) -> bot.publish (comment, review, the same check run)
@@ -32,6 +33,7 @@ from github import GithubException
 
 from bot import fetch, isolation, ledger, open_checks
 from bot.app_auth import AppAuth
+from bot.job_code import JobCode
 from bot.lint_child import effective_fail_on, left_report, lint_args, lint_command
 from bot.github_client import backoff_of, create_once, deadline, lacks_permission
 from bot.publish import CHECK_TEXT_LIMIT, DIGEST_PREFIX, check_outcome, cut_bytes, our_check_runs, publish
@@ -59,6 +61,15 @@ class Runtime:
     settings: Settings
     store: Store
     auth: AppAuth
+
+
+def _repo_id(pr) -> int | None:
+    """The repository's id (from the pull request we already have): what its cache is kept under."""
+    try:
+        repo_id = pr.base.repo.id
+    except (AttributeError, GithubException):
+        return None
+    return repo_id if isinstance(repo_id, int) and repo_id > 0 else None
 
 
 class Superseded(Exception):
@@ -231,29 +242,20 @@ class Review:
         isolation.prepare_work_dir(work)
         with tempfile.TemporaryDirectory(prefix="job-", dir=work) as tmp:
             tmp = Path(tmp)
-            tars = []
-            for name, ref in (("base", base), ("head", reviewed)):
-                self.check_wanted()
-                target = tmp / f"{name}.tar.gz"
-                fetch.download_tarball(self.settings.api_url, self.rt.auth.token(self.job.installation_id),
-                                       self.job.repo, ref, target, max_bytes=self.settings.max_tarball_bytes,
-                                       deadline=self.deadline)
-                tars.append(target)
-                self.phases.mark("download")
             checkout = tmp / "checkout"
-            base_commit, _ = fetch.build_checkout(checkout, *tars, max_bytes=self.settings.max_tarball_bytes)
-            self.phases.mark("checkout")
-            for t in tars:
-                t.unlink()
-            isolation.share_with(checkout, self.uid)
+            code = JobCode(self.settings, lambda: self.rt.auth.token(self.job.installation_id), self.job.repo,
+                           _repo_id(pr), self.deadline, self.phases, self.check_wanted)
+            base_commit = code.build(base, reviewed, tmp, checkout)
+            code.share(checkout, self.uid)
             if self.uid is not None:
                 os.chown(tmp, 0, self.uid)
                 os.chmod(tmp, 0o710)  # the sandbox may pass through to its checkout, not list the job dir
             self.check_wanted()
             stats = self._default_branch_stats(checkout, tmp)
             self.phases.mark("stats")
-            code, report, reason = self._lint(tmp, checkout, base_commit, stats)
+            exit_code, report, reason = self._lint(tmp, checkout, base_commit, stats)
             self.phases.mark("lint")
+            code.keep_identities(checkout)
         self.check_wanted()
         if report is None:
             if "no Alembic project found" in reason:
@@ -262,7 +264,7 @@ class Review:
             self.complete("failure", "alembic-review could not review this pull request", reason)
             return "failure"
         self._learn_version_dirs(report)
-        fail_on = effective_fail_on(report, code, "")
+        fail_on = effective_fail_on(report, exit_code, "")
         result = self._publish(report, fail_on, check=True)
         self.phases.mark("publish")
         self._note_findings(bool(report.findings))

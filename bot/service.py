@@ -29,6 +29,7 @@ def start(command: str, log_level: str) -> Started | None:
         settings = load()
         settings.read_private_key()
         queue = open_queue(settings)
+        isolation.precompile_reviewer()
         lines = check_sandbox(settings)
     except SettingsError as exc:
         print(f"alembic-review {command}: error: {exc}", file=sys.stderr)

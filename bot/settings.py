@@ -81,6 +81,7 @@ class Settings:
     publish_window: float = 86400.0  # seconds a check run's conclusion is retried while GitHub fails
     job_memory_bytes: int = 2 * 1024 ** 3  # memory (PSS) of a job's sandboxed processes together
     max_inflight_bytes: int = 4 * GITHUB_MAX_PAYLOAD  # webhook bodies being received, all together
+    cached_repos: int = 20           # repositories whose base branch a work dir keeps (0: none)
 
     @property
     def sqlite_path(self) -> Path:
@@ -141,4 +142,5 @@ def load(env: dict | None = None, *, need_app: bool = True) -> Settings:
         publish_window=_float(env, "ALEMBIC_REVIEW_PUBLISH_WINDOW", 86400.0),
         job_memory_bytes=_int(env, "ALEMBIC_REVIEW_JOB_MEMORY_MB", 2048, 64) * 1024 ** 2,
         max_inflight_bytes=_int(env, "ALEMBIC_REVIEW_MAX_INFLIGHT_BYTES", 4 * GITHUB_MAX_PAYLOAD, 1024),
+        cached_repos=_int(env, "ALEMBIC_REVIEW_CACHED_REPOS", 20, 0),
     )

@@ -109,6 +109,8 @@ class Service:
             "ALEMBIC_REVIEW_SECONDS_BETWEEN_WRITES": "0",
             # a uid range of our own: tests running in parallel must not kill each other's sandboxes
             "ALEMBIC_REVIEW_SANDBOX_UID_BASE": str(1_900_000_000 + (uuid.uuid4().int % 50_000) * 100),
+            # checkouts and the repository cache of this test's own (the fake's repository ids repeat)
+            "ALEMBIC_REVIEW_WORK_DIR": str(tmp / "work"),
         })
         if redis_url:
             env["REDIS_URL"] = redis_url

@@ -28,7 +28,9 @@ Endpoints:
   GET   /repos/{o}/{r}/statuses/{ref}
   GET   /repos/{o}/{r}/commits/{ref}/status
   GET   /repos/{o}/{r}/tarball/{ref}  (302 to /_codeload/..., a .tar.gz of a registered directory)
-  GET   /repos/{o}/{r}/compare/{base}...{head}  (merge base: fake.merge_bases, default the base)
+  GET   /repos/{o}/{r}/compare/{base}...{head}  (merge base: fake.merge_bases, default the base; the
+        changed files of registered trees, at most 300 as on GitHub)
+  GET   /repos/{o}/{r}/git/commits/{sha}   GET /repos/{o}/{r}/git/blobs/{sha}  (of registered trees)
   GET   /app   GET /app/installations/{id}   POST /app/installations/{id}/access_tokens
   GET   /installation/repositories               POST /graphql (reviewThreads, (un)resolveReviewThread)
 
@@ -58,7 +60,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
+from tests.git_objects import Tree, blob_bytes, tree_of
+
 COMMENT_LIMIT = 65536
+COMPARE_FILES = 300  # GitHub lists at most 300 changed files of a comparison
 CHECK_OUTPUT_BYTES = 65535
 ANNOTATION_BYTES = 64 * 1024
 BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
@@ -175,6 +180,7 @@ class FakeGitHub:
         self.token_user: dict[str, dict] = {}        # token -> user dict (default: github-actions[bot])
         self.app_jwt_check: Callable[[str], bool] | None = None
         self.merge_bases: dict[tuple[str, str], str] = {}  # (base, head) -> merge base; default: base
+        self._trees: dict[Path, Tree] = {}  # a registered directory's git objects (directories never change)
         self.permissions: dict[str, str] | None = None  # a GITHUB_TOKEN's scopes; None: all
         self._ids = itertools.count(1000)
         self._review_comment_ids = itertools.count(2**31 + 1000)  # GitHub's are past the 32-bit range
@@ -301,7 +307,8 @@ class FakeGitHub:
                                            {"login": "someone", "id": 7, "type": "User"})
 
     def register_tarball(self, full_name: str, ref: str, directory: str | Path) -> None:
-        """Serve `directory` as GET /repos/{o}/{r}/tarball/{ref} (GitHub's prefix dir included)."""
+        """Serve `directory` as GET /repos/{o}/{r}/tarball/{ref} (GitHub's prefix dir included) and as
+        commit `ref`'s tree. Its git ids are computed once: the directory must not change afterwards."""
         self.add_repo(full_name).tarballs[ref] = Path(directory)
 
     def add_installation(self, installation_id: int, account: str, repos: list[str],
@@ -446,7 +453,7 @@ class FakeGitHub:
                 "html_url": f"https://github.com/{repo.full_name}/commit/{sha}",
                 "commit": {"message": repo.commits.get(sha, {}).get("message", "commit"),
                            "author": person, "committer": person,
-                           "tree": {"sha": "0" * 40, "url": f"{base}/git/trees/{'0' * 40}"},
+                           "tree": {"sha": self.tree_sha(repo, sha), "url": f"{base}/git/trees/{self.tree_sha(repo, sha)}"},
                            "url": f"{base}/git/commits/{sha}"},
                 "author": None, "committer": None, "files": [],
                 "parents": [{"sha": p, "url": f"{base}/commits/{p}",
@@ -497,6 +504,8 @@ class FakeGitHub:
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/tarball(?:/(?P<ref>.+))?", "tarball"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/contents/(?P<path>.+)", "get_contents"),
         ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/compare/(?P<base>[^/.]+)\.\.\.(?P<head>[^/]+)", "compare"),
+        ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/git/commits/(?P<sha>[0-9a-f]{40})", "git_commit"),
+        ("GET", r"/repos/(?P<o>[^/]+)/(?P<r>[^/]+)/git/blobs/(?P<sha>[0-9a-f]{40})", "git_blob"),
         ("GET", r"/_codeload/(?P<o>[^/]+)/(?P<r>[^/]+)/legacy\.tar\.gz/(?P<ref>.+)", "codeload"),
         ("GET", r"/app", "get_app"),
         ("GET", r"/app/installations/(?P<id>\d+)", "get_installation"),
@@ -537,7 +546,8 @@ class FakeGitHub:
         "get_review_comment": (("pull_requests",), "read"),
         "edit_review_comment": (("pull_requests",), "write"),
         "get_commit": (("contents",), "read"), "tarball": (("contents",), "read"),
-        "compare": (("contents",), "read"),
+        "compare": (("contents",), "read"), "git_commit": (("contents",), "read"),
+        "git_blob": (("contents",), "read"),
         "list_check_runs": (("checks",), "read"), "get_check_run": (("checks",), "read"),
         "list_annotations": (("checks",), "read"),
         "create_check_run": (("checks",), "write"), "update_check_run": (("checks",), "write"),
@@ -940,11 +950,75 @@ class FakeGitHub:
         merge_base = self.merge_bases.get((base, head), base)
         self.add_commit(repo.full_name, merge_base)
         html = f"https://github.com/{repo.full_name}/compare/{base}...{head}"
+        files = self._compare_files(repo, merge_base, head)
         return 200, {}, {"url": f"{self.base_url}/repos/{repo.full_name}/compare/{base}...{head}",
                          "html_url": html, "permalink_url": html, "diff_url": html + ".diff",
                          "patch_url": html + ".patch", "base_commit": self.commit_json(repo, base),
                          "merge_base_commit": self.commit_json(repo, merge_base), "status": "ahead",
-                         "ahead_by": 1, "behind_by": 0, "total_commits": 1, "commits": [], "files": []}
+                         "ahead_by": 1, "behind_by": 0, "total_commits": 1, "commits": [], "files": files}
+
+    def tree(self, repo: Repo, sha: str) -> Tree | None:
+        directory = repo.tarballs.get(sha)
+        if directory is None:
+            return None
+        if directory not in self._trees:
+            self._trees[directory] = tree_of(directory)
+        return self._trees[directory]
+
+    def tree_sha(self, repo: Repo, sha: str) -> str:
+        tree = self.tree(repo, sha)
+        return tree.sha if tree else "0" * 40
+
+    def _compare_files(self, repo: Repo, base: str, head: str) -> list[dict]:
+        """What changed from `base` to `head` (when both trees are registered), as GitHub lists it:
+        at most 300 files, no rename detection here (a rename is a removal and an addition)."""
+        old, new = self.tree(repo, base), self.tree(repo, head)
+        if old is None or new is None:
+            return []
+        out = []
+        for path in sorted(set(old.files) | set(new.files)):
+            before, after = old.files.get(path), new.files.get(path)
+            if before == after:
+                continue
+            status = "added" if before is None else "removed" if after is None else "modified"
+            if before and after and before[1] == after[1]:
+                status = "changed"  # only the mode
+            sha = (after or before)[1]
+            out.append({"sha": sha, "filename": path, "status": status, "additions": 0, "deletions": 0,
+                        "changes": 0,
+                        "blob_url": f"https://github.com/{repo.full_name}/blob/{head}/{path}",
+                        "raw_url": f"https://github.com/{repo.full_name}/raw/{head}/{path}",
+                        "contents_url": f"{self.base_url}/repos/{repo.full_name}/contents/{path}?ref={head}"})
+        return out[:COMPARE_FILES]
+
+    def h_git_commit(self, o, r, sha, **_):
+        repo = self._repo(o, r)
+        if sha not in repo.commits and sha not in repo.tarballs:
+            raise HTTPError(404, "Not Found")
+        url = f"{self.base_url}/repos/{repo.full_name}/git"
+        person = {"name": "A U Thor", "email": "author@example.com", "date": now()}
+        tree = self.tree_sha(repo, sha)
+        return 200, {}, {"sha": sha, "node_id": f"C_{sha[:10]}", "url": f"{url}/commits/{sha}",
+                         "author": person, "committer": person,
+                         "message": repo.commits.get(sha, {}).get("message", "commit"),
+                         "tree": {"sha": tree, "url": f"{url}/trees/{tree}"},
+                         "parents": [{"sha": p, "url": f"{url}/commits/{p}"}
+                                     for p in repo.commits.get(sha, {}).get("parents", [])],
+                         "verification": {"verified": False, "reason": "unsigned", "signature": None,
+                                          "payload": None}}
+
+    def h_git_blob(self, o, r, sha, headers, **_):
+        """A blob of any registered tree of the repository; raw with `Accept: application/vnd.github.raw+json`."""
+        repo = self._repo(o, r)
+        data = next((d for ref in list(repo.tarballs) if (t := self.tree(repo, ref)) is not None
+                     and (d := blob_bytes(t, sha)) is not None), None)
+        if data is None:
+            raise HTTPError(404, "Not Found")
+        if headers.get("accept") == "application/vnd.github.raw+json":
+            return 200, {"Content-Type": "application/vnd.github.raw+json"}, data
+        return 200, {}, {"sha": sha, "node_id": f"B_{sha[:10]}", "size": len(data), "encoding": "base64",
+                         "url": f"{self.base_url}/repos/{repo.full_name}/git/blobs/{sha}",
+                         "content": base64.b64encode(data).decode()}
 
     # tarballs
     def h_tarball(self, o, r, ref=None, **_):

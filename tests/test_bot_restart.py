@@ -27,7 +27,9 @@ def test_killed_mid_job_then_restarted_the_check_still_completes(service, fake_g
     assert pr.open(service).status_code == 202
 
     # mid-job: the check run is in progress and the code has been fetched (the reviewer is running)
-    wait_for(lambda: len(fake_github.calls("GET", r"/_codeload/")) >= 2, 60, what="the code to be fetched")
+    # (the base's tarball, into the repository cache, and the changed file: `git/blobs`)
+    wait_for(lambda: fake_github.calls("GET", r"/_codeload/") and fake_github.calls("GET", r"/git/blobs/"), 60,
+             what="the code to be fetched")
     [run] = fake_github.check_runs_for(REPO, head)
     assert run["status"] == "in_progress"
     first.kill()

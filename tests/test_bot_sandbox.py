@@ -124,11 +124,14 @@ def test_hostile_revisions_get_nothing_and_become_render_errors(service, fake_gi
 
 
 def sandbox_processes(uids) -> list[int]:
+    """The live processes of these uids (a zombie is dead: it runs nothing, waiting for init to reap it)."""
     found = []
     for entry in os.listdir("/proc"):
         try:
             if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid in uids:
-                found.append(int(entry))
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    if f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X"):
+                        found.append(int(entry))
         except OSError:
             pass
     return found

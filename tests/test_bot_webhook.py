@@ -125,7 +125,9 @@ def test_new_head_drops_the_job_of_the_old_head(service, fake_github, tmp_path):
     assert jobs_total(service, "dropped") == 1
     # no work was spent on the old head: no check run, no code fetched
     assert fake_github.check_runs_for(REPO, old) == []
-    assert fake_github.calls("GET", f"/tarball/{new}$") and not fake_github.calls("GET", f"/tarball/{old}$")
+    def code_fetched(sha):  # its tarball, or its tree id and changed files (the repository cache)
+        return fake_github.calls("GET", f"/tarball/{sha}$") + fake_github.calls("GET", f"/git/commits/{sha}$")
+    assert code_fetched(new) and not code_fetched(old)
 
 
 def test_closed_pull_request_is_not_reviewed(service, fake_github, tmp_path):

@@ -73,3 +73,44 @@ def test_failure_injection_exhausts_retries(fake_github):
     with pytest.raises(Exception):
         gh.get_repo("octo/shop")
     assert len(fake_github.calls("GET", r"^/repos/octo/shop$")) == 6  # 1 + 5 retries
+
+
+def test_git_data_of_registered_trees_as_github_gives_them(fake_github, tmp_path):
+    """A commit's tree id, its blobs and a comparison's files, for the trees registered as tarballs:
+    ids git itself computes, at most 300 files listed, contents: read needed on a private repository."""
+    import base64
+    import subprocess
+
+    src = tmp_path / "src"
+    src.mkdir()
+    run = lambda *a: subprocess.run(["git", *a], cwd=src, check=True, capture_output=True, text=True).stdout  # noqa: E731
+    run("init", "-q")
+    for i in range(310):
+        (src / f"f{i:03}.txt").write_text(f"{i}\n")
+    run("add", "-A")
+    run("-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "base")
+    base = run("rev-parse", "HEAD").strip()
+    for i in range(305):
+        (src / f"f{i:03}.txt").write_text(f"{i} changed\n")
+    run("-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qam", "head")
+    head = run("rev-parse", "HEAD").strip()
+    for sha in (base, head):
+        dest = tmp_path / sha
+        dest.mkdir()
+        subprocess.run(f"git archive {sha} | tar -x -C '{dest}'", shell=True, cwd=src, check=True)
+        fake_github.register_tarball("octo/git", sha, dest)
+        fake_github.add_commit("octo/git", sha)
+    repo = github.Github(auth=Auth.Token("t"), base_url=fake_github.base_url).get_repo("octo/git")
+
+    assert repo.get_git_commit(head).tree.sha == run("rev-parse", f"{head}^{{tree}}").strip()
+    blob = run("rev-parse", f"{head}:f000.txt").strip()
+    assert base64.b64decode(repo.get_git_blob(blob).content) == b"0 changed\n"
+    files = repo.compare(base, head).files
+    assert len(files) == 300  # of 305 changed: GitHub lists no more
+    assert {(f.status, f.sha) for f in files[:1]} == {("modified", blob)}
+
+    fake_github.add_repo("octo/git").private = True
+    fake_github.permissions = {"metadata": "read"}
+    with pytest.raises(github.GithubException) as denied:
+        repo.get_git_blob(blob)
+    assert denied.value.status == 403
