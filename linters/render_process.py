@@ -47,8 +47,10 @@ class _Child:
         self.python = python or sys.executable
         env = {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+        # -I ignores PYTHON* variables, PYTHONDONTWRITEBYTECODE too: -B keeps the revisions' bytecode
+        # out of the project (a __pycache__ beside them), as the variable meant to.
         self.proc = subprocess.Popen(
-            [self.python, "-I", "-c", BOOTSTRAP], cwd=workdir, env=env,
+            [self.python, "-I", "-B", "-c", BOOTSTRAP], cwd=workdir, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=sandbox.isolate, close_fds=True,
         )
