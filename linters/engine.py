@@ -34,7 +34,6 @@ from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
 from linters.sql import parse_chunks
 from linters.sqlrun import RunSetup, apply_config
-from linters.suggest import load_libcst, may_suggest
 from linters.suppress import suppress
 from linters.tablestats import TableStats
 
@@ -140,8 +139,6 @@ def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], al
     for f in targets:
         source = sources[f.path]
         source.tree, source.autocommit_lines  # noqa: B018  (parsed once, cached)
-    if any(may_suggest(f.source) for f in targets):
-        load_libcst()  # ~130 ms: only when a fix may be written
     if also is not None:
         also()
 
