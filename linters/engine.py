@@ -7,6 +7,7 @@ scope once: the project, its settings, the git base, live mode, the table sizes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +181,9 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
     return [parsed[path] for path in by_path], judged
 
 
+MEMORY_ADDRESS = re.compile(r" (?:object )?at 0x[0-9a-fA-F]+")
+
+
 def render_findings(item: Reviewed) -> list[Finding]:
     rule = RULES["render-error"]
     out = render_notes(item)
@@ -187,8 +191,10 @@ def render_findings(item: Reviewed) -> list[Finding]:
         stage = error["stage"]
         if downgrade_raises_not_implemented(error) or deliberate_raise(item.file.source, error):
             continue  # a deliberate one-way revision: irreversible-downgrade and missing-downgrade say so
+        # `<... object at 0x7f...>` in an exception (SQLAlchemy's) differs on every run: the comment would change
+        message = MEMORY_ADDRESS.sub("", error["message"])
         out.append(rule.finding(
-            f"could not render {'the revision' if stage in ('import', 'timeout', 'crash') else stage + '()'}: {error['message']}",
+            f"could not render {'the revision' if stage in ('import', 'timeout', 'crash') else stage + '()'}: {message}",
             path=item.file.path, line=error.get("line"), revision=item.file.revision,
             direction="downgrade" if stage == "downgrade" else "upgrade",
         ))

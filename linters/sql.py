@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+import orjson
 from pglast import parser as pg_parser
 
+from linters.locks import lock_effect
 from linters.nodes import relation_name  # noqa: F401  (re-exported: the rule modules read names from here)
 
 
@@ -45,10 +46,10 @@ class Statement:
 
     def lock_effect(self, pg_version: int = 15):
         """What the statement locks, rewrites and scans (linters.locks), computed once per version."""
-        if pg_version not in self._effects:
-            from linters.locks import lock_effect
-            self._effects[pg_version] = lock_effect(self.node, pg_version, column_type=self.column_type)
-        return self._effects[pg_version]
+        effect = self._effects.get(pg_version)
+        if effect is None:
+            effect = self._effects[pg_version] = lock_effect(self.node, pg_version, column_type=self.column_type)
+        return effect
 
     @property
     def column_type(self):
@@ -76,7 +77,7 @@ TRANSACTION_STARTS = {"TRANS_STMT_BEGIN", "TRANS_STMT_START"}
 
 def split_statements(sql: str) -> list[tuple[dict, str, str]]:
     """(node, statement text, comments before it) for each statement; raises pglast's ParseError."""
-    parsed = json.loads(pg_parser.parse_sql_json(sql))
+    parsed = orjson.loads(pg_parser.parse_sql_json(sql))
     ascii_text = sql.isascii()  # pglast locations are byte offsets: in ASCII text, str offsets too
     raw = sql if ascii_text else sql.encode("utf-8")
     out = []

@@ -103,17 +103,32 @@ def deploy_runs(reviewed: list[Reviewed], one_run: bool) -> list[tuple[str, list
     return [("upgrade", g) for g in groups] + [("downgrade", list(reversed(g))) for g in reversed(groups)]
 
 
-# (select, ignore) -> (enabled sql rules, {statement kind: (the enabled rules that look at it (statement_kinds),
-# the same without the breaking-change rules)}), in registry order: built as kinds show up, shared by
+# (select, ignore) -> (enabled sql rules, {dispatch key: (the enabled rules that look at such statements,
+# the same without the breaking-change rules)}), in registry order: built as keys show up, shared by
 # every call (a review may call sql_findings once per revision).
-_DISPATCH: dict[tuple, tuple[list, dict[str, tuple[list, list]]]] = {}
+_DISPATCH: dict[tuple, tuple[list, dict]] = {}
 
 
-def _dispatch_table(config: Config) -> tuple[list, dict[str, tuple[list, list]]]:
+def _dispatch_table(config: Config) -> tuple[list, dict]:
     key = (None if config.select is None else tuple(config.select), tuple(config.ignore))
     if key not in _DISPATCH:
         _DISPATCH[key] = ([r for r in rules_of(SqlRule) if config.enabled(r.id)], {})
     return _DISPATCH[key]
+
+
+def _dispatch_key(stmt: Statement):
+    """The statement's kind; for an ALTER TABLE, also the set of its subcommands (a third of a migration's
+    statements, which two dozen rules look at for one or two subcommands each)."""
+    if stmt.kind != "AlterTableStmt":
+        return stmt.kind
+    return frozenset(cmd.get("AlterTableCmd", {}).get("subtype") for cmd in stmt.body.get("cmds") or ())
+
+
+def _looking(rules: list, stmt: Statement, subtypes) -> list:
+    """The rules `stmt` is shown to: its kind declared (or every kind), not skipped, a subcommand they read."""
+    kind = stmt.kind
+    return [r for r in rules if (r.statement_kinds is None or kind in r.statement_kinds) and kind not in r.skip_kinds
+            and (r.alter_subtypes is None or kind != "AlterTableStmt" or r.alter_subtypes & subtypes)]
 
 
 def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
@@ -132,9 +147,9 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
     after_upgrade: dict[tuple[int, ...], ForeignKeys] = {}
     for direction, revisions in deploy_runs(reviewed, one_run):
         state = setup.new_state(config)
-        key = tuple(sorted(id(item) for item in revisions))
-        if direction == "downgrade" and key in after_upgrade:
-            state.foreign_keys = after_upgrade[key].copy()
+        run_key = tuple(sorted(id(item) for item in revisions))
+        if direction == "downgrade" and run_key in after_upgrade:
+            state.foreign_keys = after_upgrade[run_key].copy()
         state.foresee(s for item in revisions for s in item.parsed.statements if s.direction == direction)
         said: dict[tuple, Finding] = {}  # (rule, Hit.once_per_run) -> the finding that says it for the run
         for item in revisions:
@@ -143,11 +158,11 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
             own = own_tables(item.parsed.statements) if created else (set(), set())
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
-                if stmt.kind not in by_kind:
-                    looking = [r for r in rules if (r.statement_kinds is None or stmt.kind in r.statement_kinds)
-                               and stmt.kind not in r.skip_kinds]
-                    by_kind[stmt.kind] = (looking, [r for r in looking if not r.breaking])
-                looking, not_breaking = by_kind[stmt.kind]
+                dispatch = _dispatch_key(stmt)
+                if dispatch not in by_kind:
+                    looking = _looking(rules, stmt, dispatch)
+                    by_kind[dispatch] = (looking, [r for r in looking if not r.breaking])
+                looking, not_breaking = by_kind[dispatch]
                 if alembic_bookkeeping(stmt):  # no rule speaks on them: a fifth of an `upgrade --sql` file
                     state.apply(stmt)
                     continue
@@ -170,7 +185,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
         for finding in said.values():
             name_the_others(finding)
         if direction == "upgrade":
-            after_upgrade[key] = state.foreign_keys
+            after_upgrade[run_key] = state.foreign_keys
     return findings
 
 

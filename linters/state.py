@@ -8,7 +8,7 @@ from linters.foreign_keys import ForeignKeys
 from linters.locks import LockEffect, lock_effect
 from linters.nodes import is_bookkeeping, relation_name, strings
 from linters.schema_objects import created_table, creates, drops
-from linters.sql import Statement
+from linters.sql import TRANSACTION_ENDS, Statement
 from linters.transaction import TransactionState
 
 
@@ -37,21 +37,35 @@ class RunState:
     dropped_in_run: set[str] = field(default_factory=set)                 # tables some statement of the run drops
     added_in_run: set[tuple[str, str]] = field(default_factory=set)       # (table, constraint) some statement adds
 
-    # What existed when the open transaction began: a ROLLBACK brings it back (a table created and
-    # rolled back does not exist, and one of the same name later is someone else's).
-    _at_begin: tuple | None = field(default=None, repr=False)
+    # Undo journal of the open transaction: a ROLLBACK takes back what it created (a table created and
+    # rolled back does not exist, and one of the same name later is someone else's). A journal, not a copy
+    # at each BEGIN: a long raw SQL file has thousands of BEGINs and hundreds of tables.
+    _undo: list | None = field(default=None, repr=False)
+    _judged: tuple | None = field(default=None, repr=False)  # (statement, its effect) until apply()
 
     def _transaction_boundary(self, stmt: Statement) -> None:
         kind = stmt.body.get("kind")
         if kind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
-            self._at_begin = (set(self.created_tables), dict(self.created_indexes), set(self.created_objects))
-        elif kind == "TRANS_STMT_ROLLBACK" and self._at_begin is not None:
-            self.created_tables, self.created_indexes, self.created_objects = self._at_begin
-            self._at_begin = None
+            self._undo = []
         elif kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):
-            self._at_begin = None
-        if stmt.body.get("chain") and kind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK"):  # the next one begins
-            self._at_begin = (set(self.created_tables), dict(self.created_indexes), set(self.created_objects))
+            if kind == "TRANS_STMT_ROLLBACK" and self._undo:
+                for container, key, had, old in reversed(self._undo):
+                    if type(container) is dict:
+                        if had:
+                            container[key] = old
+                        else:
+                            container.pop(key, None)
+                    elif had:
+                        container.add(key)
+                    else:
+                        container.discard(key)
+            self._undo = [] if stmt.body.get("chain") else None  # AND CHAIN: the next one begins
+
+    def _remember(self, container: set | dict, key) -> None:
+        """Before changing `key` of one of the created_* containers: what a ROLLBACK restores."""
+        if self._undo is not None:
+            self._undo.append((container, key, key in container,
+                               container.get(key) if type(container) is dict else None))
 
     def foresee(self, statements) -> None:
         """Read the run's statements once before judging them: what it drops and re-adds."""
@@ -96,19 +110,28 @@ class RunState:
 
     def apply(self, stmt: Statement) -> None:
         """Record what `stmt` did to the schema, after the rules have looked at it."""
-        self._track_catalogue(stmt)
-        if stmt.kind == "TransactionStmt":
+        self._judged = None  # the state changes: effect() computes again
+        if stmt.kind == "TransactionStmt":  # half of an `upgrade --sql` file: it creates and locks nothing
+            if stmt.body.get("kind") in TRANSACTION_ENDS:
+                self.not_valid_in_transaction.clear()
             self._transaction_boundary(stmt)
+            self.tx.apply(stmt, self)
+            return
+        self._track_catalogue(stmt)
         body = stmt.body
         if name := created_table(stmt):
+            self._remember(self.created_tables, name)
             self.created_tables.add(name)
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_TABLE":
             for _, name in drops(stmt):
+                self._remember(self.created_tables, name)
                 self.created_tables.discard(name)
         elif stmt.kind == "RenameStmt" and body.get("renameType") == "OBJECT_TABLE":
             old = relation_name(body.get("relation"))
             if old in self.created_tables:
+                self._remember(self.created_tables, old)
                 self.created_tables.discard(old)
+                self._remember(self.created_tables, body.get("newname"))
                 self.created_tables.add(body.get("newname"))
             if old in self.tx.uncommitted:
                 self.tx.uncommitted.discard(old)
@@ -117,7 +140,15 @@ class RunState:
         self.tx.apply(stmt, self)
 
     def effect(self, stmt: Statement) -> LockEffect:
-        """The lock model's verdict on `stmt` for this run's PostgreSQL version (computed once)."""
+        """The lock model's verdict on `stmt` for this run's PostgreSQL version and state: asked by a dozen
+        rules per statement, so kept until apply() changes the state."""
+        if self._judged is not None and self._judged[0] is stmt:
+            return self._judged[1]
+        effect = self._effect(stmt)
+        self._judged = (stmt, effect)
+        return effect
+
+    def _effect(self, stmt: Statement) -> LockEffect:
         try:
             effect = stmt.lock_effect(self.pg_version)
         except Exception:  # a node shape the model does not know must not stop the review
@@ -153,10 +184,7 @@ class RunState:
     def _track_catalogue(self, stmt: Statement) -> None:
         """Columns, indexes, objects and constraints of this run, for the catalogue rules."""
         body = stmt.body
-        if stmt.kind == "TransactionStmt" and body.get("kind") in (
-                "TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMMIT_PREPARED"):
-            self.not_valid_in_transaction.clear()
-        elif stmt.kind == "AlterTableStmt" and body.get("objtype") in (None, "OBJECT_TABLE"):
+        if stmt.kind == "AlterTableStmt" and body.get("objtype") in (None, "OBJECT_TABLE"):
             table = relation_name(body.get("relation"))
             for item in body.get("cmds", []):
                 self._track_alter(table, item.get("AlterTableCmd", {}), stmt.revision)
@@ -167,14 +195,17 @@ class RunState:
                 self.added_columns.add((key[0], body.get("newname")))
         elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_INDEX":
             for _, name in drops(stmt):
+                self._remember(self.created_indexes, name)
                 self.created_indexes.pop(name, None)
                 if body.get("missing_ok"):
                     self.guarded_indexes.add(name)
         for kind, name in creates(stmt):
             if kind == "OBJECT_INDEX":
+                self._remember(self.created_indexes, name)
                 self.created_indexes[name] = relation_name(body.get("relation"))
                 self.guarded_indexes.discard(name)  # the DROP IF EXISTS guards one CREATE, not a second
             elif kind != "OBJECT_TABLE":  # tables: created_tables, which a DROP or a RENAME changes
+                self._remember(self.created_objects, (kind, name))
                 self.created_objects.add((kind, name))
 
     def _track_alter(self, table: str | None, cmd: dict, revision: str | None) -> None:

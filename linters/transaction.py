@@ -88,7 +88,7 @@ class TransactionState:
     revision: str | None = None
     statements: list[Statement] = field(default_factory=list)      # this revision, this direction
     reported: set[tuple[str, str | None]] = field(default_factory=set)  # (rule, revision) said once
-    _positions: dict[int, int] | None = field(default=None, repr=False)  # id(statement) -> index, for following()
+    _never_closed: set[int] | None = field(default=None, repr=False)  # id(statement), for never_closed()
     _committed_early: set[int] | None = field(default=None, repr=False)  # id(statement), for committed_early()
 
     # -- what rules ask ------------------------------------------------------------------
@@ -112,18 +112,13 @@ class TransactionState:
         """ACCESS EXCLUSIVE locks this transaction holds on tables other sessions use."""
         return [h for h in self.held.values() if h.exclusive and not h.new]
 
-    def following(self, stmt: Statement) -> Iterator[Statement]:
-        """The statements after `stmt` in this revision and direction (rules may look ahead).
-
-        Lazy, and found by position: a rule that stops at the next COMMIT must not cost a scan of
-        the whole revision per BEGIN (quadratic on a long raw SQL file).
-        """
-        if self._positions is None:
-            self._positions = {id(s): i for i, s in enumerate(self.statements)}
-        start = self._positions.get(id(stmt))
-        if start is None:
-            return iter(())
-        return (self.statements[i] for i in range(start + 1, len(self.statements)))
+    def never_closed(self, stmt: Statement) -> bool:
+        """Is `stmt` a BEGIN of the revision's own SQL that the SQL never ends? No COMMIT or ROLLBACK of its
+        own follows before Alembic's next transaction statement (autocommit_block's) or the end. One pass per
+        revision: a scan ahead per BEGIN is quadratic on a long raw SQL file."""
+        if self._never_closed is None:
+            self._never_closed = _never_closed(self.statements)
+        return id(stmt) in self._never_closed
 
     def committed_early(self, stmt: Statement) -> bool:
         """Is `stmt` committed before its revision is stamped? Its transaction ends with a COMMIT (an
@@ -146,7 +141,7 @@ class TransactionState:
     # -- what the engine tells it ----------------------------------------------------------
     def begin_revision(self, revision: str | None, statements: list[Statement]) -> None:
         self.revision, self.statements = revision, statements
-        self._positions = None
+        self._never_closed = None
         self._committed_early = None
         self.in_transaction = self.starts_in_transaction
         self.user_begin = None
@@ -186,6 +181,8 @@ class TransactionState:
             return
         if not stmt.in_transaction:
             return  # autocommit: the statement's locks end with it
+        if alembic_bookkeeping(stmt):
+            return  # the version stamp's row lock on alembic_version: no rule asks what is held there
         effect = run.effect(stmt)
         bulk = is_bulk_dml(stmt) and effect.table and not run.is_new(effect.table)
         if bulk and not (effect.table in self.held and self.held[effect.table].exclusive):
@@ -199,6 +196,24 @@ class TransactionState:
                 if lock.mode == "ACCESS EXCLUSIVE" and not held.exclusive:
                     held.revision, held.line = stmt.revision, stmt.line
                 held.modes.add(lock.mode)
+
+
+def _never_closed(statements: list[Statement]) -> set[int]:
+    """id() of the BEGINs TransactionState.never_closed() is true of: backwards, remembering whether the
+    nearest transaction end ahead is the SQL's own (it closes) or Alembic's (it does not)."""
+    unclosed: set[int] = set()
+    closes = False
+    for stmt in reversed(statements):
+        if stmt.kind != "TransactionStmt":
+            continue
+        kind = stmt.body.get("kind")
+        if stmt.managed:
+            closes = False
+        elif kind in TRANSACTION_ENDS:
+            closes = True
+        elif kind in TRANSACTION_STARTS and not closes:
+            unclosed.add(id(stmt))
+    return unclosed
 
 
 def _committed_early(statements: list[Statement], stamped_after: bool) -> set[int]:

@@ -302,3 +302,13 @@ def test_ctrl_c_stops_a_long_run_after_the_revisions_in_flight(repo):
     # one child with PIPELINE requests queued in it: after the first, only the revisions in flight
     # (and the one or two that end while the signal is on its way) were rendered, not the rest
     assert len(rendered.read_text().split()) <= 1 + PIPELINE + 2, "it went on rendering after Ctrl-C"
+
+
+def test_a_render_error_says_the_same_on_every_run(repo, review):
+    """SQLAlchemy's message names objects by memory address, which would change the PR comment on every run."""
+    repo.add_revision("0002", "0001", '''
+        op.drop_constraint(None, "users", type_="foreignkey")
+        ''')
+    code, report, _ = review()
+    [error] = errors(report)
+    assert "it has no name" in error["message"] and "0x" not in error["message"], error["message"]

@@ -1,9 +1,11 @@
-"""SqlRule.statement_kinds: an SQL rule that declares the statement kinds it looks at is called only for those.
+"""SqlRule.statement_kinds: an SQL rule that declares the statement kinds it looks at is called only for those;
+SqlRule.alter_subtypes: one that declares ALTER TABLE subcommands sees only the ALTER TABLEs that have one.
 
-A wrong declaration would silently hide findings, so every rule that declares kinds runs here over a
+A wrong declaration would silently hide findings, so every rule that declares kinds or subcommands runs here over a
 corpus of statements of many kinds (bench/corpus, the lock model's measured cases, and the list below),
 in file order, through the states sql_findings gives them: starting in and outside a transaction, on
-PostgreSQL 11 and 15. On a statement of a kind it did not declare, it must say nothing. And
+PostgreSQL 11 and 15. On a statement of a kind it did not declare, or an ALTER TABLE with none of its
+subcommands, it must say nothing. And
 sql_findings, which dispatches by kind, must report exactly what calling every rule on every statement
 reports.
 """
@@ -18,7 +20,7 @@ from linters.config import Config
 from linters.model import RenderResult, Reviewed
 from linters.findings import Finding
 from linters.nodes import alembic_bookkeeping
-from linters.sqlrun import RunSetup, name_the_others, sql_findings
+from linters.sqlrun import RunSetup, _dispatch_key, name_the_others, sql_findings
 from linters.history import RevisionFile
 from linters.sql import Chunk
 from linters.rules import SqlRule, rules_of
@@ -104,6 +106,7 @@ def _statements(texts: list[str], in_transaction: bool):
 STATES = [(in_tx, pg) for in_tx in (True, False) for pg in (11, 15)]
 DECLARED = [r for r in rules_of(SqlRule) if r.statement_kinds is not None]
 SKIPPING = [r for r in rules_of(SqlRule) if r.skip_kinds]
+SUBTYPED = [r for r in rules_of(SqlRule) if r.alter_subtypes is not None]
 
 
 def test_most_sql_rules_declare_their_kinds():
@@ -129,6 +132,10 @@ def test_rules_are_silent_on_kinds_they_do_not_declare(name, texts, in_transacti
             if stmt.kind in rule.skip_kinds:
                 hits = list(rule.check(stmt, state))
                 assert not hits, f"{rule.id} reports on a {stmt.kind} ({stmt.sql!r}), a kind it skips"
+        for rule in SUBTYPED:
+            if stmt.kind == "AlterTableStmt" and not rule.alter_subtypes & _dispatch_key(stmt):
+                hits = list(rule.check(stmt, state))
+                assert not hits, f"{rule.id} reports on {stmt.sql!r} but declares only {sorted(rule.alter_subtypes)}"
         state.apply(stmt)
 
 

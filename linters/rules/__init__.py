@@ -53,6 +53,9 @@ class SqlRule(Rule):
     statement_kinds: frozenset[str] | None = None
     # Kinds a rule of every kind never reports on (transaction control, SET): not called for them.
     skip_kinds: frozenset[str] = frozenset()
+    # ALTER TABLE subcommands (AT_AddColumn, ...) the check can report on; None: any. An ALTER TABLE with
+    # none of them is not shown to it (tests/test_rule_kinds.py checks the rule is silent there too).
+    alter_subtypes: frozenset[str] | None = None
     checks: ClassVar[str] = "SQL"
 
 
@@ -97,13 +100,15 @@ def _register(rule: Rule) -> Rule:
 
 
 def sql_rule(id: str, severity: str, *, summary: str, why: str, recipe: str, lock: str | None = None,
-             kinds=None, skip_kinds=(), breaking: bool = False, fix: str | None = None,
+             kinds=None, skip_kinds=(), subtypes=None, breaking: bool = False, fix: str | None = None,
              recipe_per_migration: str | None = None):
-    """Register the decorated function as the check of SQL rule `id`, called only for `kinds` (not `skip_kinds`)."""
+    """Register the decorated function as the check of SQL rule `id`, called only for `kinds` (not `skip_kinds`),
+    and for an ALTER TABLE only when it has one of `subtypes` (if given)."""
     def register(check: Callable) -> Callable:
         _register(SqlRule(id, Severity(severity), summary, why, recipe, lock, breaking, fix, recipe_per_migration,
                           check=check, statement_kinds=frozenset(kinds) if kinds is not None else None,
-                          skip_kinds=frozenset(skip_kinds)))
+                          skip_kinds=frozenset(skip_kinds),
+                          alter_subtypes=frozenset(subtypes) if subtypes is not None else None))
         return check
     return register
 

@@ -71,6 +71,7 @@ ROW_SECURITY = {
            "which role the application connects as, and ship it with the release that expects it.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=tuple(ROW_SECURITY),
 )
 def ban_alter_row_level_security(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -90,6 +91,7 @@ def ban_alter_row_level_security(stmt, state):
     recipe="Agree the change with whoever runs the subscribers (CDC, read replicas via logical replication), "
            "and keep a replica identity (the primary key, DEFAULT) on every table a publication replicates.",
     kinds=("AlterTableStmt", "DropStmt", "AlterPublicationStmt"),
+    subtypes=("AT_ReplicaIdentity",),
 )
 def ban_replica_identity(stmt, state):
     body = stmt.body

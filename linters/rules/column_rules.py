@@ -25,6 +25,7 @@ def _old_column(state, table, column) -> bool:
            "in a later migration and mark that line `# alembic-review: ignore[ban-drop-column]`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_DropColumn",),
     breaking=True,
 )
 def ban_drop_column(stmt, state):
@@ -49,8 +50,11 @@ def ban_drop_column(stmt, state):
            "`server_default` (e.g. `server_default=sa.text('now()')` or `server_default='0'`) needs none of this.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_AddColumn",),
 )
 def adding_field_with_default(stmt, state):
+    if not state.effect(stmt).rewrite:
+        return  # no command of it rewrites (most ALTERs): none to single out
     for table, subtype, cmd in alter_table_commands(stmt):
         if subtype != "AT_AddColumn" or not state.is_shared(table):
             continue
@@ -91,6 +95,7 @@ def _has_default(coldef: dict) -> bool:
            "later `op.alter_column('t', 'x', nullable=False)` (see adding-not-nullable-field).",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_AddColumn",),
 )
 def adding_required_field(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -116,6 +121,7 @@ def adding_required_field(stmt, state):
            "`op.alter_column('t', 'x', nullable=False)` (no scan) and `op.drop_constraint('ck_t_x_not_null', 't')`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_SetNotNull",),
 )
 def adding_not_nullable_field(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -150,6 +156,7 @@ def adding_not_nullable_field(stmt, state):
            "existing_type=sa.String(50))`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_AlterColumnType",),
 )
 def changing_column_type(stmt, state):
     for table, subtype, cmd in relation_commands(stmt):
@@ -191,6 +198,7 @@ sql_rule(
            "the line `# alembic-review: ignore[ban-drop-not-null]`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_DropNotNull",),
     breaking=True,
 )(_column_change(lambda subtype, cmd: subtype == "AT_DropNotNull",
                  "dropping NOT NULL on {table}.{column} may break code that assumes a value"))
@@ -204,6 +212,7 @@ sql_rule(
            "server_default=None)` and mark the line `# alembic-review: ignore[ban-drop-default]`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_ColumnDefault",),
     breaking=True,
 )(_column_change(lambda subtype, cmd: subtype == "AT_ColumnDefault" and not cmd.get("def"),
                  "dropping the default of {table}.{column} breaks inserts that omit it"))
@@ -217,6 +226,7 @@ sql_rule(
            "(`op.execute('ALTER TABLE t ALTER COLUMN x DROP EXPRESSION')`) and mark it ignored.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_DropExpression",),
     breaking=True,
 )(_column_change(lambda subtype, cmd: subtype == "AT_DropExpression",
                  "dropping the generated expression of {table}.{column} leaves it unfilled for new rows"))
@@ -242,4 +252,5 @@ sql_rule(
            "IDENTITY), then run the change and mark it `# alembic-review: ignore[ban-alter-identity]`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_AddIdentity", "AT_DropIdentity", "AT_SetIdentity"),
 )(_column_change(_identity_change, "changing the identity of {table}.{column} may break inserts of running code"))

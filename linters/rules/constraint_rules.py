@@ -20,6 +20,10 @@ NOT_VALID_RECIPE = (
 )
 
 
+# The ALTER TABLE subcommands _added_constraints reads: ADD CONSTRAINT, and constraints written on ADD COLUMN.
+ADDED_CONSTRAINTS = ("AT_AddConstraint", "AT_AddColumn")
+
+
 def _added_constraints(stmt, state):
     """(table, constraint, command, via) for constraints an ALTER TABLE adds to an existing table.
 
@@ -51,6 +55,7 @@ def _label(con: dict) -> str:
     recipe=NOT_VALID_RECIPE,
     lock="SHARE ROW EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=ADDED_CONSTRAINTS,
     fix=NOT_VALID,
 )
 def adding_foreign_key_constraint(stmt, state):
@@ -76,6 +81,7 @@ def adding_foreign_key_constraint(stmt, state):
     recipe=NOT_VALID_RECIPE,
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=ADDED_CONSTRAINTS + ("AT_ValidateConstraint",),
     fix=NOT_VALID,
 )
 def constraint_missing_not_valid(stmt, state):
@@ -130,6 +136,7 @@ def _index_constraint(contype: str, stmt, state):
            "`op.execute('ALTER TABLE t ADD CONSTRAINT uq_t_x UNIQUE USING INDEX uq_t_x')` (instant).",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=ADDED_CONSTRAINTS,
 )
 def disallowed_unique_constraint(stmt, state):
     for table, con, lock in _index_constraint("CONSTR_UNIQUE", stmt, state):
@@ -148,6 +155,7 @@ def disallowed_unique_constraint(stmt, state):
            "USING INDEX t_pkey')`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=ADDED_CONSTRAINTS,
 )
 def adding_serial_primary_key_field(stmt, state):
     for table, con, lock in _index_constraint("CONSTR_PRIMARY", stmt, state):
@@ -165,6 +173,7 @@ def adding_serial_primary_key_field(stmt, state):
            "`# alembic-review: ignore[ban-drop-constraint]`.",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE + ("AlterDomainStmt",),
+    subtypes=("AT_DropConstraint",),
     breaking=True,
 )
 def ban_drop_constraint(stmt, state):

@@ -47,6 +47,7 @@ def require_concurrent_index_creation(stmt, state):
            "`with op.get_context().autocommit_block():`.",
     lock="SHARE UPDATE EXCLUSIVE",
     kinds=("IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt"),
+    subtypes=("AT_DetachPartition",),
     fix=CONCURRENTLY,
 )
 def ban_concurrent_index_creation_in_transaction(stmt, state):

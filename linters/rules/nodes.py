@@ -39,8 +39,13 @@ def _alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
 def relation_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
     """alter_table_commands, plus those of ALTER FOREIGN TABLE and of ALTER TYPE on a composite type
     (DROP / ALTER ATTRIBUTE): their columns are read by code too (the drop and type rules ask)."""
-    if stmt.kind != "AlterTableStmt" or stmt.body.get("objtype") not in (None, "OBJECT_TABLE", "OBJECT_FOREIGN_TABLE",
-                                                                         "OBJECT_TYPE"):
+    if stmt.kind != "AlterTableStmt":
+        return ()
+    return derived(stmt, _relation_commands)
+
+
+def _relation_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
+    if stmt.body.get("objtype") not in (None, "OBJECT_TABLE", "OBJECT_FOREIGN_TABLE", "OBJECT_TYPE"):
         return ()
     table = relation_name(stmt.body.get("relation"))
     return tuple((table, c.get("AlterTableCmd", {}).get("subtype"), c.get("AlterTableCmd", {}))
@@ -52,6 +57,7 @@ def column_constraints(coldef: dict) -> list[dict]:
 
 
 DEFINING_COLUMNS = ("CreateStmt", "AlterTableStmt")  # the statements column_definitions() reads
+DEFINING_SUBTYPES = ("AT_AddColumn", "AT_AlterColumnType")  # and the ALTER TABLE subcommands
 
 
 def column_definitions(stmt) -> Iterator[tuple[str | None, str | None, dict]]:

@@ -20,6 +20,7 @@ from linters.sql import relation_name
            "`op.execute('ALTER TABLE parent DETACH PARTITION child CONCURRENTLY')` (PostgreSQL 14+).",
     lock="ACCESS EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=("AT_DetachPartition",),
 )
 def require_concurrent_partition_detach(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -114,6 +115,7 @@ FIRING_CHANGES = {
            "Row-level security: ship FORCE / NO FORCE with the release that expects it.",
     lock="SHARE ROW EXCLUSIVE",
     kinds=ALTER_TABLE,
+    subtypes=tuple(FIRING_CHANGES),
 )
 def ban_disable_trigger(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):

@@ -156,6 +156,7 @@ def backfill_in_migration(stmt, state):
            "dropping the table.",
     lock=AEL,
     kinds=("DropStmt", "AlterTableStmt"),
+    subtypes=("AT_DropConstraint",),
 )
 def drop_fk_locks_parent(stmt, state):
     fks = state.foreign_keys
@@ -256,16 +257,8 @@ def _transaction_kind(stmt) -> str | None:
     kinds=("TransactionStmt",),
 )
 def ban_uncommitted_transaction(stmt, state):
-    if _transaction_kind(stmt) != "begin":
-        return
-    for later in state.tx.following(stmt):
-        if later.kind != "TransactionStmt":
-            continue
-        if later.managed:
-            break
-        if _transaction_kind(later) == "end":
-            return
-    yield Hit("BEGIN without a COMMIT or ROLLBACK later in this migration")
+    if state.tx.never_closed(stmt):
+        yield Hit("BEGIN without a COMMIT or ROLLBACK later in this migration")
 
 
 @sql_rule(

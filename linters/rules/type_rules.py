@@ -6,7 +6,7 @@ every column a migration defines: CREATE TABLE, ADD COLUMN and ALTER COLUMN ... 
 """
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import DEFINING_COLUMNS, column_definitions, derived, dotted, is_bookkeeping, strings
+from linters.rules.nodes import DEFINING_COLUMNS, DEFINING_SUBTYPES, column_definitions, derived, dotted, is_bookkeeping, strings
 
 SERIALS = {"serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"}
 
@@ -48,6 +48,7 @@ sql_rule(
     recipe="Use `sa.Text` (or `sa.String` without a length); if the limit is a business rule, add "
            "`sa.CheckConstraint('char_length(x) <= 100')`.",
     kinds=DEFINING_COLUMNS,
+    subtypes=DEFINING_SUBTYPES,
 )(_type_rule({"varchar"}, "{table}.{column} is varchar with a length limit: prefer text", needs_length=True))
 
 sql_rule(
@@ -57,6 +58,7 @@ sql_rule(
         "LIKE) and saves no space over text or varchar.",
     recipe="Use `sa.Text` (or `sa.String`) instead of `sa.CHAR(n)`.",
     kinds=DEFINING_COLUMNS,
+    subtypes=DEFINING_SUBTYPES,
 )(_type_rule({"bpchar", "character"}, "{table}.{column} is char(n): use text"))
 
 sql_rule(
@@ -67,6 +69,7 @@ sql_rule(
         "rule as prefer-timestamp-tz.",
     recipe="Use `sa.DateTime(timezone=True)` instead of `sa.DateTime`.",
     kinds=DEFINING_COLUMNS,
+    subtypes=DEFINING_SUBTYPES,
 )(_type_rule({"timestamp"}, "{table}.{column} is timestamp without time zone: use timestamptz"))
 
 sql_rule(
@@ -76,6 +79,7 @@ sql_rule(
         "rewrite under ACCESS EXCLUSIVE (changing-column-type). bigint costs 4 more bytes per row.",
     recipe="Use `sa.BigInteger` (ids: `sa.Column('id', sa.BigInteger, sa.Identity(), primary_key=True)`).",
     kinds=DEFINING_COLUMNS,
+    subtypes=DEFINING_SUBTYPES,
 )(_type_rule({"int4", "int", "integer", "serial", "serial4"}, "{table}.{column} is a 32-bit {type}: prefer bigint"))
 
 sql_rule(
@@ -85,6 +89,7 @@ sql_rule(
         "saved rarely matter once alignment padding is counted.",
     recipe="Use `sa.BigInteger` instead of `sa.SmallInteger`.",
     kinds=DEFINING_COLUMNS,
+    subtypes=DEFINING_SUBTYPES,
 )(_type_rule({"int2", "smallint", "smallserial", "serial2"}, "{table}.{column} is a 16-bit {type}: prefer bigint"))
 
 sql_rule(
@@ -95,6 +100,7 @@ sql_rule(
         "primary key without sa.Identity() as SERIAL.",
     recipe="`sa.Column('id', sa.BigInteger, sa.Identity(), primary_key=True)`.",
     kinds=DEFINING_COLUMNS,
+    subtypes=DEFINING_SUBTYPES,
 )(_type_rule(SERIALS, "{table}.{column} is {type}: use an IDENTITY column"))
 
 

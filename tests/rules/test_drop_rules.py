@@ -121,3 +121,16 @@ def test_columns_of_foreign_tables_and_composite_types_and_domain_constraints_ar
     lint_errors("ALTER DOMAIN posint DROP CONSTRAINT posint_check;", "ban-drop-constraint")
     lint_ok("CREATE DOMAIN posint AS int CONSTRAINT posint_check CHECK (VALUE > 0); "
             "ALTER DOMAIN posint DROP CONSTRAINT posint_check;", "ban-drop-constraint")
+
+
+def test_a_rolled_back_transaction_takes_back_what_it_created():
+    """The run's own tables are exempt from ban-drop-table; a ROLLBACK undoes the CREATE and the RENAME."""
+    lint_ok("BEGIN; CREATE TABLE t (a int); COMMIT; DROP TABLE t;", "ban-drop-table")
+    lint_errors("BEGIN; CREATE TABLE t (a int); ROLLBACK; DROP TABLE t;", "ban-drop-table")
+    renamed_back = "BEGIN; CREATE TABLE t (a int); COMMIT; BEGIN; ALTER TABLE t RENAME TO u; ROLLBACK; "
+    lint_ok(renamed_back + "DROP TABLE t;", "ban-drop-table")
+    lint_errors(renamed_back + "DROP TABLE u;", "ban-drop-table")
+    # AND CHAIN opens the next transaction at once: its ROLLBACK takes back only what came after
+    chained = "BEGIN; CREATE TABLE t (a int); COMMIT AND CHAIN; CREATE TABLE u (a int); ROLLBACK; "
+    lint_ok(chained + "DROP TABLE t;", "ban-drop-table")
+    lint_errors(chained + "DROP TABLE u;", "ban-drop-table")
