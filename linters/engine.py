@@ -35,7 +35,6 @@ from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
 from linters.sql import parse_chunks
 from linters.sqlrun import RunSetup, apply_config
-from linters.suggest import load_libcst, may_suggest
 from linters.suppress import suppress
 from linters.tablestats import TableStats
 
@@ -141,8 +140,6 @@ def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], al
     for f in targets:
         source = sources[f.path]
         source.tree, source.autocommit_lines  # noqa: B018  (parsed once, cached)
-    if any(may_suggest(f.source) for f in targets):
-        load_libcst()  # ~130 ms: only when a fix may be written
     if also is not None:
         also()
 
@@ -171,8 +168,9 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
             stmt.revision, stmt.path = f.revision, f.path
         mark_managed(item, sources[f.path])
         note_old_types(item.parsed.statements, f.source)
-        if scope.base is None:
+        if scope.base is None:  # its own deploy: judged, and summed up, while the children render the rest
             judged.extend(judge.alone(item))
+            item.operations = summarize([item], config.pg_version, one_run=False)[f.path]
 
     renderer.render(list(by_path), on_done=on_progress, on_result=parse,
                     while_waiting=lambda: _prepare(ordered, sources, while_rendering))
@@ -266,7 +264,9 @@ def build_report(scope: Scope, history: History, reviewed: list[Reviewed], findi
         item.file.path: "\n".join(s.sql + ";" for s in item.parsed.statements if s.direction == "upgrade")
         for item in reviewed
     }
-    ops = summarize(reviewed, scope.config.pg_version, one_run=scope.base is not None)
+    ops = {item.file.path: item.operations for item in reviewed if item.operations is not None}
+    ops.update(summarize([item for item in reviewed if item.operations is None], scope.config.pg_version,
+                         one_run=scope.base is not None))
     entries = [
         RevisionEntry(revision=c.current.revision or "", path=c.current.path, status=c.status,
                       down_revisions=list(c.current.down_revisions), sql=sql_by_path.get(c.current.path),

@@ -39,6 +39,7 @@ class Reviewed:
     file: RevisionFile
     render: RenderResult
     parsed: ParsedRevision = field(default_factory=ParsedRevision)
+    operations: list[dict] | None = None  # with --all, its summary for the report, made as it arrived
 
 
 @dataclass

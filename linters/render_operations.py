@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import sys
+import types
 
 try:  # in the render child, loaded by path beside render_child.py (nothing of ours is importable there)
     from _alembic_review_render_standins import is_stand_in, stand_in
@@ -20,6 +21,11 @@ except ImportError:
 def arguments(fn, ops) -> tuple[list, dict]:
     """`op` for the first required parameter (some projects write upgrade(op)); a stand-in for every
     other one, as env.py would pass them through context.run_migrations(**kw)."""
+    code = getattr(fn, "__code__", None)
+    if type(fn) is types.FunctionType and not code.co_argcount and not code.co_kwonlyargcount \
+            and not code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) \
+            and not hasattr(fn, "__wrapped__") and not hasattr(fn, "__signature__"):
+        return [], {}  # upgrade(): what nearly every revision writes, without inspect.signature's cost
     args, kwargs = [], {}
     for i, p in enumerate(inspect.signature(fn).parameters.values()):
         if p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):

@@ -231,6 +231,14 @@ def test_env_py_is_never_run(repo, review):
     assert rules_of(report) == ["ban-drop-column"]
 
 
+def test_review_leaves_no_bytecode_in_the_project(repo, review):
+    # The revisions are imported to render them: their __pycache__ would be new untracked files.
+    repo.add_revision("0002", "0001", 'op.drop_column("users", "legacy_name")')
+    code, report, _ = review()
+    assert rules_of(report) == ["ban-drop-column"]
+    assert list(repo.path.rglob("__pycache__")) == []
+
+
 def test_nonstandard_upgrade_signature_gets_op(repo, review):
     repo.write("alembic/versions/0002_sig.py",
                'revision = "0002"\ndown_revision = "0001"\n'
