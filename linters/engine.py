@@ -35,6 +35,7 @@ from linters.rules.revision_rules import downgrade_raises_not_implemented
 from linters.sourcemap import RevisionSource
 from linters.sql import parse_chunks
 from linters.sqlrun import RunSetup, apply_config
+from linters.suggest import load_libcst, may_suggest
 from linters.suppress import suppress
 from linters.tablestats import TableStats
 
@@ -134,12 +135,14 @@ def mark_managed(item: Reviewed, source: RevisionSource) -> None:
             stmt.managed = True
 
 
-def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], also=None) -> None:
+def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], fixes: bool, also=None) -> None:
     """What the steps after rendering need and can have before it: run while the children render."""
     from linters.live import review as _live  # noqa: F401  (the models check, run after the rules)
     for f in targets:
         source = sources[f.path]
         source.tree, source.autocommit_lines  # noqa: B018  (parsed once, cached)
+    if fixes and any(may_suggest(f.source) for f in targets):
+        load_libcst()  # ~130 ms: only when a fix may be written
     if also is not None:
         also()
 
@@ -173,7 +176,7 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
             item.operations = summarize([item], config.pg_version, one_run=False)[f.path]
 
     renderer.render(list(by_path), on_done=on_progress, on_result=parse,
-                    while_waiting=lambda: _prepare(ordered, sources, while_rendering))
+                    while_waiting=lambda: _prepare(ordered, sources, scope.base is not None, while_rendering))
     if again := [item for item in parsed.values() if needs_history_schema(item)]:
         retried = {item.file.path for item in again}
         judged[:] = [f for f in judged if f.path not in retried]
@@ -221,7 +224,7 @@ def judged_after_rendering(scope: Scope, history: History, reviewed: list[Review
     found += revision_findings(reviewed, scope.config)
     found += model_and_database_findings(scope.live, scope.project, scope.config, history.head, reviewed,
                                          one_run=one_run)
-    locate_and_suggest(found, sources)
+    locate_and_suggest(found, sources, fixes=one_run)
     return found
 
 
@@ -254,7 +257,7 @@ def squawk_findings(scope: Scope, reviewed: list[Reviewed], findings: list[Findi
     timeouts = {"lock_timeout": setup.lock_timeout, "statement_timeout": setup.statement_timeout}
     opinion, theirs = second_opinion(reviewed, findings, [scope.project.project_dir, scope.project.root],
                                      scope.config.pg_version, timeouts)
-    locate_and_suggest(theirs, sources)
+    locate_and_suggest(theirs, sources, fixes=scope.base is not None)
     return opinion, theirs
 
 

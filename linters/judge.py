@@ -59,13 +59,15 @@ def note_source_facts(items: list[Reviewed], sources: dict[str, RevisionSource])
                         stmt.known_types[columns[0]] = old
 
 
-def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource]) -> None:
-    """SQL findings span their whole op.* call statement, and carry the libcst fix where one is mechanical."""
+def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource], fixes: bool = True) -> None:
+    """SQL findings span their whole op.* call statement, and carry the libcst fix where one is mechanical
+    (unless `fixes` is False: --all reviews history, where the fix is a new revision, not an edit of one
+    that already ran; an edited revision never runs again where it already has)."""
     for f in findings:
         if "statement_id" not in f.extra or f.path not in sources or not f.line:
             continue
         source = sources[f.path]
-        rule_fix = RULES[f.rule].fix if f.rule in RULES else None  # --squawk: squawk's rules we do not have
+        rule_fix = RULES[f.rule].fix if fixes and f.rule in RULES else None  # --squawk: squawk's rules we do not have
         if f.suggestion is None and rule_fix and (fix := suggest(source.source, f.line, rule_fix)):
             f.line, f.end_line, f.suggestion = fix.start, fix.end, fix.text
         else:
@@ -94,7 +96,7 @@ class Judge:
                 [source for source in before if mentions_any(source, set_not_null)]))
         note_source_facts([item], self.sources)
         found = sql_findings([item], self.config, one_run=False, setup=setup)
-        locate_and_suggest(found, self.sources)
+        locate_and_suggest(found, self.sources, fixes=False)
         return found
 
     def together(self, items: list[Reviewed]) -> list[Finding]:

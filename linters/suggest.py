@@ -2,8 +2,7 @@
 
 The call statement at the finding's line is found with `ast`; libcst parses that statement alone,
 transforms it and renders it again at the author's indentation: quoting, layout and comments on
-the call stay as they were. A call spelled plainly on one line (most of them) is written as text by
-linters/suggest_plain.py, the same text without importing libcst.
+the call stay as they were.
 
 - op.create_index / op.drop_index -> `postgresql_concurrently=True` (drop_index: and
   `if_exists=True`, so a failed run can be re-run; a named create_index: after a guarded
@@ -20,14 +19,13 @@ linters/suggest_plain.py, the same text without importing libcst.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from linters.pysource import func_name, literal_str, parse_python
-from linters.suggest_plain import LINE_LENGTH, NotPlain, layout, plain_fix, quote_name, read_plain, string_literal
-from linters.suggest_plain import render as render_plain
 
-cst = None  # libcst takes ~0.25 s to import: loaded only for a call linters.suggest_plain cannot write
+cst = None  # libcst takes ~130 ms to import: loaded by suggest() only when a fix is written
 
 # The fixes a rule can name (Rule.fix), and the op functions each one rewrites.
 CONCURRENTLY = "concurrently"
@@ -36,6 +34,7 @@ FIXED_OPS: dict[str, frozenset[str]] = {
     CONCURRENTLY: frozenset({"create_index", "drop_index"}),
     NOT_VALID: frozenset({"create_foreign_key", "create_check_constraint"}),
 }
+SIMPLE_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
 def load_libcst() -> None:
@@ -45,6 +44,11 @@ def load_libcst() -> None:
         cst = libcst
 
 
+def may_suggest(source: str) -> bool:
+    """Whether a finding in `source` could get a fix (cheap: the op names appear in it)."""
+    return any(name in source for names in FIXED_OPS.values() for name in names)
+
+
 @dataclass
 class Suggestion:
     start: int   # first line of the statement it replaces
@@ -52,9 +56,16 @@ class Suggestion:
     text: str    # the replacement lines
 
 
+def _quote(identifier: str) -> str:
+    return identifier if SIMPLE_NAME.fullmatch(identifier) else '"' + identifier.replace('"', '""') + '"'
+
+
 def _literal(text: str, like: cst.Call) -> str:
     """`text` as a Python string literal, in the quote style of the call's own strings."""
-    return string_literal(text, next((a.value.quote for a in like.args if isinstance(a.value, cst.SimpleString)), '"'))
+    quote = next((a.value.quote for a in like.args if isinstance(a.value, cst.SimpleString)), '"')
+    if quote == '"' and '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return repr(text)
 
 
 def _string(node: cst.BaseExpression | None) -> str | None:
@@ -155,35 +166,22 @@ def suggest(source: str, line: int, fix: str) -> Suggestion | None:
         return None  # re-indenting would change a multi-line string's text
     first = lines[start - 1]
     indent = first[:len(first) - len(first.lstrip())]
-    reset = None if in_autocommit else _local_lock_timeout(tree, node)
-    plain = read_plain(first, node, indent) if start == end and not _WITH_LIBCST_ONLY else None
-    try:
-        if plain is not None:
-            statements = plain_fix(plain, first, receiver, name, fix == CONCURRENTLY, in_autocommit, reset)
-            return Suggestion(start, end, render_plain(statements, indent)) if statements is not None else None
-    except NotPlain:
-        pass
-    text = _with_libcst(lines[start - 1:end], indent, receiver, name, fix, in_autocommit, reset)
-    return Suggestion(start, end, text) if text is not None else None
-
-
-_WITH_LIBCST_ONLY = False  # tests/test_suggest.py: both ways write the same text
-
-
-def _with_libcst(lines: tuple[str, ...], indent: str, receiver: str, name: str, fix: str, in_autocommit: bool,
-                 reset: str | None) -> str | None:
-    """The statement of `lines` rewritten by libcst: any layout, comments kept where they were."""
-    snippet = "\n".join(l[len(indent):] if l.startswith(indent) else l for l in lines) + "\n"
+    snippet = "\n".join(l[len(indent):] if l.startswith(indent) else l for l in lines[start - 1:end]) + "\n"
     load_libcst()
     try:
         statement = cst.parse_module(snippet).body[0]
     except cst.ParserSyntaxError:
         return None
+    reset = None if in_autocommit else _local_lock_timeout(tree, node)
     replacement = _transform(statement, receiver, name, fix, in_autocommit, reset)
     if replacement is None:
         return None
     code = cst.Module(body=replacement).code.rstrip("\n")
-    return "\n".join(_wrapped(indent + l) if l else l for l in code.split("\n"))
+    text = "\n".join(_wrapped(indent + l) if l else l for l in code.split("\n"))
+    return Suggestion(start, end, text)
+
+
+LINE_LENGTH = 88  # black's: what GitHub's suggestion box shows without clipping, and what most projects use
 
 
 def _wrapped(line: str) -> str:
@@ -198,9 +196,14 @@ def _wrapped(line: str) -> str:
         return line
     if not isinstance(call, cst.Call) or not call.args:
         return line
-    code = cst.Module(body=[]).code_for_node
-    return layout(indent, code(call.func), [code(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT)).strip()
-                                            for arg in call.args])
+    render = cst.Module(body=[]).code_for_node
+    func = render(call.func)
+    args = [render(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT)).strip() for arg in call.args]
+    inner = indent + " " * 4
+    hugged = inner + ", ".join(args)
+    if len(hugged) <= LINE_LENGTH or len(args) == 1:  # one argument: black leaves it long on its own line
+        return f"{indent}{func}(\n{hugged}\n{indent})"
+    return f"{indent}{func}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent})"
 
 
 def _drop_before_build(call: cst.Call, receiver: str) -> cst.SimpleStatementLine | None:
@@ -271,8 +274,8 @@ def _transform(statement, receiver: str, name: str, fix: str, in_autocommit: boo
         return None  # the VALIDATE step needs the names spelled out
     schema = _string(next((a.value for a in call.args if a.keyword and a.keyword.value in
                            ("source_schema", "schema")), None))
-    qualified = f"{quote_name(schema)}.{quote_name(table)}" if schema else quote_name(table)
-    sql = f"ALTER TABLE {qualified} VALIDATE CONSTRAINT {quote_name(constraint)}"
+    qualified = f"{_quote(schema)}.{_quote(table)}" if schema else _quote(table)
+    sql = f"ALTER TABLE {qualified} VALIDATE CONSTRAINT {_quote(constraint)}"
     fixed = statement.with_changes(body=[statement.body[0].with_changes(
         value=_with_keyword(call, "postgresql_not_valid"))])
     validate = cst.parse_statement(f"{receiver}.execute({_literal(sql, call)})\n")
