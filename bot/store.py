@@ -6,7 +6,7 @@ machines; keys under "alembic-review:<queue>:"). Every change of a record goes t
 `mutate(kind, key, fn)`: `fn(old) -> (new, result)` runs atomically (BEGIN IMMEDIATE in SQLite,
 WATCH/MULTI in Redis), which is all the job bookkeeping in bot/ledger.py needs. A webhook delivery
 passes `Effects`: the delivery id is remembered and the job counted and queued in the same step (one
-transaction in SQLite; in Redis two round trips instead of six: see RedisStore._mutate_with).
+transaction in SQLite; in Redis one or two round trips instead of six: see RedisStore._mutate_with).
 """
 
 from __future__ import annotations
@@ -153,17 +153,22 @@ class SqliteStore:
         self._run("SELECT 1")
 
 
-# mutate with Effects, second round trip: write the record only if it is still what fn saw (else 0:
-# read it again and retry, as WATCH would), and count and queue the job with it. A script that fails
-# halfway keeps what it did: the push onto huey's list (the key we do not own) goes first.
-# KEYS: record, index of its kind, counters, queue list (any key when no job)
-# ARGV: record as read ("" = none), "set" / "del" / "keep", new record, its key, counter, message ("" = no job)
-COMPARE_AND_SET = """
-if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+# mutate with Effects, in one script: nothing if the delivery id was seen; else, if the record is
+# still what fn was given, the job pushed onto huey's list and counted, the id remembered, the
+# record written. A script that fails halfway keeps what it did: the push onto huey's list (the
+# key we do not own) goes first. Answers {"duplicate"}, {"changed", record now} or {"done"}.
+# KEYS: record, index of its kind, counters, queue list, delivery id (any key when unused)
+# ARGV: record fn was given ("" = none), "set" / "del" / "keep", new record, its key, counter,
+#       message ("" = no job), seconds the id is remembered ("" = no id)
+DELIVER = """
+if ARGV[7] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then return {'duplicate'} end
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return {'changed', current} end
 if ARGV[6] ~= '' then
   redis.call('LPUSH', KEYS[4], ARGV[6])
   redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
 end
+if ARGV[7] ~= '' then redis.call('SET', KEYS[5], '1', 'EX', ARGV[7]) end
 if ARGV[2] == 'set' then
   redis.call('SET', KEYS[1], ARGV[3])
   redis.call('SADD', KEYS[2], ARGV[4])
@@ -171,7 +176,7 @@ elseif ARGV[2] == 'del' then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[4])
 end
-return 1
+return {'done'}
 """
 
 
@@ -181,7 +186,7 @@ class RedisStore:
 
         self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self.prefix = prefix
-        self._compare_and_set = self.redis.register_script(COMPARE_AND_SET)  # EVALSHA, loaded on first use
+        self._deliver = self.redis.register_script(DELIVER)  # EVALSHA; loaded on first use
 
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -237,38 +242,29 @@ class RedisStore:
                     continue
 
     def _mutate_with(self, kind: str, key: str, fn: Mutator, effects: Effects):
-        """Two round trips (a delivery had six: the id, WATCH, GET, MULTI/EXEC, the queue push, the
-        counter): the id remembered and the record read together, then the record written, counted
-        and queued by one script if the record has not changed meanwhile (else read again and
-        retried, as WATCH would)."""
+        """One round trip (a delivery had six: the id, WATCH, GET, MULTI/EXEC, the queue push, the
+        counter) when the record is as guessed: none, as for a pull request's first event; else
+        the script answers with the record and a second round trip makes the change on it."""
         name = self._k("rec", kind, key)
-        once = self._k("once", effects.once[0], effects.once[1]) if effects.once else None
-        pipe = self.redis.pipeline(transaction=False)
-        if once:
-            pipe.set(once, b"1", nx=True, ex=max(1, int(effects.once[2])))
-        pipe.get(name)
-        *fresh, raw = pipe.execute()
-        if once and not fresh[0]:
-            return DUPLICATE
-        try:
-            while True:
-                new, result = fn(json.loads(raw) if raw else None)
-                action, value = ("keep", "") if new is KEEP else ("del", "") if new is None else ("set", json.dumps(new))
-                queue, message = "", b""
-                if result is not None:
-                    pushed = effects.message(result)
-                    if pushed is None:
-                        raise TypeError("a Redis store queues jobs on Redis: Effects.message gave no list")
-                    queue, message = pushed
-                keys = [name, self._k("index", kind), self._k("counters"), queue or name]
-                if self._compare_and_set(keys=keys, args=[raw or b"", action, value, key, effects.counter, message]):
-                    return result
-                raw = self.redis.get(name)  # changed since we read it: again, with what is there now
-        except BaseException:  # all or nothing: the id is remembered only with the change
-            if once:
-                with contextlib.suppress(Exception):  # Redis gone: the first error is the one to tell
-                    self.redis.delete(once)
-            raise
+        once, ttl = (self._k("once", effects.once[0], effects.once[1]), str(max(1, int(effects.once[2])))) \
+            if effects.once else (name, "")
+        raw = b""
+        while True:
+            new, result = fn(json.loads(raw) if raw else None)
+            action, value = ("keep", "") if new is KEEP else ("del", "") if new is None else ("set", json.dumps(new))
+            queue, message = "", b""
+            if result is not None:
+                pushed = effects.message(result)
+                if pushed is None:
+                    raise TypeError("a Redis store queues jobs on Redis: Effects.message gave no list")
+                queue, message = pushed
+            keys = [name, self._k("index", kind), self._k("counters"), queue or name, once]
+            answer = self._deliver(keys=keys, args=[raw, action, value, key, effects.counter, message, ttl])
+            if answer[0] == b"duplicate":
+                return DUPLICATE
+            if answer[0] == b"done":
+                return result
+            raw = answer[1]  # not as fn saw it: again, with what is there now
 
     def incr(self, name: str, n: int = 1) -> None:
         self.redis.hincrby(self._k("counters"), name, n)
