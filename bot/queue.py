@@ -87,8 +87,9 @@ class JobQueue:
         self.review_task(dict(job.as_dict(), queued_at=time.time()))  # from_dict ignores queued_at
 
     def message(self, job: ledger.Job) -> tuple[str, bytes] | None:
-        """On Redis: huey's list and the message its enqueue would push there, for the store to push
-        along with the ledger's change (RedisStore.mutate); None for a SQLite queue."""
+        """On Redis: huey's list and the message its enqueue would push there (huey's enqueue also
+        sends its "enqueued" signal: this service connects none), for the store to push along with
+        the ledger's change (RedisStore.mutate); None for a SQLite queue."""
         if type(self.huey.storage) is not RedisStorage:  # not its subclass with priorities
             return None
         task = self.review_task.s(dict(job.as_dict(), queued_at=time.time()))
