@@ -21,7 +21,8 @@ REPO = "octo/store"
 
 @pytest.fixture(params=["sqlite", "redis"])
 def queue(request, tmp_path):
-    env = {"ALEMBIC_REVIEW_DATA_DIR": str(tmp_path / "data"), "ALEMBIC_REVIEW_QUEUE": "test-store-" + uuid.uuid4().hex[:12]}
+    env = {"ALEMBIC_REVIEW_DATA_DIR": str(tmp_path / "data"),
+           "ALEMBIC_REVIEW_QUEUE": "teststore" + uuid.uuid4().hex[:12]}  # no dash: huey drops them from its keys
     if request.param == "redis":
         env["REDIS_URL"] = REDIS_URL
     q = open_queue(load(env, need_app=False))
