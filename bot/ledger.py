@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from bot.store import KEEP, Store
+from bot.store import KEEP, Effects, Store
 
 PULL = "pull"
 SLOTS = "slots"
@@ -78,9 +78,11 @@ class Job:
 
 
 def request_review(store: Store, *, repo: str, number: int, installation_id: int, head_sha: str,
-                   base_sha: str, updated_at: str = "", force: bool = False) -> Job | None:
+                   base_sha: str, updated_at: str = "", force: bool = False, effects: Effects | None = None):
     """Note the PR's head from an event; a Job to queue when a review is due, None otherwise
-    (same head and base already queued, running or done; or an event older than the one we have)."""
+    (same head and base already queued, running or done; or an event older than the one we have).
+    With `effects` (the webhook's), the job is counted and queued in the same step, and DUPLICATE
+    is returned, nothing changed, for a delivery already seen."""
     def fn(rec):
         now = time.time()
         if rec is not None:
@@ -96,7 +98,7 @@ def request_review(store: Store, *, repo: str, number: int, installation_id: int
         for key in ("holder", "check_run_id", "check_head"):  # a new generation gets a new check run
             new.pop(key, None)
         return new, Job(repo, number, installation_id, head_sha, base_sha, gen)
-    return store.mutate(PULL, pull_key(repo, number), fn)
+    return store.mutate(PULL, pull_key(repo, number), fn, effects)
 
 
 def rerequest(store: Store, repo: str, number: int, head_sha: str) -> Job | None:

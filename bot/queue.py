@@ -18,7 +18,7 @@ import time
 
 from huey import Huey, RedisHuey, crontab
 from huey.consumer import Consumer
-from huey.storage import SqliteStorage
+from huey.storage import RedisStorage, SqliteStorage
 
 from bot import ledger
 from bot.app_auth import AppAuth
@@ -85,6 +85,15 @@ class JobQueue:
 
     def enqueue(self, job: ledger.Job) -> None:
         self.review_task(dict(job.as_dict(), queued_at=time.time()))  # from_dict ignores queued_at
+
+    def message(self, job: ledger.Job) -> tuple[str, bytes] | None:
+        """On Redis: huey's list and the message its enqueue would push there (huey's enqueue also
+        sends its "enqueued" signal: this service connects none), for the store to push along with
+        the ledger's change (RedisStore.mutate); None for a SQLite queue."""
+        if type(self.huey.storage) is not RedisStorage:  # not its subclass with priorities
+            return None
+        task = self.review_task.s(dict(job.as_dict(), queued_at=time.time()))
+        return self.huey.storage.queue_key, self.huey.serialize_task(task)
 
     def pending(self) -> int:
         return self.huey.pending_count()

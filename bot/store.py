@@ -4,21 +4,41 @@ of every pull request and where its job stands, concurrency slots, cluster-wide 
 Two backends with one interface: SQLite (one machine; a file in the data dir) and Redis (many
 machines; keys under "alembic-review:<queue>:"). Every change of a record goes through
 `mutate(kind, key, fn)`: `fn(old) -> (new, result)` runs atomically (BEGIN IMMEDIATE in SQLite,
-WATCH/MULTI in Redis), which is all the job bookkeeping in bot/ledger.py needs.
+WATCH/MULTI in Redis), which is all the job bookkeeping in bot/ledger.py needs. A webhook delivery
+passes `Effects`: the delivery id is remembered and the job counted and queued in the same step (one
+transaction in SQLite; in Redis one or two round trips instead of six: see RedisStore._mutate_with).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 KEEP = object()  # returned as `new` by a mutate fn: leave the record as it is
+DUPLICATE = object()  # returned by mutate when Effects.once was already seen: nothing changed
 
 Mutator = Callable[[dict | None], tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What goes with a record's change, all or nothing: `once` (namespace, key, ttl) is remembered
+    unless it was seen within its ttl (then mutate changes nothing and returns DUPLICATE); when
+    the change yields a job (fn's result is not None), `counter` goes up by one and the job is
+    queued: Redis pushes `message(job)` (huey's list, huey's message) in the same script as the
+    change; SQLite calls `enqueue(job)` once its transaction is committed, and if that fails
+    forgets `once` and takes the count back (the record keeps the change, as before: the
+    reconciler queues the job again)."""
+    once: tuple[str, str, float] | None
+    counter: str
+    enqueue: Callable[[Any], None]
+    message: Callable[[Any], tuple[str, bytes] | None]
 
 
 class SqliteStore:
@@ -65,16 +85,17 @@ class SqliteStore:
         with self._lock:
             return self._conn().execute(sql, params).fetchall()
 
-    def first_time(self, namespace: str, key: str, ttl: float) -> bool:
+    @staticmethod
+    def _first_time(conn, namespace: str, key: str, ttl: float) -> bool:
         now = time.time()
+        row = conn.execute("SELECT expires FROM once WHERE namespace=? AND key=?", (namespace, key)).fetchone()
+        if row and row[0] > now:
+            return False
+        conn.execute("INSERT OR REPLACE INTO once VALUES (?, ?, ?)", (namespace, key, now + ttl))
+        return True
 
-        def tx(conn):
-            row = conn.execute("SELECT expires FROM once WHERE namespace=? AND key=?", (namespace, key)).fetchone()
-            if row and row[0] > now:
-                return False
-            conn.execute("INSERT OR REPLACE INTO once VALUES (?, ?, ?)", (namespace, key, now + ttl))
-            return True
-        return self._tx(tx)
+    def first_time(self, namespace: str, key: str, ttl: float) -> bool:
+        return self._tx(lambda conn: self._first_time(conn, namespace, key, ttl))
 
     def forget(self, namespace: str, key: str) -> None:
         self._run("DELETE FROM once WHERE namespace=? AND key=?", (namespace, key))
@@ -89,22 +110,41 @@ class SqliteStore:
     def items(self, kind: str) -> list[tuple[str, dict]]:
         return [(k, json.loads(v)) for k, v in self._run("SELECT key, value FROM records WHERE kind=?", (kind,))]
 
-    def mutate(self, kind: str, key: str, fn: Mutator):
+    def mutate(self, kind: str, key: str, fn: Mutator, effects: Effects | None = None):
         def tx(conn):
+            if effects and effects.once and not self._first_time(conn, *effects.once):
+                return DUPLICATE
             row = conn.execute("SELECT value FROM records WHERE kind=? AND key=?", (kind, key)).fetchone()
             new, result = fn(json.loads(row[0]) if row else None)
-            if new is KEEP:
-                return result
             if new is None:
                 conn.execute("DELETE FROM records WHERE kind=? AND key=?", (kind, key))
-            else:
+            elif new is not KEEP:
                 conn.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", (kind, key, json.dumps(new)))
+            if effects and result is not None:
+                self._incr(conn, effects.counter, 1)
             return result
-        return self._tx(tx)
+        result = self._tx(tx)
+        if effects and result is not None and result is not DUPLICATE:
+            # huey's own database, after our commit: a worker process must find the ledger's new
+            # generation when it takes the job
+            try:
+                effects.enqueue(result)
+            except BaseException:  # not queued: GitHub's redelivery must not be taken for a duplicate
+                with contextlib.suppress(Exception):
+                    if effects.once:
+                        self.forget(*effects.once[:2])
+                    self.incr(effects.counter, -1)
+                raise
+        return result
+
+    @staticmethod
+    def _incr(conn, name: str, n: int) -> None:
+        conn.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET "
+                     "value = value + excluded.value", (name, n))
 
     def incr(self, name: str, n: int = 1) -> None:
-        self._run("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET "
-                  "value = value + excluded.value", (name, n))
+        with self._lock:
+            self._incr(self._conn(), name, n)
 
     def counters(self) -> dict[str, int]:
         return dict(self._run("SELECT name, value FROM counters"))
@@ -113,12 +153,40 @@ class SqliteStore:
         self._run("SELECT 1")
 
 
+# mutate with Effects, in one script: nothing if the delivery id was seen; else, if the record is
+# still what fn was given, the job pushed onto huey's list and counted, the id remembered, the
+# record written. A script that fails halfway keeps what it did: the push onto huey's list (the
+# key we do not own) goes first. Answers {"duplicate"}, {"changed", record now} or {"done"}.
+# KEYS: record, index of its kind, counters, queue list, delivery id (any key when unused)
+# ARGV: record fn was given ("" = none), "set" / "del" / "keep", new record, its key, counter,
+#       message ("" = no job), seconds the id is remembered ("" = no id)
+DELIVER = """
+if ARGV[7] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then return {'duplicate'} end
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return {'changed', current} end
+if ARGV[6] ~= '' then
+  redis.call('LPUSH', KEYS[4], ARGV[6])
+  redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
+end
+if ARGV[7] ~= '' then redis.call('SET', KEYS[5], '1', 'EX', ARGV[7]) end
+if ARGV[2] == 'set' then
+  redis.call('SET', KEYS[1], ARGV[3])
+  redis.call('SADD', KEYS[2], ARGV[4])
+elseif ARGV[2] == 'del' then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[4])
+end
+return {'done'}
+"""
+
+
 class RedisStore:
     def __init__(self, url: str, prefix: str):
         import redis
 
         self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self.prefix = prefix
+        self._deliver = self.redis.register_script(DELIVER)  # EVALSHA; loaded on first use
 
     def _k(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -146,7 +214,9 @@ class RedisStore:
                     out.append((key, json.loads(raw)))
         return out
 
-    def mutate(self, kind: str, key: str, fn: Mutator):
+    def mutate(self, kind: str, key: str, fn: Mutator, effects: Effects | None = None):
+        if effects is not None:
+            return self._mutate_with(kind, key, fn, effects)
         import redis
 
         name = self._k("rec", kind, key)
@@ -170,6 +240,31 @@ class RedisStore:
                     return result
                 except redis.WatchError:
                     continue
+
+    def _mutate_with(self, kind: str, key: str, fn: Mutator, effects: Effects):
+        """One round trip (a delivery had six: the id, WATCH, GET, MULTI/EXEC, the queue push, the
+        counter) when the record is as guessed: none, as for a pull request's first event; else
+        the script answers with the record and a second round trip makes the change on it."""
+        name = self._k("rec", kind, key)
+        once, ttl = (self._k("once", effects.once[0], effects.once[1]), str(max(1, int(effects.once[2])))) \
+            if effects.once else (name, "")
+        raw = b""
+        while True:
+            new, result = fn(json.loads(raw) if raw else None)
+            action, value = ("keep", "") if new is KEEP else ("del", "") if new is None else ("set", json.dumps(new))
+            queue, message = "", b""
+            if result is not None:
+                pushed = effects.message(result)
+                if pushed is None:
+                    raise TypeError("a Redis store queues jobs on Redis: Effects.message gave no list")
+                queue, message = pushed
+            keys = [name, self._k("index", kind), self._k("counters"), queue or name, once]
+            answer = self._deliver(keys=keys, args=[raw, action, value, key, effects.counter, message, ttl])
+            if answer[0] == b"duplicate":
+                return DUPLICATE
+            if answer[0] == b"done":
+                return result
+            raw = answer[1]  # not as fn saw it: again, with what is there now
 
     def incr(self, name: str, n: int = 1) -> None:
         self.redis.hincrby(self._k("counters"), name, n)

@@ -24,8 +24,9 @@ def service(tmp_path, fake_github):
     svc = Service(tmp_path, fake_github, redis_url=REDIS_URL)
     yield svc
     svc.close()
-    for key in client.scan_iter(f"*{svc.queue}*"):
-        client.delete(key)
+    for pattern in (svc.queue, svc.queue.replace("-", "")):  # huey drops the dash from its keys
+        for key in client.scan_iter(f"*{pattern}*"):
+            client.delete(key)
 
 
 def test_two_workers_share_fifty_jobs_each_done_once(service, fake_github):
@@ -60,3 +61,32 @@ def test_two_workers_share_fifty_jobs_each_done_once(service, fake_github):
     assert f'alembic_review_jobs_total{{outcome="completed"}} {JOBS}' in metrics
     assert 'outcome="dropped"' not in metrics and 'outcome="failed"' not in metrics
     print(f"50 jobs on 2 workers x 2 threads: {elapsed:.1f}s, {JOBS / elapsed * 60:.0f} jobs/minute; split {done_by}")
+
+
+def test_on_redis_each_delivery_is_one_job_and_a_killed_web_process_loses_none(service, fake_github):
+    web = service.serve(workers=0)  # no job threads: the queue shows what was queued
+    repo, head, base = "octo/once", "c" * 40, "d" * 40
+    fake_github.add_repo(repo).installation_id = INSTALLATION
+    fake_github.add_pull(repo, 9, files={"app/m.py": (None, "x = 1\n")}, head_sha=head, base_sha=base)
+    event = pull_request_event(repo, 9, head, base)
+    answers = [service.send("pull_request", event, delivery="delivery-1") for _ in range(2)]
+    assert [(a.status_code, a.json()["result"]) for a in answers] == [(202, "queued"), (200, "duplicate")]
+    assert service.send("pull_request", dict(event, action="reopened")).json()["result"] == "already-queued"
+    rerun = {"action": "rerequested", "repository": {"full_name": repo}, "installation": {"id": INSTALLATION},
+             "check_suite": {"head_sha": head, "app": {"id": 4242}, "pull_requests": [{"number": 9}]}}
+    results = [service.send("check_suite", rerun).json()["result"] for _ in range(3)]  # new delivery ids
+    assert results == ["queued", "already-queued", "already-queued"]
+    assert requests.get(service.url + "/healthz", timeout=5).json()["pending"] == 2
+
+    web.kill()  # acknowledged deliveries are in Redis, not in the web process
+    service.serve(workers=0)
+    service.worker(workers=2)
+    wait_for(lambda: [r for r in fake_github.check_runs_for(repo, head) if r["status"] == "completed"], 60,
+             what="the check")
+    # the first job was for a generation the re-run replaced: dropped, one check run in all
+    def metrics_once_dropped():
+        text = requests.get(service.url + "/metrics", timeout=5).text
+        return text if 'alembic_review_jobs_total{outcome="dropped"} 1' in text else None
+    metrics = wait_for(metrics_once_dropped, 30, what="the dropped job")
+    assert 'alembic_review_jobs_total{outcome="enqueued"} 2' in metrics
+    assert len(fake_github.calls("POST", r"/check-runs$")) == 1
