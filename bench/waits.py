@@ -150,7 +150,8 @@ def action_run(fake, pr: PullRequestOnRepo, work: Path) -> tuple[float, float]:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "venv", str(job / "venv")], check=True)
     py = str(job / "venv" / "bin" / "python")
-    subprocess.run([py, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", str(REPO_ROOT)],
+    # what action.yml's install step runs: the package with its [github] extra, for publishing
+    subprocess.run([py, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", f"{REPO_ROOT}[github]"],
                    check=True, capture_output=True)
     installed = time.perf_counter()
     event = {"action": "synchronize", "number": PR,
