@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
 
-from bot.fetch import FetchError, api_headers
+from bot.fetch import read_capped
 
 MAX_COMPARE_FILES = 300  # GitHub lists at most this many files of a comparison
 MAX_CHANGED_BLOBS = 100  # past this many changed files, one tarball is cheaper than the blobs
@@ -39,19 +38,13 @@ class Changed:
 def _get(api_url: str, token: str, path: str, deadline: float, accept: str = "application/vnd.github+json",
          max_bytes: int = 64 * 1024 ** 2) -> bytes:
     """The body of GET `path`, at most max_bytes (else FetchError); NoDelta when GitHub does not answer 200."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TimeoutError("the job's time ran out while fetching the changes")
     try:
-        with requests.get(f"{api_url}{path}", headers=api_headers(token, accept), stream=True,
-                          timeout=(10, min(30.0, remaining))) as resp:
-            if resp.status_code != 200:
-                raise NoDelta(f"GitHub answered {resp.status_code} for {path}")
-            data = resp.raw.read(max_bytes + 1, decode_content=True)
+        status, data = read_capped(f"{api_url}{path}", token, accept, deadline=deadline, max_bytes=max_bytes,
+                                   name=f"GitHub's answer for {path}")
     except requests.RequestException as exc:
         raise NoDelta(f"{path}: {type(exc).__name__}") from None
-    if len(data) > max_bytes:
-        raise FetchError(f"GitHub's answer for {path} is larger than {max_bytes // 2**20} MB")
+    if status != 200:
+        raise NoDelta(f"GitHub answered {status} for {path}")
     return data
 
 

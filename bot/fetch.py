@@ -36,26 +36,37 @@ def api_headers(token: str, accept: str) -> dict:
             "User-Agent": "alembic-review"}
 
 
+def read_capped(url: str, token: str, accept: str, *, deadline: float, max_bytes: int, name: str,
+                params: dict | None = None) -> tuple[int, bytes | None]:
+    """(status, body) of GET `url` within the job's deadline; the body (of a 200 only) read up to
+    max_bytes, FetchError past it. requests' errors are the caller's to name."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError(f"the job's time ran out while fetching {name}")
+    with requests.get(url, params=params, headers=api_headers(token, accept), stream=True,
+                      timeout=(10, min(30.0, remaining))) as resp:
+        if resp.status_code != 200:
+            return resp.status_code, None
+        data = resp.raw.read(max_bytes + 1, decode_content=True)
+    if len(data) > max_bytes:
+        raise FetchError(f"{name} is larger than {max_bytes // 2**20} MB")
+    return 200, data
+
+
 def download_file(api_url: str, token: str, repo: str, path: str, ref: str, *, max_bytes: int,
                   deadline: float) -> bytes | None:
     """One file of `ref`, raw (GET /repos/{repo}/contents/{path}, up to GitHub's 100 MB); None when
     `ref` has no such file."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TimeoutError("the job's time ran out while downloading a file")
     try:
-        with requests.get(f"{api_url}/repos/{repo}/contents/{quote(path)}", params={"ref": ref},
-                          headers=api_headers(token, "application/vnd.github.raw+json"), stream=True,
-                          timeout=(10, min(30.0, remaining))) as resp:
-            if resp.status_code == 404:
-                return None
-            if resp.status_code != 200:
-                raise FetchError(f"GitHub answered {resp.status_code} for {path} on {ref[:40]}")
-            data = resp.raw.read(max_bytes + 1, decode_content=True)
+        status, data = read_capped(f"{api_url}/repos/{repo}/contents/{quote(path)}", token,
+                                   "application/vnd.github.raw+json", params={"ref": ref}, deadline=deadline,
+                                   max_bytes=max_bytes, name=path)
     except requests.RequestException as exc:
         raise FetchError(f"could not download {path}: {type(exc).__name__}") from None
-    if len(data) > max_bytes:
-        raise FetchError(f"{path} is larger than {max_bytes // 2**20} MB")
+    if status == 404:
+        return None
+    if status != 200:
+        raise FetchError(f"GitHub answered {status} for {path} on {ref[:40]}")
     return data
 
 
