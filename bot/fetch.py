@@ -220,21 +220,14 @@ def import_tree(tar_path: Path, into, message: str, max_bytes: int) -> None:
         into.write(b"\n")
 
 
-def build_checkout(repo: Path, base_tar: Path, head_tar: Path, *, max_bytes: int) -> tuple[str, str]:
-    """A git repo at `repo` with the base tree committed, then the head tree: (base, head) commits.
-    The work tree is left at head.
-
-    Both commits go in through one `git fast-import` (one pack file, nothing written but it); only
-    the head's files are unpacked, once. Unpacking both and `git add`ing them wrote every file
-    twice and every blob as a loose object: 25 s of a 36 s job on a repository of 2,000 revisions."""
-    repo.mkdir(parents=True)
-    git(repo, "init", "-q", "-b", "base")
-    importer = subprocess.Popen(["git", "fast-import", "--quiet", "--done"], cwd=repo, stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                env={"PATH": os.environ.get("PATH", os.defpath), **GIT_ENV, "HOME": str(repo.parent)})
+def fast_import(git_dir: Path, home: Path, write, config: tuple[str, ...] = ()) -> None:
+    """`git fast-import` in `git_dir` of what write(stream) writes; FetchError with git's own words
+    when it fails (it stops reading, or exits non-zero)."""
+    importer = subprocess.Popen(["git", *config, "fast-import", "--quiet", "--done"], cwd=git_dir,
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env={"PATH": os.environ.get("PATH", os.defpath), **GIT_ENV, "HOME": str(home)})
     try:
-        import_tree(base_tar, importer.stdin, "merge base", max_bytes)
-        import_tree(head_tar, importer.stdin, "pull request head", max_bytes)
+        write(importer.stdin)
         importer.stdin.write(b"done\n")
         importer.stdin.close()
         err = importer.stderr.read()
@@ -249,6 +242,22 @@ def build_checkout(repo: Path, base_tar: Path, head_tar: Path, *, max_bytes: int
             importer.wait()
     if importer.returncode != 0:
         raise FetchError(f"git fast-import failed: {err.decode(errors='replace').strip()[:300]}")
+
+
+def build_checkout(repo: Path, base_tar: Path, head_tar: Path, *, max_bytes: int) -> tuple[str, str]:
+    """A git repo at `repo` with the base tree committed, then the head tree: (base, head) commits.
+    The work tree is left at head.
+
+    Both commits go in through one `git fast-import` (one pack file, nothing written but it); only
+    the head's files are unpacked, once. Unpacking both and `git add`ing them wrote every file
+    twice and every blob as a loose object: 25 s of a 36 s job on a repository of 2,000 revisions."""
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q", "-b", "base")
+
+    def both(stream) -> None:
+        import_tree(base_tar, stream, "merge base", max_bytes)
+        import_tree(head_tar, stream, "pull request head", max_bytes)
+    fast_import(repo, repo.parent, both)
     base = git(repo, "rev-parse", "base~1").strip()
     head = git(repo, "rev-parse", "base").strip()
     extract(head_tar, repo, max_bytes=max_bytes)

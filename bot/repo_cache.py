@@ -29,25 +29,24 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot.fetch import GIT_ENV, FetchError, extract, git, git_path, import_tree
+from bot.fetch import FetchError, extract, fast_import, git, git_path, import_tree
 
 MAX_ADVANCES = 32          # packs added by moving the base on; then it is fetched afresh
 MAX_IDENTITIES_BYTES = 64 * 1024 ** 2
 COMMITTER = b"committer alembic-review <alembic-review@localhost> 0 +0000\n"
 # packs only, however few the objects (a checkout links the packs; loose objects it would not see)
-FAST_IMPORT = ["git", "-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--done"]
+PACKS_ONLY = ("-c", "fastimport.unpackLimit=0")
 
 
 class Unusable(Exception):
     """The cache cannot give this commit exactly as its tarball would; the message says why."""
 
 
-def _fast_import(git_dir: Path, stream: bytes) -> None:
-    proc = subprocess.run(FAST_IMPORT, cwd=git_dir, input=stream + b"done\n",
-                          capture_output=True, timeout=300,
-                          env={"PATH": os.environ.get("PATH", os.defpath), **GIT_ENV, "HOME": str(git_dir.parent)})
-    if proc.returncode != 0:
-        raise Unusable(f"git fast-import failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+def _fast_import(git_dir: Path, write) -> None:
+    try:
+        fast_import(git_dir, git_dir.parent, write, PACKS_ONLY)
+    except FetchError as exc:
+        raise Unusable(str(exc)) from None
 
 
 def _modes(git_dir: Path, commit: str, paths: list[str]) -> dict[str, str]:
@@ -78,7 +77,7 @@ def commit_changes(git_dir: Path, parent: str, changes, blobs: dict[str, bytes],
             raise Unusable(f"{c.path} is a {mode} entry")
         data = blobs[c.blob]
         out.append(b"M %s inline %s\ndata %d\n%s\n" % (mode.encode(), path, len(data), data))
-    _fast_import(git_dir, b"".join(out) + b"\n")
+    _fast_import(git_dir, lambda stream: stream.write(b"".join(out) + b"\n"))
     return git(git_dir, "rev-parse", "refs/heads/base").strip()
 
 
@@ -167,22 +166,11 @@ class RepoCache:
         self.reset()
         self.dir.mkdir(mode=0o700)
         git(self.dir, "init", "-q", "--bare", "-b", "base", str(self.git_dir))
-        importer = subprocess.Popen(FAST_IMPORT, cwd=self.git_dir,
-                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    env={"PATH": os.environ.get("PATH", os.defpath), **GIT_ENV, "HOME": str(self.dir)})
         try:
-            import_tree(tarball, importer.stdin, "base", max_bytes)
-            importer.stdin.write(b"done\n")
-            importer.stdin.close()
-            err = importer.stderr.read()
-            importer.wait(timeout=300)
-        except OSError:
-            importer.kill()
-            err = importer.stderr.read()
-            importer.wait()
-        if importer.returncode != 0:
+            _fast_import(self.git_dir, lambda stream: import_tree(tarball, stream, "base", max_bytes))
+        except (Unusable, FetchError):
             self.reset()
-            raise Unusable(f"git fast-import failed: {err.decode(errors='replace').strip()[:300]}")
+            raise
         local = git(self.git_dir, "rev-parse", "refs/heads/base").strip()
         if tree_of(self.git_dir, local) != tree:
             self.reset()
