@@ -10,12 +10,11 @@ from pathlib import Path
 
 from linters.report.model import Report
 
-# `python -m linters` (linters/__main__.py: the render process is started first, its import of
+# `python -m linters` (linters.cli.start_early: the render process is started first, its import of
 # alembic overlapping the reading of the history), except that the working directory (the reviewed
 # repository) is not put on sys.path: a `linters/` package of theirs must not shadow ours.
 LAUNCH_LINT = ("import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-               "from linters.cli import main, subcommand; from linters.render_process import prestart_for; "
-               "subcommand(sys.argv[1:]) is None and prestart_for(sys.argv[1:]); sys.exit(main(sys.argv[1:]))")
+               "from linters.cli import main, start_early; start_early(sys.argv[1:]); sys.exit(main(sys.argv[1:]))")
 
 
 def lint_args(path, report_path: Path, base: str | None, stats: Path | None = None) -> list[str]:

@@ -1,9 +1,6 @@
 import sys
 
-from linters.cli import console_main, subcommand
-from linters.render_process import prestart_for
+from linters.cli import console_main, start_early
 
-if subcommand(sys.argv[1:]) is None:
-    prestart_for(sys.argv[1:])  # before anything heavier: the child's import of alembic is the longest step of a PR check
-
+start_early(sys.argv[1:])
 sys.exit(console_main())

@@ -57,6 +57,14 @@ def subcommand(argv: list[str]):
     return None
 
 
+def start_early(argv: list[str]) -> None:
+    """Before anything heavier, for a review: the render process, whose import of alembic is the
+    longest step of a PR check (`python -m linters` and the App's reviewer both start here)."""
+    if subcommand(argv) is None:
+        from linters.render_process import prestart_for
+        prestart_for(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
