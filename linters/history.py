@@ -279,7 +279,9 @@ def read_identity(source: str, header_only: bool = False) -> dict | None:
             # are half of what parsing a header costs, and say nothing about the identity.
             first = _FIRST_IDENTITY.search(source, 0, cut.start())
             start = first.start() if first else 0
-            ident = _read_identity(source[start:cut.start()], source.count("\n", 0, start))
+            # Python ends a line at \r\n, \n or a lone \r: count the lines above as its parser does
+            lines_before = source.count("\n", 0, start) + source.count("\r", 0, start) - source.count("\r\n", 0, start)
+            ident = _read_identity(source[start:cut.start()], lines_before)
             if ident is not None and ident["error"] is None and "revision" in ident["lines"]:
                 ident["full"] = False
                 return ident

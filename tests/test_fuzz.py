@@ -15,7 +15,7 @@ import warnings
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from linters.config import Config
@@ -139,6 +139,7 @@ ANY_REVISION = st.one_of(revision_sources(), mutated(revision_sources()), st.tex
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(source=ANY_REVISION)
+@example(source="\r0\nrevision=0\ndef A():0")  # a lone \r ends a line for Python: the header reading must count it
 def test_loader_reads_any_file_without_raising(source):
     FUZZ_COUNTS["loader"] += 1
     rev = parse_revision("alembic/versions/x.py", source)
