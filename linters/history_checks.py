@@ -80,7 +80,7 @@ def _executed(call: ast.Call) -> list[Statement]:
     if not sql:
         return []
     try:
-        return [_statement(node, call.lineno) for node, _, _ in split_statements(sql)]
+        return [_statement(node, call.lineno) for node, *_ in split_statements(sql)]
     except pg_parser.ParseError:
         return []
 
@@ -100,7 +100,7 @@ def _check_constraint(call: ast.Call) -> list[Statement]:
     if not (name and relation and condition):
         return []
     try:
-        [(select, _, _)] = split_statements(f"SELECT {condition}")  # pglast reads the expression
+        [(select, *_)] = split_statements(f"SELECT {condition}")  # pglast reads the expression
     except (pg_parser.ParseError, ValueError):
         return []
     targets = select["SelectStmt"].get("targetList") or [{}]

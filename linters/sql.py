@@ -23,7 +23,7 @@ class Chunk:
 class Statement:
     sql: str                      # the statement's own text
     node: dict                    # pglast JSON node: {"IndexStmt": {...}}
-    line: int | None              # line of the op.* call in the revision file
+    line: int | None              # line of the op.* call in the revision file (a raw SQL file: where it starts)
     direction: str                # upgrade | downgrade
     in_transaction: bool          # runs inside the migration's transaction block
     comments: str = ""            # comments written just before it (raw SQL), for ignores
@@ -75,41 +75,65 @@ TRANSACTION_ENDS = {"TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMM
 TRANSACTION_STARTS = {"TRANS_STMT_BEGIN", "TRANS_STMT_START"}
 
 
-def split_statements(sql: str) -> list[tuple[dict, str, str]]:
-    """(node, statement text, comments before it) for each statement; raises pglast's ParseError."""
+def split_statements(sql: str) -> list[tuple[dict, str, str, int]]:
+    """(node, statement text, comments before it, line of `sql` it starts on) for each statement; raises
+    pglast's ParseError."""
     parsed = orjson.loads(pg_parser.parse_sql_json(sql))
     ascii_text = sql.isascii()  # pglast locations are byte offsets: in ASCII text, str offsets too
     raw = sql if ascii_text else sql.encode("utf-8")
+    newline = "\n" if ascii_text else b"\n"
     out = []
-    previous_end = 0
-    for item in parsed.get("stmts", []):
+    previous_end = counted = 0
+    line = 1
+    for item in parsed.get("stmts", ()):
         start = item.get("stmt_location", 0)
-        end = start + item["stmt_len"] if item.get("stmt_len") else len(raw)
+        length = item.get("stmt_len")
+        end = start + length if length else len(raw)
         text, leading = raw[start:end], raw[previous_end:start]
         if not ascii_text:
             text, leading = text.decode("utf-8", "replace"), leading.decode("utf-8", "replace")
-        # pglast starts a statement after the previous ';', so comments may sit inside `text`.
         stripped = text.lstrip()
-        while stripped.startswith(("--", "/*")):
-            cut = stripped.find("\n") + 1 if stripped.startswith("--") else stripped.find("*/") + 2
-            if cut <= 0:
-                break
-            leading += stripped[:cut]
-            stripped = stripped[cut:].lstrip()
-        head, newline, rest = leading.partition("\n")
-        if out and newline and head.lstrip("; \t").startswith("--"):  # `...; -- comment` ends the line
-            node, before_text, before_comments = out[-1]  # of the statement before: its comment, not ours
-            out[-1] = (node, before_text, f"{before_comments}{head.lstrip('; ')}\n")
-            leading = rest
-        out.append((item["stmt"], stripped.strip(), leading))
+        # pglast starts a statement after the previous ';', so comments may sit inside `text`.
+        if stripped.startswith(("--", "/*")):
+            stripped, leading = _comments_to_leading(stripped, leading)
+        if out and "--" in leading:
+            leading = _trailing_comment_to_previous(out, leading)
+        # the line the statement's own text starts on: past what was stripped off the front of `text`
+        begin = end - len(stripped.encode("utf-8") if not ascii_text else stripped)
+        line += raw.count(newline, counted, begin)
+        counted = begin
+        out.append((item["stmt"], stripped.rstrip(), leading, line))
         previous_end = end
     return out
 
 
-def parse_chunks(chunks: list[Chunk], in_transaction: bool = True) -> ParsedRevision:
+def _comments_to_leading(stripped: str, leading: str) -> tuple[str, str]:
+    """Comments at the front of a statement's text belong to what is written before it."""
+    while stripped.startswith(("--", "/*")):
+        cut = stripped.find("\n") + 1 if stripped.startswith("--") else stripped.find("*/") + 2
+        if cut <= 0:
+            break
+        leading += stripped[:cut]
+        stripped = stripped[cut:].lstrip()
+    return stripped, leading
+
+
+def _trailing_comment_to_previous(out: list, leading: str) -> str:
+    """`...; -- comment` ends the line of the statement before: its comment, not the next one's."""
+    head, newline, rest = leading.partition("\n")
+    if newline and head.lstrip("; \t").startswith("--"):
+        node, before_text, before_comments, before_line = out[-1]
+        out[-1] = (node, before_text, f"{before_comments}{head.lstrip('; ')}\n", before_line)
+        return rest
+    return leading
+
+
+def parse_chunks(chunks: list[Chunk], in_transaction: bool = True, sql_lines: bool = False) -> ParsedRevision:
     """Parse each direction's chunks in order, tracking the transaction state Alembic leaves them in.
 
     Alembic runs each migration in a transaction; raw SQL files (the squawk bench) start outside one.
+    A statement's line is its chunk's (the op.* call), or with `sql_lines` the line of the chunk's text it
+    starts on, counted from the chunk's line (a raw SQL file).
     """
     result = ParsedRevision()
     in_transaction = {"upgrade": in_transaction, "downgrade": in_transaction}
@@ -119,17 +143,16 @@ def parse_chunks(chunks: list[Chunk], in_transaction: bool = True) -> ParsedRevi
         except pg_parser.ParseError as exc:
             result.failures.append(ParseFailure(chunk.line, chunk.direction, chunk.sql, str(exc)))
             continue
-        for node, text, comments in pieces:
-            kind = next(iter(node))
-            if kind == "TransactionStmt":
-                state = node[kind].get("kind")
+        direction, first = chunk.direction, (chunk.line or 1) - 1
+        for node, text, comments, line in pieces:
+            statement = Statement(text, node, first + line if sql_lines else chunk.line, direction,
+                                  in_transaction[direction], comments)
+            if statement.kind == "TransactionStmt":
+                statement.in_transaction = True
+                state = statement.body.get("kind")
                 if state in TRANSACTION_ENDS:  # COMMIT/ROLLBACK AND CHAIN opens the next one at once
-                    in_transaction[chunk.direction] = bool(node[kind].get("chain"))
+                    in_transaction[direction] = bool(statement.body.get("chain"))
                 elif state in TRANSACTION_STARTS:
-                    in_transaction[chunk.direction] = True
-            result.statements.append(Statement(
-                sql=text, node=node, line=chunk.line, direction=chunk.direction,
-                in_transaction=in_transaction[chunk.direction] or kind == "TransactionStmt",
-                comments=comments,
-            ))
+                    in_transaction[direction] = True
+            result.statements.append(statement)
     return result

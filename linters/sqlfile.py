@@ -12,20 +12,6 @@ from __future__ import annotations
 import re
 
 
-def _number_lines(text: str, statements) -> None:
-    """Give each statement the line of the file it starts on (its text is a slice of the file)."""
-    cursor, line = 0, 1
-    for stmt in statements:
-        found = text.find(stmt.sql, cursor) if stmt.sql else -1
-        if found < 0:
-            stmt.line = line
-            continue
-        line += text.count("\n", cursor, found)
-        stmt.line = line
-        line += stmt.sql.count("\n")
-        cursor = found + len(stmt.sql)  # past it: the next statement may be the same text (BEGIN; BEGIN;)
-
-
 def lint_sql(text: str, path: str, config) -> list:
     """Findings of the SQL rules on `text`, located at lines of `path`."""
     from linters.gcpause import cycle_collection_paused
@@ -48,8 +34,7 @@ def _lint_sql(text: str, path: str, config) -> list:
     # unless the settings say a migration tool wraps it in one (squawk's assume_in_transaction, which a
     # `-- squawk-disable-assume-in-transaction` comment turns off for the file, as in squawk).
     in_transaction = bool(config.assume_in_transaction) and not disables_assume_in_transaction(text)
-    parsed = parse_chunks([Chunk("upgrade", 1, text)], in_transaction=in_transaction)
-    _number_lines(text, parsed.statements)
+    parsed = parse_chunks([Chunk("upgrade", 1, text)], in_transaction=in_transaction, sql_lines=True)
     for stmt in parsed.statements:
         stmt.path = path
     findings = []
@@ -63,6 +48,8 @@ def _lint_sql(text: str, path: str, config) -> list:
                      statement_timeout=config.assume_lock_timeout, stamped_after_revision=False,
                      new_tables_shared_after_commit=True)
     findings += sql_findings([item], config, one_run=True, setup=setup)
+    if "alembic-review" not in text and "squawk-ignore" not in text:  # no inline ignore anywhere in the file
+        return findings
     return apply_ignores(findings, sql_ignores(path, parsed.statements))
 
 

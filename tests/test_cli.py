@@ -192,6 +192,17 @@ def test_sql_subcommand_reviews_a_raw_sql_file(tmp_path):
     assert run_cli("sql", str(tmp_path / "missing.sql")).returncode == 2
 
 
+def test_sql_findings_are_at_the_line_the_statement_starts_on(tmp_path):
+    path = tmp_path / "migration.sql"
+    # a comment that quotes the statement, and non-ASCII text (pglast counts bytes) before it
+    path.write_text("-- café: next we run DROP TABLE users\n"
+                    "COMMENT ON TABLE orders IS 'für später';\n\n"
+                    "/* DROP TABLE users */\n"
+                    "DROP TABLE users;\n", encoding="utf-8")
+    report = json.loads(run_cli("sql", str(path), "--format", "json").stdout)
+    assert {f["line"] for f in report["findings"] if f["rule"] == "ban-drop-table"} == {5}
+
+
 def test_sql_assume_in_transaction_runs_the_file_as_a_migration_tool_would(tmp_path):
     path = tmp_path / "migration.sql"
     path.write_text("CREATE INDEX CONCURRENTLY ix_users_name ON users (name);\n")
