@@ -80,7 +80,7 @@ def _executed(call: ast.Call) -> list[Statement]:
     if not sql:
         return []
     try:
-        return [_statement(node, call.lineno) for node, *_ in split_statements(sql)]
+        return split_statements(sql, call.lineno)[0]
     except pg_parser.ParseError:
         return []
 
@@ -100,10 +100,10 @@ def _check_constraint(call: ast.Call) -> list[Statement]:
     if not (name and relation and condition):
         return []
     try:
-        [(select, *_)] = split_statements(f"SELECT {condition}")  # pglast reads the expression
+        [parsed], _ = split_statements(f"SELECT {condition}")  # pglast reads the expression
     except (pg_parser.ParseError, ValueError):
         return []
-    targets = select["SelectStmt"].get("targetList") or [{}]
+    targets = parsed.body.get("targetList") or [{}]
     expr = targets[0].get("ResTarget", {}).get("val")
     not_valid = keyword(call, "postgresql_not_valid")
     constraint = {"contype": "CONSTR_CHECK", "conname": name, "raw_expr": expr,

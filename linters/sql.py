@@ -75,16 +75,20 @@ TRANSACTION_ENDS = {"TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_COMM
 TRANSACTION_STARTS = {"TRANS_STMT_BEGIN", "TRANS_STMT_START"}
 
 
-def split_statements(sql: str) -> list[tuple[dict, str, str, int]]:
-    """(node, statement text, comments before it, line of `sql` it starts on) for each statement; raises
-    pglast's ParseError."""
+def split_statements(sql: str, line: int | None = None, direction: str = "upgrade", in_transaction: bool = True,
+                     sql_lines: bool = False) -> tuple[list[Statement], bool]:
+    """The statements of `sql` and whether a transaction is open after them; raises pglast's ParseError.
+
+    `in_transaction`: whether one is open before `sql`. A statement's line is `line` (the op.* call), or
+    with `sql_lines` the line of `sql` its own text starts on, counted from `line` (a raw SQL file).
+    """
     parsed = orjson.loads(pg_parser.parse_sql_json(sql))
     ascii_text = sql.isascii()  # pglast locations are byte offsets: in ASCII text, str offsets too
     raw = sql if ascii_text else sql.encode("utf-8")
     newline = "\n" if ascii_text else b"\n"
-    out = []
+    out: list[Statement] = []
     previous_end = counted = 0
-    line = 1
+    sql_line = (line or 1) - 1
     for item in parsed.get("stmts", ()):
         start = item.get("stmt_location", 0)
         length = item.get("stmt_len")
@@ -97,14 +101,23 @@ def split_statements(sql: str) -> list[tuple[dict, str, str, int]]:
         if stripped.startswith(("--", "/*")):
             stripped, leading = _comments_to_leading(stripped, leading)
         if out and "--" in leading:
-            leading = _trailing_comment_to_previous(out, leading)
-        # the line the statement's own text starts on: past what was stripped off the front of `text`
-        begin = end - len(stripped.encode("utf-8") if not ascii_text else stripped)
-        line += raw.count(newline, counted, begin)
-        counted = begin
-        out.append((item["stmt"], stripped.rstrip(), leading, line))
+            leading = _trailing_comment_to_previous(out[-1], leading)
+        if sql_lines:  # the line its own text starts on: past what was stripped off the front of `text`
+            begin = end - len(stripped.encode("utf-8") if not ascii_text else stripped)
+            sql_line += raw.count(newline, counted, begin)
+            counted = begin
+        stmt = Statement(stripped.rstrip(), item["stmt"], sql_line + 1 if sql_lines else line, direction,
+                         in_transaction, leading)
+        if stmt.kind == "TransactionStmt":
+            stmt.in_transaction = True
+            state = stmt.body.get("kind")
+            if state in TRANSACTION_ENDS:  # COMMIT/ROLLBACK AND CHAIN opens the next one at once
+                in_transaction = bool(stmt.body.get("chain"))
+            elif state in TRANSACTION_STARTS:
+                in_transaction = True
+        out.append(stmt)
         previous_end = end
-    return out
+    return out, in_transaction
 
 
 def _comments_to_leading(stripped: str, leading: str) -> tuple[str, str]:
@@ -118,12 +131,11 @@ def _comments_to_leading(stripped: str, leading: str) -> tuple[str, str]:
     return stripped, leading
 
 
-def _trailing_comment_to_previous(out: list, leading: str) -> str:
+def _trailing_comment_to_previous(previous: Statement, leading: str) -> str:
     """`...; -- comment` ends the line of the statement before: its comment, not the next one's."""
     head, newline, rest = leading.partition("\n")
     if newline and head.lstrip("; \t").startswith("--"):
-        node, before_text, before_comments, before_line = out[-1]
-        out[-1] = (node, before_text, f"{before_comments}{head.lstrip('; ')}\n", before_line)
+        previous.comments += f"{head.lstrip('; ')}\n"
         return rest
     return leading
 
@@ -132,27 +144,16 @@ def parse_chunks(chunks: list[Chunk], in_transaction: bool = True, sql_lines: bo
     """Parse each direction's chunks in order, tracking the transaction state Alembic leaves them in.
 
     Alembic runs each migration in a transaction; raw SQL files (the squawk bench) start outside one.
-    A statement's line is its chunk's (the op.* call), or with `sql_lines` the line of the chunk's text it
-    starts on, counted from the chunk's line (a raw SQL file).
+    `sql_lines`: a statement's line is where it starts in its chunk's text (split_statements).
     """
     result = ParsedRevision()
     in_transaction = {"upgrade": in_transaction, "downgrade": in_transaction}
     for chunk in chunks:
         try:
-            pieces = split_statements(chunk.sql)
+            statements, in_transaction[chunk.direction] = split_statements(
+                chunk.sql, chunk.line, chunk.direction, in_transaction[chunk.direction], sql_lines)
         except pg_parser.ParseError as exc:
             result.failures.append(ParseFailure(chunk.line, chunk.direction, chunk.sql, str(exc)))
             continue
-        direction, first = chunk.direction, (chunk.line or 1) - 1
-        for node, text, comments, line in pieces:
-            statement = Statement(text, node, first + line if sql_lines else chunk.line, direction,
-                                  in_transaction[direction], comments)
-            if statement.kind == "TransactionStmt":
-                statement.in_transaction = True
-                state = statement.body.get("kind")
-                if state in TRANSACTION_ENDS:  # COMMIT/ROLLBACK AND CHAIN opens the next one at once
-                    in_transaction[direction] = bool(statement.body.get("chain"))
-                elif state in TRANSACTION_STARTS:
-                    in_transaction[direction] = True
-            result.statements.append(statement)
+        result.statements += statements
     return result
