@@ -56,7 +56,7 @@ def note_source_facts(items: list[Reviewed], sources: dict[str, RevisionSource])
                 call = located[0].value if located else None
                 if call is not None and func_name(call) == "alter_column":
                     if old := sqlalchemy_type_sql(keyword(call, "existing_type")):
-                        stmt.known_types[columns[0]] = old
+                        stmt.known_types = {**(stmt.known_types or {}), columns[0]: old}
 
 
 def locate_and_suggest(findings: list[Finding], sources: dict[str, RevisionSource], fixes: bool = True) -> None:

@@ -19,7 +19,7 @@ class Chunk:
     sql: str
 
 
-@dataclass
+@dataclass(slots=True)  # thousands per SQL file: slots make them smaller and quicker to build and read
 class Statement:
     sql: str                      # the statement's own text
     node: dict                    # pglast JSON node: {"IndexStmt": {...}}
@@ -27,25 +27,29 @@ class Statement:
     direction: str                # upgrade | downgrade
     in_transaction: bool          # runs inside the migration's transaction block
     comments: str = ""            # comments written just before it (raw SQL), for ignores
+    # The node's one key ("IndexStmt") and its body: every rule asks every statement for them, so plain
+    # attributes, given by split_statements (which has them at hand) or read off the node.
+    kind: str | None = field(default=None, repr=False, compare=False)
+    body: dict | None = field(default=None, repr=False, compare=False)
     revision: str | None = None
     path: str | None = None       # repo-relative revision file
     managed: bool = False         # emitted by Alembic itself (autocommit_block's COMMIT/BEGIN), not the revision
     old_type: str | None = None   # ALTER COLUMN TYPE: the type op.alter_column's existing_type names (SQL text)
-    known_types: dict = field(default_factory=dict, compare=False)  # column -> its type before (op.alter_column's existing_type)
+    # column -> its type before (op.alter_column's existing_type); None until the revision names one
+    known_types: dict | None = field(default=None, compare=False)
     op_table: str | None = None   # the table its op call names where the SQL does not (op.drop_index's table_name)
-    _effects: dict = field(default_factory=dict, repr=False, compare=False)
+    _effects: dict | None = field(default=None, repr=False, compare=False)  # pg_version -> LockEffect, once asked
     derived: dict = field(default_factory=dict, repr=False, compare=False)  # nodes.derived(): read once
-    # The node's one key ("IndexStmt") and its body: every rule asks every statement for them, so plain
-    # attributes set once (cached_property takes a lock on each first access in Python 3.11).
-    kind: str = field(init=False, repr=False, compare=False)
-    body: dict = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.kind = next(iter(self.node))
-        self.body = self.node[self.kind]
+        if self.kind is None:
+            self.kind = next(iter(self.node))
+            self.body = self.node[self.kind]
 
     def lock_effect(self, pg_version: int = 15):
         """What the statement locks, rewrites and scans (linters.locks), computed once per version."""
+        if self._effects is None:
+            self._effects = {}
         effect = self._effects.get(pg_version)
         if effect is None:
             effect = self._effects[pg_version] = lock_effect(self.node, pg_version, column_type=self.column_type)
@@ -106,8 +110,10 @@ def split_statements(sql: str, line: int | None = None, direction: str = "upgrad
             begin = end - len(stripped.encode("utf-8") if not ascii_text else stripped)
             sql_line += raw.count(newline, counted, begin)
             counted = begin
-        stmt = Statement(stripped.rstrip(), item["stmt"], sql_line + 1 if sql_lines else line, direction,
-                         in_transaction, leading)
+        node = item["stmt"]
+        kind = next(iter(node))
+        stmt = Statement(stripped.rstrip(), node, sql_line + 1 if sql_lines else line, direction, in_transaction,
+                         leading, kind, node[kind])
         if stmt.kind == "TransactionStmt":
             stmt.in_transaction = True
             state = stmt.body.get("kind")

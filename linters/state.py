@@ -162,7 +162,7 @@ class RunState:
 
     def old_type(self, stmt: Statement, table: str | None, column: str | None) -> str | dict | None:
         """A column's type before `stmt`: as its op call states it (existing_type), or as this run set it."""
-        return stmt.known_types.get(column) or stmt.old_type or self.column_types.get((table, column))
+        return (stmt.known_types or {}).get(column) or stmt.old_type or self.column_types.get((table, column))
 
     def _proven_set_not_null(self, stmt: Statement) -> bool:
         """Only SET NOT NULLs that a valid CHECK (col IS NOT NULL) proves: PostgreSQL 12+ skips their scan."""
