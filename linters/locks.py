@@ -100,6 +100,8 @@ class LockEffect:
     @property
     def mode(self) -> str | None:
         """The strongest lock the statement takes."""
+        if len(self.locks) == 1:  # most statements: their one table (a dozen rules ask)
+            return self.locks[0].mode if self.locks[0].mode in _RANK else None
         return strongest(lk.mode for lk in self.locks)
 
 
@@ -130,9 +132,12 @@ class _Acc:
         self.rewrite = self.scan = True
 
     def lock(self, table: str | None, mode: str) -> None:
+        """Take `mode` (one of LOCK_MODES) on `table`, keeping the stronger of it and what is already taken."""
         if not table:
             return
-        self.locks[table] = strongest((self.locks.get(table), mode))
+        taken = self.locks.get(table)
+        if taken is None or _RANK[mode] > _RANK[taken]:
+            self.locks[table] = mode
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -142,7 +147,7 @@ class _Acc:
         if not (self.locks or self.notes or self.rewrite or self.scan) and self.transactional:
             return _NO_EFFECT  # most statements of a migration (SET, BEGIN, COMMENT ...): one shared value
         return LockEffect(
-            locks=tuple(TableLock(t, m) for t, m in self.locks.items()),
+            locks=tuple([TableLock(t, m) for t, m in self.locks.items()]),
             rewrite=self.rewrite,
             scan=self.scan,
             transactional=self.transactional,
@@ -527,16 +532,18 @@ def _inherit(acc: _Acc, cmd: dict) -> None:
     acc.lock(relation_name(cmd.get("def")), SUE)
 
 
+_ACCESS_EXCLUSIVE = _mode(AEL)
+
 # AlterTableCmd.subtype -> handler, after AlterTableGetLockLevel() in PostgreSQL 15.
 # Subtypes not listed take ACCESS EXCLUSIVE (PostgreSQL's default for ALTER TABLE).
 _ALTER_CMDS: dict[str, Callable[[_Acc, dict], None]] = {
     "AT_AddColumn": _add_column,
     "AT_AddColumnToView": _add_column,
     "AT_AlterColumnType": _alter_column_type,
-    "AT_ColumnDefault": _mode(AEL),  # SET / DROP DEFAULT: catalog only
-    "AT_DropNotNull": _mode(AEL),
+    "AT_ColumnDefault": _ACCESS_EXCLUSIVE,  # SET / DROP DEFAULT: catalog only
+    "AT_DropNotNull": _ACCESS_EXCLUSIVE,
     "AT_SetNotNull": _set_not_null,
-    "AT_DropColumn": _mode(AEL),  # catalog only, the data stays until rewritten
+    "AT_DropColumn": _ACCESS_EXCLUSIVE,  # catalog only, the data stays until rewritten
     "AT_AddConstraint": _add_constraint,
     "AT_ValidateConstraint": _validate,
     "AT_DropConstraint": _drop_constraint,
@@ -579,7 +586,7 @@ def _alter_table(acc: _Acc, s: dict) -> None:
     acc.lock(acc.table, AS)  # placeholder keeps the main table first; raised below
     for c in s.get("cmds") or ():
         cmd = c["AlterTableCmd"]
-        _ALTER_CMDS.get(cmd["subtype"], _mode(AEL))(acc, cmd)
+        _ALTER_CMDS.get(cmd["subtype"], _ACCESS_EXCLUSIVE)(acc, cmd)
 
 
 def _create_index(acc: _Acc, s: dict) -> None:
