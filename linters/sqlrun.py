@@ -16,7 +16,7 @@ from linters.findings import Finding, Severity
 from linters.foreign_keys import ForeignKeys, history_foreign_keys
 from linters.inverse import is_expected_inverse, only_on_own_tables, own_tables, upgrade_creations
 from linters.rules import Hit, SqlRule, rules_of
-from linters.nodes import alembic_bookkeeping
+from linters.nodes import VERSION_TABLE_KINDS, alembic_bookkeeping
 from linters.sql import Statement
 from linters.state import RunState
 
@@ -160,10 +160,11 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
             own = own_tables(item.parsed.statements) if created else (set(), set())
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
-                if alembic_bookkeeping(stmt):  # no rule speaks on them: a fifth of an `upgrade --sql` file
-                    state.apply(stmt)
+                kind = stmt.kind
+                if kind in VERSION_TABLE_KINDS and alembic_bookkeeping(stmt):  # no rule speaks on them: a fifth
+                    state.apply(stmt)  # of an `upgrade --sql` file (the kind test saves a call for the others)
                     continue
-                dispatch = _dispatch_key(stmt)
+                dispatch = _dispatch_key(stmt) if kind == "AlterTableStmt" else kind
                 found = by_kind.get(dispatch)
                 if found is None:
                     looking = _looking(rules, stmt, dispatch)

@@ -9,11 +9,7 @@ from linters.locks import LockEffect, lock_effect
 from linters.nodes import is_bookkeeping, relation_name, strings
 from linters.schema_objects import created_table, creates, drops
 from linters.sql import TRANSACTION_ENDS, Statement
-from linters.transaction import TransactionState
-
-
-# Statements that change rows only: nothing for the catalogue, the created tables or the foreign keys.
-ROW_KINDS = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"})
+from linters.transaction import ROW_KINDS, TransactionState
 
 
 @dataclass
@@ -89,7 +85,7 @@ class RunState:
     def is_existing(self, table: str | None, stmt: Statement | None = None) -> bool:
         """A table other sessions use: named, not created by this run (nor by `stmt`, the statement being
         judged, not applied yet), not Alembic's bookkeeping table."""
-        if not table or self.is_new(table) or is_bookkeeping(table):
+        if not table or table in self.created_tables or is_bookkeeping(table):  # is_new(), inline: asked per lock
             return False
         return stmt is None or table != created_table(stmt)
 
@@ -100,7 +96,7 @@ class RunState:
         that creates a table in one revision and indexes it in the next blocks nobody). A raw SQL file
         (`sql`, squawk's reading): only until the transaction that created it commits, after which
         every session sees it."""
-        if not self.is_new(table):
+        if table is None or table not in self.created_tables:  # not is_new(), inline: asked per lock
             return False
         return table in self.tx.uncommitted if self.shared_after_commit else True
 
