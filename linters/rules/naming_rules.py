@@ -185,8 +185,8 @@ _MAYBE_LONG = re.compile(r'[A-Za-z0-9_$]{64}|"(?:[^"]|""){64}')
 
 def _long_identifiers(sql: str) -> list[str]:
     """Identifiers in the SQL text longer than 63 bytes (the parse tree only holds them truncated)."""
-    if sql.isascii() and not _MAYBE_LONG.search(sql):
-        return []
+    if sql.isascii() and (len(sql) < MAX_IDENTIFIER_BYTES + 1 or not _MAYBE_LONG.search(sql)):
+        return []  # most DDL statements are shorter than one identifier too long
     out = []
     for token in pg_parser.scan(sql):
         if token.name != "IDENT":
