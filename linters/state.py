@@ -109,9 +109,13 @@ class RunState:
         return not self.is_private(table)
 
     def apply(self, stmt: Statement) -> None:
-        """Record what `stmt` did to the schema, after the rules have looked at it."""
-        self._judged = None  # the state changes: effect() computes again
+        """Record what `stmt` did to the schema, after the rules have looked at it.
+
+        The transaction (tx.apply) reads only the tables and locks of the statement's effect, which no
+        change of state alters (it refines rewrite and scan): it gets the effect the rules saw, and
+        effect() computes again after the change, not in between."""
         if stmt.kind == "TransactionStmt":  # half of an `upgrade --sql` file: it creates and locks nothing
+            self._judged = None
             if stmt.body.get("kind") in TRANSACTION_ENDS:
                 self.not_valid_in_transaction.clear()
             self._transaction_boundary(stmt)
@@ -119,6 +123,7 @@ class RunState:
             return
         if stmt.kind in ROW_KINDS:  # a third of an `upgrade --sql` file: no table, index or key comes or goes
             self.tx.apply(stmt, self)
+            self._judged = None
             return
         self._track_catalogue(stmt)
         body = stmt.body
@@ -141,6 +146,7 @@ class RunState:
                 self.tx.uncommitted.add(body.get("newname"))
         self.foreign_keys.apply(stmt)
         self.tx.apply(stmt, self)
+        self._judged = None
 
     def effect(self, stmt: Statement) -> LockEffect:
         """The lock model's verdict on `stmt` for this run's PostgreSQL version and state: asked by a dozen
