@@ -348,9 +348,15 @@ def _add_column(acc: _Acc, cmd: dict) -> None:
     col = cmd["def"]["ColumnDef"]
     cname = col.get("colname", "?")
     tname = strings(col.get("typeName", {}).get("names"))[-1:] or [""]
-    cons = [c["Constraint"] for c in col.get("constraints") or () if "Constraint" in c]
-    kinds = {c["contype"] for c in cons}
-    default = next((c.get("raw_expr") for c in cons if c["contype"] == "CONSTR_DEFAULT"), None)
+    cons, kinds, defaults = [], set(), []
+    for item in col.get("constraints") or ():  # one loop, no comprehensions: most added columns have none
+        if "Constraint" in item:
+            con = item["Constraint"]
+            cons.append(con)
+            kinds.add(con["contype"])
+            if con["contype"] == "CONSTR_DEFAULT":
+                defaults.append(con.get("raw_expr"))
+    default = defaults[0] if defaults else None
     if default and default.get("A_Const", {}).get("isnull"):
         default = None  # DEFAULT NULL is no default
 
@@ -360,7 +366,8 @@ def _add_column(acc: _Acc, cmd: dict) -> None:
     if "CONSTR_IDENTITY" in kinds:
         acc.rewrites()
         acc.note(f"column {cname}: identity fills every row (rewrite)")
-    if any(c["contype"] == "CONSTR_GENERATED" and c.get("generated_kind", "s") == "s" for c in cons):
+    if "CONSTR_GENERATED" in kinds and any(c["contype"] == "CONSTR_GENERATED" and c.get("generated_kind", "s") == "s"
+                                           for c in cons):
         acc.rewrites()
         acc.note(f"column {cname}: GENERATED ... STORED computes every row (rewrite)")
     if default is not None:
@@ -379,7 +386,7 @@ def _add_column(acc: _Acc, cmd: dict) -> None:
         acc.note(f"column {cname}: NOT NULL without a default fails on a non-empty table")
     if "CONSTR_CHECK" in kinds:
         acc.scan = True
-    if kinds & {"CONSTR_PRIMARY", "CONSTR_UNIQUE"}:
+    if not kinds.isdisjoint(("CONSTR_PRIMARY", "CONSTR_UNIQUE")):
         acc.lock(acc.table, SHARE)
         acc.scan = True
     for c in cons:
@@ -916,8 +923,13 @@ def lock_effect(node: dict, pg_version: int = 15, *,
     ``column_type(table, column)``, optional, returns the current SQL type of a column
     (e.g. ``"varchar(20)"``) or None; it only refines ALTER COLUMN TYPE.
     """
-    if _HANDLERS.get(next(iter(node), None)) is _nothing:
+    kind = next(iter(node), None)
+    handler = _HANDLERS.get(kind)
+    if handler is _nothing:
         return _NO_EFFECT  # BEGIN, COMMIT, SET ...: half the statements of an `alembic upgrade --sql` file
     acc = _Acc(int(pg_version), column_type)
-    _dispatch(acc, node)
+    if handler is not None and len(node) == 1:
+        handler(acc, node[kind] or {})  # a statement's own {kind: body}: _dispatch() without unwrapping
+    else:
+        _dispatch(acc, node)
     return acc.effect()
