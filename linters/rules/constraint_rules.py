@@ -7,7 +7,7 @@ and indexed instantly, and nobody is waiting on it.
 from linters.rules import Hit, sql_rule
 from linters.suggest import NOT_VALID
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, column_constraints,
-                                 command_lock, dotted, relation_commands, strings)
+                                 command_lock, derived, dotted, relation_commands, strings)
 from linters.sql import relation_name
 
 NOT_VALID_RECIPE = (
@@ -24,20 +24,25 @@ NOT_VALID_RECIPE = (
 ADDED_CONSTRAINTS = ("AT_AddConstraint", "AT_AddColumn")
 
 
-def _added_constraints(stmt, state):
+def _added_constraints(stmt, state) -> tuple:
     """(table, constraint, command, via) for constraints an ALTER TABLE adds to an existing table.
 
-    `via` is "column" for a constraint written on an ADD COLUMN, "table" for ADD CONSTRAINT.
+    `via` is "column" for a constraint written on an ADD COLUMN, "table" for ADD CONSTRAINT. Read off the
+    statement once for the four rules that ask; every command is on the statement's one table.
     """
+    added = derived(stmt, _constraints_added) if stmt.kind == "AlterTableStmt" else ()
+    return added if added and state.is_shared(added[0][0]) else ()
+
+
+def _constraints_added(stmt) -> tuple:
+    added = []
     for table, subtype, cmd in alter_table_commands(stmt):
-        if not state.is_shared(table):
-            continue
         definition = cmd.get("def") or {}
         if subtype == "AT_AddConstraint" and "Constraint" in definition:
-            yield table, definition["Constraint"], cmd, "table"
+            added.append((table, definition["Constraint"], cmd, "table"))
         elif subtype == "AT_AddColumn" and "ColumnDef" in definition:
-            for con in column_constraints(definition["ColumnDef"]):
-                yield table, con, cmd, "column"
+            added += [(table, con, cmd, "column") for con in column_constraints(definition["ColumnDef"])]
+    return tuple(added)
 
 
 def _label(con: dict) -> str:
