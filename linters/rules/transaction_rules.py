@@ -296,6 +296,7 @@ def transaction_nesting(stmt, state):
     recipe="Run the op.execute(...) inside `with op.get_context().autocommit_block():`; for an enum value "
            "before PostgreSQL 12, that is the only way to add it from a migration.",
     kinds=MAY_BE_NON_TRANSACTIONAL,
+    subtypes=("AT_DetachPartition",),  # the one ALTER TABLE subcommand that may refuse a transaction (CONCURRENTLY)
 )
 def non_transactional_in_transaction(stmt, state):
     if not stmt.in_transaction or stmt.kind == "TransactionStmt":
