@@ -32,7 +32,8 @@ def _finding_from_hit(rule: SqlRule, hit: Hit, stmt: Statement, state: RunState 
     if state is not None and (table is None or lock is None):
         effect = state.effect(stmt)
         table = table or stmt.op_table or (None if _targets_an_index(stmt) else effect.table)
-        lock = lock or next((lk.mode for lk in effect.locks if lk.table == table), None) or effect.mode
+        if not lock:
+            lock = next((lk.mode for lk in effect.locks if lk.table == table), None) or effect.mode
     finding = rule.finding(hit.message, path=stmt.path, line=stmt.line, hint=hit.hint, revision=stmt.revision,
                            statement=stmt.sql, table=table, lock=lock or rule.lock, suggestion=hit.suggestion,
                            direction=stmt.direction)
