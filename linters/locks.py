@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Callable, Iterable
 
 from linters.nodes import dotted, object_parts, option_on, relation_name, strings
@@ -179,20 +178,15 @@ def _walk(obj, key: str, skip: str = "") -> list[dict]:
 def _walk_many(obj, keys: tuple[str, ...], skip: str = "") -> dict[str, list[dict]]:
     """_walk for several keys in one pass: key -> the dicts wrapped as {key: {...}}, in document order.
 
-    Depth first with a stack of iterators rather than a call per node: every DML statement is walked,
-    and a Python call costs more than the look at a node. A list's items come as (None, item) pairs,
-    so one loop reads both; it never descends into scalars or literals.
+    Lists filled by plain recursion that never descends into scalars or literals: every DML
+    statement is walked, and nested generators cost a frame per level for every node.
     """
     found: dict[str, list[dict]] = {key: [] for key in keys}
-    if isinstance(obj, dict):
-        stack = [iter(obj.items())]
-    elif isinstance(obj, list):
-        stack = [zip(repeat(None), obj)]
-    else:
-        return found
-    # pglast's JSON is made of plain dicts and lists: exact type checks.
-    while stack:
-        for k, v in stack[-1]:
+
+    # pglast's JSON is made of plain dicts and lists: exact type checks, and a list's items are
+    # looked at in the loop rather than with a call each (most are literals).
+    def visit(node: dict) -> None:
+        for k, v in node.items():
             if k == skip:
                 continue
             kind = type(v)
@@ -200,13 +194,22 @@ def _walk_many(obj, keys: tuple[str, ...], skip: str = "") -> dict[str, list[dic
                 if k in found:
                     found[k].append(v)
                 if k not in _LEAVES:
-                    stack.append(iter(v.items()))
-                    break  # into v; its parent's iterator goes on where it stopped
+                    visit(v)
             elif kind is list and k not in _LEAVES:
-                stack.append(zip(repeat(None), v))
-                break
-        else:
-            stack.pop()
+                visit_list(v)
+
+    def visit_list(items: list) -> None:
+        for v in items:
+            kind = type(v)
+            if kind is dict:
+                visit(v)
+            elif kind is list:
+                visit_list(v)
+
+    if isinstance(obj, dict):
+        visit(obj)
+    elif isinstance(obj, list):
+        visit_list(obj)
     return found
 
 
