@@ -83,6 +83,12 @@ class TableLock:
     table: str  # relation as written, "public." stripped (see module docstring)
     mode: str  # one of LOCK_MODES
 
+    def __init__(self, table: str, mode: str):
+        # Frozen: the fields go into __dict__ directly, as dataclass's own __init__ does field by field
+        # through object.__setattr__ (one C call each; a lock model of a file builds thousands).
+        fields = self.__dict__
+        fields["table"], fields["mode"] = table, mode
+
 
 @dataclass(frozen=True)
 class LockEffect:
@@ -91,6 +97,12 @@ class LockEffect:
     scan: bool  # the whole table is read while the lock is held
     transactional: bool  # False: cannot run inside a transaction block
     notes: tuple[str, ...] = ()
+
+    def __init__(self, locks: tuple[TableLock, ...], rewrite: bool, scan: bool, transactional: bool,
+                 notes: tuple[str, ...] = ()):
+        fields = self.__dict__  # frozen: as in TableLock.__init__
+        fields["locks"], fields["rewrite"], fields["scan"] = locks, rewrite, scan
+        fields["transactional"], fields["notes"] = transactional, notes
 
     @property
     def table(self) -> str | None:
