@@ -65,8 +65,8 @@ def _verb(stmt) -> str:
 )
 def lock_held_across_statements(stmt, state):
     tx = state.tx
-    if not stmt.in_transaction or stmt.kind in ("TransactionStmt", "VariableSetStmt"):
-        return
+    if not stmt.in_transaction or stmt.kind in ("TransactionStmt", "VariableSetStmt") or not tx.held:
+        return  # (nothing held: the first statement of each transaction)
     held = tx.exclusive_held()
     if not held:
         return
@@ -121,11 +121,14 @@ def lock_held_across_statements(stmt, state):
 )
 def backfill_in_migration(stmt, state):
     tx = state.tx
+    dml = stmt.kind in ("UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt")
+    if not dml and not tx.written:
+        return  # DDL with no backfill before it in the transaction (nearly every statement): nothing to say
     effect = state.effect(stmt)
     table = effect.table
     if not state.is_existing(table):
         return
-    if stmt.kind in ("UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt") and is_bulk_dml(stmt):
+    if dml and is_bulk_dml(stmt):
         held = tx.held.get(table) if stmt.in_transaction else None
         under_lock = held is not None and held.exclusive
         if under_lock:
@@ -229,9 +232,9 @@ def require_statement_timeout(stmt, state):
     if tx.timeout("statement_timeout"):
         return
     effect = state.effect(stmt)
-    slow = _slow(stmt, effect)
+    slow = _slow(stmt, effect) if effect.rewrite or effect.scan else None  # most statements: neither, no call
     if not slow:
-        return  # most statements: nothing to bound
+        return  # nothing to bound
     table = effect.table
     mode = next((lock.mode for lock in effect.locks if lock.table == table), None)
     if mode in BLOCKING_MODES and state.is_existing(table, stmt) and tx.once("require-statement-timeout"):
