@@ -73,11 +73,11 @@ class RunState:
             if stmt.kind == "DropStmt" and stmt.body.get("removeType") == "OBJECT_TABLE":
                 self.dropped_in_run.update(name for _, name in drops(stmt))
             elif stmt.kind == "AlterTableStmt":
-                table = relation_name(stmt.body.get("relation"))
                 for item in stmt.body.get("cmds") or ():
-                    con = (item.get("AlterTableCmd", {}).get("def") or {}).get("Constraint")
-                    if item.get("AlterTableCmd", {}).get("subtype") == "AT_AddConstraint" and con:
-                        self.added_in_run.add((table, con.get("conname")))
+                    cmd = item.get("AlterTableCmd", {})
+                    con = (cmd.get("def") or {}).get("Constraint")
+                    if cmd.get("subtype") == "AT_AddConstraint" and con:
+                        self.added_in_run.add((relation_name(stmt.body.get("relation")), con.get("conname")))
 
     def is_new(self, table: str | None) -> bool:
         return table is not None and table in self.created_tables
