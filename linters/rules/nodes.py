@@ -25,7 +25,8 @@ def alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
     """(table, subtype, command body) for each subcommand of an ALTER TABLE (a dozen rules ask)."""
     if stmt.kind != "AlterTableStmt":
         return ()
-    return derived(stmt, _alter_table_commands)
+    found = stmt.derived.get(_alter_table_commands)  # derived() without its call: asked per rule and statement
+    return found if found is not None else derived(stmt, _alter_table_commands)
 
 
 def _alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
