@@ -158,13 +158,9 @@ class _Acc:
     def effect(self) -> LockEffect:
         if not (self.locks or self.notes or self.rewrite or self.scan) and self.transactional:
             return _NO_EFFECT  # most statements of a migration (SET, BEGIN, COMMENT ...): one shared value
-        return LockEffect(
-            locks=tuple([TableLock(t, m) for t, m in self.locks.items()]),
-            rewrite=self.rewrite,
-            scan=self.scan,
-            transactional=self.transactional,
-            notes=tuple(self.notes),
-        )
+        # Positional, and the locks built by map(): no keyword dict, no comprehension frame per statement.
+        return LockEffect(tuple(map(TableLock, self.locks, self.locks.values())), self.rewrite, self.scan,
+                          self.transactional, tuple(self.notes))
 
 
 def _unwrap(node: dict) -> tuple[str, dict]:
