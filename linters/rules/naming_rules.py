@@ -187,6 +187,8 @@ def _may_hold_long_identifier(sql: str) -> bool:
     """False when the text cannot hold an identifier over 63 bytes (nearly every statement)."""
     if not sql.isascii():
         return True
+    if len(sql) <= MAX_IDENTIFIER_BYTES:
+        return False  # most DDL statements are shorter than one identifier too long
     if '"' not in sql and max(map(len, sql.split()), default=0) <= MAX_IDENTIFIER_BYTES:
         return False  # a run of identifier characters has no space in it: no word is long enough (no regex)
     return _MAYBE_LONG.search(sql) is not None
