@@ -242,13 +242,6 @@ def require_statement_timeout(stmt, state):
                   "with no statement_timeout to bound it (said once per revision)", table=table, lock=mode)
 
 
-def _transaction_kind(stmt) -> str | None:
-    if stmt.kind != "TransactionStmt" or stmt.managed:
-        return None
-    kind = stmt.body.get("kind")
-    return "begin" if kind in TRANSACTION_STARTS else "end" if kind in TRANSACTION_ENDS else None
-
-
 @sql_rule(
     "ban-uncommitted-transaction", "warning",
     summary="The migration's SQL opens a transaction (BEGIN) that it never commits or rolls back.",
@@ -260,7 +253,7 @@ def _transaction_kind(stmt) -> str | None:
     kinds=("TransactionStmt",),
 )
 def ban_uncommitted_transaction(stmt, state):
-    if state.tx.never_closed(stmt):
+    if stmt.body.get("kind") in TRANSACTION_STARTS and state.tx.never_closed(stmt):  # only a BEGIN can be
         yield Hit("BEGIN without a COMMIT or ROLLBACK later in this migration")
 
 
@@ -276,15 +269,17 @@ def ban_uncommitted_transaction(stmt, state):
     kinds=("TransactionStmt",),
 )
 def transaction_nesting(stmt, state):
-    kind = _transaction_kind(stmt)
+    if stmt.kind != "TransactionStmt" or stmt.managed:
+        return  # Alembic's own (autocommit_block's COMMIT and BEGIN)
+    kind = stmt.body.get("kind")
     tx = state.tx
-    if kind == "begin" and tx.in_transaction:
+    if kind in TRANSACTION_STARTS and tx.in_transaction:
         yield Hit("BEGIN inside a transaction that is already open: PostgreSQL ignores it"
                   + (" (Alembic's migration transaction)" if tx.user_begin is None else ""))
-    elif kind == "end" and tx.in_transaction and tx.user_begin is None:
+    elif kind in TRANSACTION_ENDS and tx.in_transaction and tx.user_begin is None:
         yield Hit(f"{_verb(stmt)} ends the transaction Alembic manages: the rest of the migration runs "
                   "without one, and a failure leaves it half applied")
-    elif kind == "end" and not tx.in_transaction and not getattr(stmt, "managed", False):
+    elif kind in TRANSACTION_ENDS and not tx.in_transaction:
         yield Hit(f"{_verb(stmt)} with no transaction open: PostgreSQL only warns ('there is no transaction in "
                   "progress'); the statements before it were not grouped as the author thought")
 
