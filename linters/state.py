@@ -175,8 +175,8 @@ class RunState:
 
     def _proven_set_not_null(self, stmt: Statement) -> bool:
         """Only SET NOT NULLs that a valid CHECK (col IS NOT NULL) proves: PostgreSQL 12+ skips their scan."""
-        if self.pg_version < 12 or stmt.kind != "AlterTableStmt":
-            return False
+        if not self.not_null_proven or self.pg_version < 12 or stmt.kind != "AlterTableStmt":
+            return False  # (no such CHECK in the run: every scanning statement of most runs)
         table = relation_name(stmt.body.get("relation"))
         cmds = [c.get("AlterTableCmd", {}) for c in stmt.body.get("cmds") or ()]
         return bool(cmds) and all(c.get("subtype") == "AT_SetNotNull" and (table, c.get("name")) in self.not_null_proven
