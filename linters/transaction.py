@@ -94,10 +94,10 @@ class TransactionState:
     # -- what rules ask ------------------------------------------------------------------
     def timeout(self, name: str) -> bool:
         """Is `name` (lock_timeout / statement_timeout) in effect for the next statement?"""
-        for layer in (self.local, self.session):
-            if name in layer and layer[name] is not None:
-                return bool(layer[name])
-        return self.assumed.get(name, False)
+        value = self.local.get(name)  # SET LOCAL first, then SET; None: not set, or back to the default
+        if value is None:
+            value = self.session.get(name)
+        return bool(value) if value is not None else self.assumed.get(name, False)
 
     def covered(self, table: str, mode: str) -> bool:
         """True when what the transaction already holds on `table` means asking for `mode` cannot wait:
