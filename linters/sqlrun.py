@@ -162,8 +162,10 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
                 kind = stmt.kind
-                if kind in VERSION_TABLE_KINDS and alembic_bookkeeping(stmt):  # no rule speaks on them: a fifth
-                    state.apply(stmt)  # of an `upgrade --sql` file (the kind test saves a call for the others)
+                # Alembic's version stamps: no rule speaks on them (a fifth of an `upgrade --sql` file); the
+                # kind test first saves the call for the other statements.
+                if kind in VERSION_TABLE_KINDS and alembic_bookkeeping(stmt):
+                    state.apply(stmt)
                     continue
                 dispatch = _dispatch_key(stmt) if kind == "AlterTableStmt" else kind
                 found = by_kind.get(dispatch)
