@@ -33,7 +33,12 @@ def _finding_from_hit(rule: SqlRule, hit: Hit, stmt: Statement, state: RunState 
         effect = state.effect(stmt)
         table = table or stmt.op_table or (None if _targets_an_index(stmt) else effect.table)
         if not lock:
-            lock = next((lk.mode for lk in effect.locks if lk.table == table), None) or effect.mode
+            for held in effect.locks:  # the mode on the finding's table (a loop: no generator per finding)
+                if held.table == table:
+                    lock = held.mode
+                    break
+            else:
+                lock = effect.mode
     finding = rule.finding(hit.message, path=stmt.path, line=stmt.line, hint=hit.hint, revision=stmt.revision,
                            statement=stmt.sql, table=table, lock=lock or rule.lock, suggestion=hit.suggestion,
                            direction=stmt.direction)
@@ -123,7 +128,7 @@ def _dispatch_key(stmt: Statement):
     statements, which two dozen rules look at for one or two subcommands each)."""
     if stmt.kind != "AlterTableStmt":
         return stmt.kind
-    return frozenset(cmd.get("AlterTableCmd", {}).get("subtype") for cmd in stmt.body.get("cmds") or ())
+    return frozenset([cmd.get("AlterTableCmd", {}).get("subtype") for cmd in stmt.body.get("cmds") or ()])
 
 
 def _looking(rules: list, stmt: Statement, subtypes) -> list:

@@ -125,10 +125,9 @@ def _added_in_this_transaction(state, key, revision) -> bool:
     return not per_migration or state.not_valid_in_transaction[key][1] == revision
 
 
-def _index_constraint(contype: str, stmt, state):
-    for table, con, cmd, _ in _added_constraints(stmt, state):
-        if con.get("contype") == contype and not con.get("indexname"):
-            yield table, con, command_lock(stmt, cmd, state, table)
+def _index_constraint(contype: str, stmt, state) -> list:
+    return [(table, con, command_lock(stmt, cmd, state, table)) for table, con, cmd, _ in _added_constraints(stmt, state)
+            if con.get("contype") == contype and not con.get("indexname")]
 
 
 @sql_rule(

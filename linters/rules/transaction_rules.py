@@ -236,7 +236,7 @@ def require_statement_timeout(stmt, state):
     if not slow:
         return  # nothing to bound
     table = effect.table
-    mode = next((lock.mode for lock in effect.locks if lock.table == table), None)
+    mode = effect.locks[0].mode if effect.locks else None  # the mode on its main table, the first one
     if mode in BLOCKING_MODES and state.is_existing(table, stmt) and tx.once("require-statement-timeout"):
         yield Hit(f"{_verb(stmt)} {slow} {table} while holding {mode}, "
                   "with no statement_timeout to bound it (said once per revision)", table=table, lock=mode)
