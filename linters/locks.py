@@ -83,6 +83,12 @@ class TableLock:
     table: str  # relation as written, "public." stripped (see module docstring)
     mode: str  # one of LOCK_MODES
 
+    def __init__(self, table: str, mode: str):
+        # Frozen: the fields go into __dict__ directly, as dataclass's own __init__ does field by field
+        # through object.__setattr__ (one C call each; a lock model of a file builds thousands).
+        fields = self.__dict__
+        fields["table"], fields["mode"] = table, mode
+
 
 @dataclass(frozen=True)
 class LockEffect:
@@ -92,6 +98,12 @@ class LockEffect:
     transactional: bool  # False: cannot run inside a transaction block
     notes: tuple[str, ...] = ()
 
+    def __init__(self, locks: tuple[TableLock, ...], rewrite: bool, scan: bool, transactional: bool,
+                 notes: tuple[str, ...] = ()):
+        fields = self.__dict__  # frozen: as in TableLock.__init__
+        fields["locks"], fields["rewrite"], fields["scan"] = locks, rewrite, scan
+        fields["transactional"], fields["notes"] = transactional, notes
+
     @property
     def table(self) -> str | None:
         """The main table (the one the statement is about)."""
@@ -100,6 +112,8 @@ class LockEffect:
     @property
     def mode(self) -> str | None:
         """The strongest lock the statement takes."""
+        if len(self.locks) == 1:  # most statements: their one table (a dozen rules ask)
+            return self.locks[0].mode if self.locks[0].mode in _RANK else None
         return strongest(lk.mode for lk in self.locks)
 
 
@@ -130,9 +144,12 @@ class _Acc:
         self.rewrite = self.scan = True
 
     def lock(self, table: str | None, mode: str) -> None:
+        """Take `mode` (one of LOCK_MODES) on `table`, keeping the stronger of it and what is already taken."""
         if not table:
             return
-        self.locks[table] = strongest((self.locks.get(table), mode))
+        taken = self.locks.get(table)
+        if taken is None or _RANK[mode] > _RANK[taken]:
+            self.locks[table] = mode
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -141,13 +158,9 @@ class _Acc:
     def effect(self) -> LockEffect:
         if not (self.locks or self.notes or self.rewrite or self.scan) and self.transactional:
             return _NO_EFFECT  # most statements of a migration (SET, BEGIN, COMMENT ...): one shared value
-        return LockEffect(
-            locks=tuple(TableLock(t, m) for t, m in self.locks.items()),
-            rewrite=self.rewrite,
-            scan=self.scan,
-            transactional=self.transactional,
-            notes=tuple(self.notes),
-        )
+        # Positional, and the locks built by map(): no keyword dict, no comprehension frame per statement.
+        return LockEffect(tuple(map(TableLock, self.locks, self.locks.values())), self.rewrite, self.scan,
+                          self.transactional, tuple(self.notes))
 
 
 def _unwrap(node: dict) -> tuple[str, dict]:
@@ -346,9 +359,15 @@ def _add_column(acc: _Acc, cmd: dict) -> None:
     col = cmd["def"]["ColumnDef"]
     cname = col.get("colname", "?")
     tname = strings(col.get("typeName", {}).get("names"))[-1:] or [""]
-    cons = [c["Constraint"] for c in col.get("constraints") or () if "Constraint" in c]
-    kinds = {c["contype"] for c in cons}
-    default = next((c.get("raw_expr") for c in cons if c["contype"] == "CONSTR_DEFAULT"), None)
+    cons, kinds, defaults = [], set(), []
+    for item in col.get("constraints") or ():  # one loop, no comprehensions: most added columns have none
+        if "Constraint" in item:
+            con = item["Constraint"]
+            cons.append(con)
+            kinds.add(con["contype"])
+            if con["contype"] == "CONSTR_DEFAULT":
+                defaults.append(con.get("raw_expr"))
+    default = defaults[0] if defaults else None
     if default and default.get("A_Const", {}).get("isnull"):
         default = None  # DEFAULT NULL is no default
 
@@ -358,7 +377,8 @@ def _add_column(acc: _Acc, cmd: dict) -> None:
     if "CONSTR_IDENTITY" in kinds:
         acc.rewrites()
         acc.note(f"column {cname}: identity fills every row (rewrite)")
-    if any(c["contype"] == "CONSTR_GENERATED" and c.get("generated_kind", "s") == "s" for c in cons):
+    if "CONSTR_GENERATED" in kinds and any(c["contype"] == "CONSTR_GENERATED" and c.get("generated_kind", "s") == "s"
+                                           for c in cons):
         acc.rewrites()
         acc.note(f"column {cname}: GENERATED ... STORED computes every row (rewrite)")
     if default is not None:
@@ -377,7 +397,7 @@ def _add_column(acc: _Acc, cmd: dict) -> None:
         acc.note(f"column {cname}: NOT NULL without a default fails on a non-empty table")
     if "CONSTR_CHECK" in kinds:
         acc.scan = True
-    if kinds & {"CONSTR_PRIMARY", "CONSTR_UNIQUE"}:
+    if not kinds.isdisjoint(("CONSTR_PRIMARY", "CONSTR_UNIQUE")):
         acc.lock(acc.table, SHARE)
         acc.scan = True
     for c in cons:
@@ -527,16 +547,18 @@ def _inherit(acc: _Acc, cmd: dict) -> None:
     acc.lock(relation_name(cmd.get("def")), SUE)
 
 
+_ACCESS_EXCLUSIVE = _mode(AEL)
+
 # AlterTableCmd.subtype -> handler, after AlterTableGetLockLevel() in PostgreSQL 15.
 # Subtypes not listed take ACCESS EXCLUSIVE (PostgreSQL's default for ALTER TABLE).
 _ALTER_CMDS: dict[str, Callable[[_Acc, dict], None]] = {
     "AT_AddColumn": _add_column,
     "AT_AddColumnToView": _add_column,
     "AT_AlterColumnType": _alter_column_type,
-    "AT_ColumnDefault": _mode(AEL),  # SET / DROP DEFAULT: catalog only
-    "AT_DropNotNull": _mode(AEL),
+    "AT_ColumnDefault": _ACCESS_EXCLUSIVE,  # SET / DROP DEFAULT: catalog only
+    "AT_DropNotNull": _ACCESS_EXCLUSIVE,
     "AT_SetNotNull": _set_not_null,
-    "AT_DropColumn": _mode(AEL),  # catalog only, the data stays until rewritten
+    "AT_DropColumn": _ACCESS_EXCLUSIVE,  # catalog only, the data stays until rewritten
     "AT_AddConstraint": _add_constraint,
     "AT_ValidateConstraint": _validate,
     "AT_DropConstraint": _drop_constraint,
@@ -579,7 +601,7 @@ def _alter_table(acc: _Acc, s: dict) -> None:
     acc.lock(acc.table, AS)  # placeholder keeps the main table first; raised below
     for c in s.get("cmds") or ():
         cmd = c["AlterTableCmd"]
-        _ALTER_CMDS.get(cmd["subtype"], _mode(AEL))(acc, cmd)
+        _ALTER_CMDS.get(cmd["subtype"], _ACCESS_EXCLUSIVE)(acc, cmd)
 
 
 def _create_index(acc: _Acc, s: dict) -> None:
@@ -912,8 +934,13 @@ def lock_effect(node: dict, pg_version: int = 15, *,
     ``column_type(table, column)``, optional, returns the current SQL type of a column
     (e.g. ``"varchar(20)"``) or None; it only refines ALTER COLUMN TYPE.
     """
-    if _HANDLERS.get(next(iter(node), None)) is _nothing:
+    kind = next(iter(node), None)
+    handler = _HANDLERS.get(kind)
+    if handler is _nothing:
         return _NO_EFFECT  # BEGIN, COMMIT, SET ...: half the statements of an `alembic upgrade --sql` file
     acc = _Acc(int(pg_version), column_type)
-    _dispatch(acc, node)
+    if handler is not None and len(node) == 1:
+        handler(acc, node[kind] or {})  # a statement's own {kind: body}: _dispatch() without unwrapping
+    else:
+        _dispatch(acc, node)
     return acc.effect()

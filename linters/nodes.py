@@ -85,7 +85,11 @@ def option_on(options: list | None, name: str) -> bool:
 
 
 def is_bookkeeping(table: str | None) -> bool:
-    return table is not None and table.rsplit(".", 1)[-1] == ALEMBIC_VERSION
+    """Alembic's version table, in any schema."""
+    return table is not None and (table == ALEMBIC_VERSION or table.endswith(_IN_A_SCHEMA))
+
+
+_IN_A_SCHEMA = "." + ALEMBIC_VERSION
 
 
 VERSION_TABLE_KINDS = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt", "CreateStmt"})
@@ -94,7 +98,12 @@ VERSION_TABLE_KINDS = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt", "Crea
 def alembic_bookkeeping(stmt) -> bool:
     """Alembic's own statements on its version table (`alembic upgrade --sql` creates it, then writes
     it once per revision): the user did not write them and cannot change them."""
-    return stmt.kind in VERSION_TABLE_KINDS and is_bookkeeping(relation_name(stmt.body.get("relation")))
+    if stmt.kind not in VERSION_TABLE_KINDS:
+        return False
+    # relation_name() without spelling the schema: the table's own name alone says whether it is Alembic's
+    # (asked of every statement, and again of each write by the run's state).
+    relation = stmt.body.get("relation")
+    return bool(relation) and is_bookkeeping(relation.get("RangeVar", relation).get("relname"))
 
 
 def derived(stmt, compute: Callable):

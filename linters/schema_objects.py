@@ -25,7 +25,9 @@ def creates(stmt) -> tuple[SchemaObject, ...]:
 
 def created_table(stmt) -> str | None:
     """The table or materialized view `stmt` creates."""
-    for kind, name in creates(stmt):
+    if stmt.kind not in _CREATORS:
+        return None  # most statements; asked several times of each
+    for kind, name in derived(stmt, _creates):
         if kind in TABLE_KINDS:
             return name
     return None

@@ -8,6 +8,7 @@ so `python -m linters sql` starts fast.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from linters.envpy import read_env_file
@@ -15,7 +16,7 @@ from linters.findings import Finding, Severity
 from linters.foreign_keys import ForeignKeys, history_foreign_keys
 from linters.inverse import is_expected_inverse, only_on_own_tables, own_tables, upgrade_creations
 from linters.rules import Hit, SqlRule, rules_of
-from linters.nodes import alembic_bookkeeping
+from linters.nodes import VERSION_TABLE_KINDS, alembic_bookkeeping
 from linters.sql import Statement
 from linters.state import RunState
 
@@ -31,7 +32,13 @@ def _finding_from_hit(rule: SqlRule, hit: Hit, stmt: Statement, state: RunState 
     if state is not None and (table is None or lock is None):
         effect = state.effect(stmt)
         table = table or stmt.op_table or (None if _targets_an_index(stmt) else effect.table)
-        lock = lock or next((lk.mode for lk in effect.locks if lk.table == table), None) or effect.mode
+        if not lock:
+            for held in effect.locks:  # the mode on the finding's table (a loop: no generator per finding)
+                if held.table == table:
+                    lock = held.mode
+                    break
+            else:
+                lock = effect.mode
     finding = rule.finding(hit.message, path=stmt.path, line=stmt.line, hint=hit.hint, revision=stmt.revision,
                            statement=stmt.sql, table=table, lock=lock or rule.lock, suggestion=hit.suggestion,
                            direction=stmt.direction)
@@ -121,7 +128,7 @@ def _dispatch_key(stmt: Statement):
     statements, which two dozen rules look at for one or two subcommands each)."""
     if stmt.kind != "AlterTableStmt":
         return stmt.kind
-    return frozenset(cmd.get("AlterTableCmd", {}).get("subtype") for cmd in stmt.body.get("cmds") or ())
+    return frozenset([cmd.get("AlterTableCmd", {}).get("subtype") for cmd in stmt.body.get("cmds") or ()])
 
 
 def _looking(rules: list, stmt: Statement, subtypes) -> list:
@@ -145,27 +152,32 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
     rules, by_kind = _dispatch_table(config)
     findings: list[Finding] = []
     after_upgrade: dict[tuple[int, ...], ForeignKeys] = {}
+    directions = {id(item): _by_direction(item.parsed.statements) for item in reviewed}
     for direction, revisions in deploy_runs(reviewed, one_run):
         state = setup.new_state(config)
         run_key = tuple(sorted(id(item) for item in revisions))
         if direction == "downgrade" and run_key in after_upgrade:
             state.foreign_keys = after_upgrade[run_key].copy()
-        state.foresee(s for item in revisions for s in item.parsed.statements if s.direction == direction)
+        state.foresee(chain.from_iterable(directions[id(item)][direction] for item in revisions))
         said: dict[tuple, Finding] = {}  # (rule, Hit.once_per_run) -> the finding that says it for the run
         for item in revisions:
-            statements = [s for s in item.parsed.statements if s.direction == direction]
+            statements = directions[id(item)][direction]
             created = upgrade_creations(item.parsed.statements) if direction == "downgrade" and statements else set()
             own = own_tables(item.parsed.statements) if created else (set(), set())
             state.tx.begin_revision(item.file.revision, statements)
             for stmt in statements:
-                dispatch = _dispatch_key(stmt)
-                if dispatch not in by_kind:
-                    looking = _looking(rules, stmt, dispatch)
-                    by_kind[dispatch] = (looking, [r for r in looking if not r.breaking])
-                looking, not_breaking = by_kind[dispatch]
-                if alembic_bookkeeping(stmt):  # no rule speaks on them: a fifth of an `upgrade --sql` file
+                kind = stmt.kind
+                # Alembic's version stamps: no rule speaks on them (a fifth of an `upgrade --sql` file); the
+                # kind test first saves the call for the other statements.
+                if kind in VERSION_TABLE_KINDS and alembic_bookkeeping(stmt):
                     state.apply(stmt)
                     continue
+                dispatch = _dispatch_key(stmt) if kind == "AlterTableStmt" else kind
+                found = by_kind.get(dispatch)
+                if found is None:
+                    looking = _looking(rules, stmt, dispatch)
+                    found = by_kind[dispatch] = (looking, [r for r in looking if not r.breaking])
+                looking, not_breaking = found
                 inverse = created and is_expected_inverse(stmt, created)  # undoes what its own upgrade created
                 if inverse and only_on_own_tables(stmt, own):  # a table this revision creates: nobody uses it yet
                     state.apply(stmt)
@@ -187,6 +199,15 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
         if direction == "upgrade":
             after_upgrade[run_key] = state.foreign_keys
     return findings
+
+
+def _by_direction(statements: list[Statement]) -> dict[str, list[Statement]]:
+    """A revision's statements split by direction, in order, in one pass (a raw SQL file has thousands,
+    all of them upgrade: its downgrade run need not read them again)."""
+    split: dict[str, list[Statement]] = {"upgrade": [], "downgrade": []}
+    for stmt in statements:
+        split.setdefault(stmt.direction, []).append(stmt)
+    return split
 
 
 def apply_config(findings: list[Finding], config: Config) -> list[Finding]:

@@ -9,7 +9,7 @@ from linters.locks import LockEffect, lock_effect
 from linters.nodes import is_bookkeeping, relation_name, strings
 from linters.schema_objects import created_table, creates, drops
 from linters.sql import TRANSACTION_ENDS, Statement
-from linters.transaction import TransactionState
+from linters.transaction import ROW_KINDS, TransactionState
 
 
 @dataclass
@@ -73,11 +73,11 @@ class RunState:
             if stmt.kind == "DropStmt" and stmt.body.get("removeType") == "OBJECT_TABLE":
                 self.dropped_in_run.update(name for _, name in drops(stmt))
             elif stmt.kind == "AlterTableStmt":
-                table = relation_name(stmt.body.get("relation"))
                 for item in stmt.body.get("cmds") or ():
-                    con = (item.get("AlterTableCmd", {}).get("def") or {}).get("Constraint")
-                    if item.get("AlterTableCmd", {}).get("subtype") == "AT_AddConstraint" and con:
-                        self.added_in_run.add((table, con.get("conname")))
+                    cmd = item.get("AlterTableCmd", {})
+                    con = (cmd.get("def") or {}).get("Constraint")
+                    if cmd.get("subtype") == "AT_AddConstraint" and con:
+                        self.added_in_run.add((relation_name(stmt.body.get("relation")), con.get("conname")))
 
     def is_new(self, table: str | None) -> bool:
         return table is not None and table in self.created_tables
@@ -85,7 +85,7 @@ class RunState:
     def is_existing(self, table: str | None, stmt: Statement | None = None) -> bool:
         """A table other sessions use: named, not created by this run (nor by `stmt`, the statement being
         judged, not applied yet), not Alembic's bookkeeping table."""
-        if not table or self.is_new(table) or is_bookkeeping(table):
+        if not table or table in self.created_tables or is_bookkeeping(table):  # is_new(), inline: asked per lock
             return False
         return stmt is None or table != created_table(stmt)
 
@@ -96,7 +96,7 @@ class RunState:
         that creates a table in one revision and indexes it in the next blocks nobody). A raw SQL file
         (`sql`, squawk's reading): only until the transaction that created it commits, after which
         every session sees it."""
-        if not self.is_new(table):
+        if table is None or table not in self.created_tables:  # not is_new(), inline: asked per lock
             return False
         return table in self.tx.uncommitted if self.shared_after_commit else True
 
@@ -109,13 +109,21 @@ class RunState:
         return not self.is_private(table)
 
     def apply(self, stmt: Statement) -> None:
-        """Record what `stmt` did to the schema, after the rules have looked at it."""
-        self._judged = None  # the state changes: effect() computes again
+        """Record what `stmt` did to the schema, after the rules have looked at it.
+
+        The transaction (tx.apply) reads only the tables and locks of the statement's effect, which no
+        change of state alters (it refines rewrite and scan): it gets the effect the rules saw, and
+        effect() computes again after the change, not in between."""
         if stmt.kind == "TransactionStmt":  # half of an `upgrade --sql` file: it creates and locks nothing
+            self._judged = None
             if stmt.body.get("kind") in TRANSACTION_ENDS:
                 self.not_valid_in_transaction.clear()
             self._transaction_boundary(stmt)
             self.tx.apply(stmt, self)
+            return
+        if stmt.kind in ROW_KINDS:  # a third of an `upgrade --sql` file: no table, index or key comes or goes
+            self.tx.apply(stmt, self)
+            self._judged = None
             return
         self._track_catalogue(stmt)
         body = stmt.body
@@ -138,6 +146,7 @@ class RunState:
                 self.tx.uncommitted.add(body.get("newname"))
         self.foreign_keys.apply(stmt)
         self.tx.apply(stmt, self)
+        self._judged = None
 
     def effect(self, stmt: Statement) -> LockEffect:
         """The lock model's verdict on `stmt` for this run's PostgreSQL version and state: asked by a dozen
@@ -166,8 +175,8 @@ class RunState:
 
     def _proven_set_not_null(self, stmt: Statement) -> bool:
         """Only SET NOT NULLs that a valid CHECK (col IS NOT NULL) proves: PostgreSQL 12+ skips their scan."""
-        if self.pg_version < 12 or stmt.kind != "AlterTableStmt":
-            return False
+        if not self.not_null_proven or self.pg_version < 12 or stmt.kind != "AlterTableStmt":
+            return False  # (no such CHECK in the run: every scanning statement of most runs)
         table = relation_name(stmt.body.get("relation"))
         cmds = [c.get("AlterTableCmd", {}) for c in stmt.body.get("cmds") or ()]
         return bool(cmds) and all(c.get("subtype") == "AT_SetNotNull" and (table, c.get("name")) in self.not_null_proven

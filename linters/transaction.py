@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from linters.nodes import alembic_bookkeeping, strings
+from linters.nodes import VERSION_TABLE_KINDS, alembic_bookkeeping, strings
 from linters.schema_objects import created_table
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, Statement
 
@@ -94,10 +94,10 @@ class TransactionState:
     # -- what rules ask ------------------------------------------------------------------
     def timeout(self, name: str) -> bool:
         """Is `name` (lock_timeout / statement_timeout) in effect for the next statement?"""
-        for layer in (self.local, self.session):
-            if name in layer and layer[name] is not None:
-                return bool(layer[name])
-        return self.assumed.get(name, False)
+        value = self.local.get(name)  # SET LOCAL first, then SET; None: not set, or back to the default
+        if value is None:
+            value = self.session.get(name)
+        return bool(value) if value is not None else self.assumed.get(name, False)
 
     def covered(self, table: str, mode: str) -> bool:
         """True when what the transaction already holds on `table` means asking for `mode` cannot wait:
@@ -173,7 +173,7 @@ class TransactionState:
         self.in_transaction = stmt.in_transaction
         if stmt.in_transaction and (name := created_table(stmt)):
             self.uncommitted.add(name)
-        if (setting := _timeout_value(stmt)) is not None:
+        if stmt.kind == "VariableSetStmt" and (setting := _timeout_value(stmt)) is not None:
             name, on, is_local = setting
             (self.local if is_local else self.session)[name] = on
             if not is_local:
@@ -181,10 +181,10 @@ class TransactionState:
             return
         if not stmt.in_transaction:
             return  # autocommit: the statement's locks end with it
-        if alembic_bookkeeping(stmt):
+        if stmt.kind in VERSION_TABLE_KINDS and alembic_bookkeeping(stmt):  # the kind test saves a call
             return  # the version stamp's row lock on alembic_version: no rule asks what is held there
         effect = run.effect(stmt)
-        bulk = is_bulk_dml(stmt) and effect.table and not run.is_new(effect.table)
+        bulk = stmt.kind in ROW_KINDS and is_bulk_dml(stmt) and effect.table and not run.is_new(effect.table)
         if bulk and not (effect.table in self.held and self.held[effect.table].exclusive):
             self.written.setdefault(effect.table, stmt)  # a backfill before the DDL that locks its table
         for lock in effect.locks:
@@ -261,6 +261,11 @@ def _point_lookup(where: dict | None) -> bool:
     constant = lambda node: "A_Const" in node or "ParamRef" in node or \
         ("List" in node and all("A_Const" in i for i in node["List"].get("items", [])))
     return any("ColumnRef" in a for a in sides) and any(constant(a) for a in sides)
+
+
+# Statements that change rows and nothing else (no table, index or key comes or goes); is_bulk_dml() is
+# only ever true of them.
+ROW_KINDS = frozenset({"InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"})
 
 
 def is_bulk_dml(stmt: Statement) -> bool:

@@ -5,7 +5,7 @@ sessions (or a replication subscriber) can do. Tables the run created are not re
 """
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import ALTER_TABLE, alter_table_commands, lock_of, single_command, strings
+from linters.rules.nodes import ALTER_TABLE, alter_table_commands, command_lock, strings
 from linters.sql import relation_name
 
 EXEMPT_NEW = " Not reported for tables (and sequences) created earlier in the same run: no running code uses them yet."
@@ -77,7 +77,7 @@ def ban_alter_row_level_security(stmt, state):
     for table, subtype, cmd in alter_table_commands(stmt):
         if subtype in ROW_SECURITY and state.is_existing(table):
             yield Hit(ROW_SECURITY[subtype].format(table=table), table=table,
-                      lock=lock_of(single_command(stmt, cmd), state, table))
+                      lock=command_lock(stmt, cmd, state, table))
 
 
 @sql_rule(
@@ -101,7 +101,7 @@ def ban_replica_identity(stmt, state):
                 identity = {"d": "DEFAULT", "f": "FULL", "n": "NOTHING", "i": "USING INDEX"}.get(
                     (cmd.get("def") or {}).get("ReplicaIdentityStmt", {}).get("identity_type"), "")
                 yield Hit(f"REPLICA IDENTITY {identity} on {table} changes what logical replication can do with "
-                          "its updates and deletes", table=table, lock=lock_of(single_command(stmt, cmd), state, table))
+                          "its updates and deletes", table=table, lock=command_lock(stmt, cmd, state, table))
     elif stmt.kind == "DropStmt" and body.get("removeType") == "OBJECT_PUBLICATION":
         names = [n for o in body.get("objects") or () for n in strings([o])]
         if not any(state.created("OBJECT_PUBLICATION", n) for n in names):

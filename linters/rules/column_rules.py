@@ -7,7 +7,7 @@ yet), and the "breaks running code" rules are also silent for columns the run it
 from linters.locks import lock_effect
 from linters.rules import Hit, sql_rule
 from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_COLUMNS, EXEMPT_NEW_TABLES, alter_table_commands,
-                                 column_constraints, lock_of, relation_commands, single_command, type_name)
+                                 column_constraints, command_lock, relation_commands, single_command, type_name)
 
 
 def _old_column(state, table, column) -> bool:
@@ -105,7 +105,7 @@ def adding_required_field(stmt, state):
         not_null = any(c.get("contype") in ("CONSTR_NOTNULL", "CONSTR_PRIMARY") for c in column_constraints(coldef))
         if not_null and not _has_default(coldef) and not _fills_itself(coldef):
             yield Hit(f"adding NOT NULL column {table}.{coldef.get('colname')} without a default fails "
-                      f"as soon as {table} has a row", table=table, lock=lock_of(single_command(stmt, cmd), state, table))
+                      f"as soon as {table} has a row", table=table, lock=command_lock(stmt, cmd, state, table))
 
 
 @sql_rule(
@@ -136,7 +136,7 @@ def adding_not_nullable_field(stmt, state):
                     "constraint (added with postgresql_not_valid=True, then VALIDATE) instead of NOT NULL, "
                     "or run this at a quiet time.")
         yield Hit(f"SET NOT NULL on {table}.{column} reads all of {table} while holding ACCESS EXCLUSIVE",
-                  table=table, lock=lock_of(single_command(stmt, cmd), state, table), hint=hint)
+                  table=table, lock=command_lock(stmt, cmd, state, table), hint=hint)
 
 
 @sql_rule(
@@ -185,7 +185,7 @@ def _column_change(subtype_test, message):
         for table, subtype, cmd in alter_table_commands(stmt):
             if subtype_test(subtype, cmd) and _old_column(state, table, cmd.get("name")):
                 yield Hit(message.format(table=table, column=cmd.get("name")), table=table,
-                          lock=lock_of(single_command(stmt, cmd), state, table))
+                          lock=command_lock(stmt, cmd, state, table))
     return check
 
 

@@ -6,8 +6,8 @@ and indexed instantly, and nobody is waiting on it.
 
 from linters.rules import Hit, sql_rule
 from linters.suggest import NOT_VALID
-from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, column_constraints, dotted,
-                                 lock_of, relation_commands, single_command, strings)
+from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, column_constraints,
+                                 command_lock, derived, dotted, relation_commands, strings)
 from linters.sql import relation_name
 
 NOT_VALID_RECIPE = (
@@ -24,20 +24,25 @@ NOT_VALID_RECIPE = (
 ADDED_CONSTRAINTS = ("AT_AddConstraint", "AT_AddColumn")
 
 
-def _added_constraints(stmt, state):
+def _added_constraints(stmt, state) -> tuple:
     """(table, constraint, command, via) for constraints an ALTER TABLE adds to an existing table.
 
-    `via` is "column" for a constraint written on an ADD COLUMN, "table" for ADD CONSTRAINT.
+    `via` is "column" for a constraint written on an ADD COLUMN, "table" for ADD CONSTRAINT. Read off the
+    statement once for the four rules that ask; every command is on the statement's one table.
     """
+    added = derived(stmt, _constraints_added) if stmt.kind == "AlterTableStmt" else ()
+    return added if added and state.is_shared(added[0][0]) else ()
+
+
+def _constraints_added(stmt) -> tuple:
+    added = []
     for table, subtype, cmd in alter_table_commands(stmt):
-        if not state.is_shared(table):
-            continue
         definition = cmd.get("def") or {}
         if subtype == "AT_AddConstraint" and "Constraint" in definition:
-            yield table, definition["Constraint"], cmd, "table"
+            added.append((table, definition["Constraint"], cmd, "table"))
         elif subtype == "AT_AddColumn" and "ColumnDef" in definition:
-            for con in column_constraints(definition["ColumnDef"]):
-                yield table, con, cmd, "column"
+            added += [(table, con, cmd, "column") for con in column_constraints(definition["ColumnDef"])]
+    return tuple(added)
 
 
 def _label(con: dict) -> str:
@@ -64,7 +69,7 @@ def adding_foreign_key_constraint(stmt, state):
             parent = relation_name(con.get("pktable"))
             yield Hit(f"foreign key{_label(con)} on {table} -> {parent} blocks writes to both tables "
                       f"while every row of {table} is checked",
-                      table=table, lock=lock_of(single_command(stmt, cmd), state, table))
+                      table=table, lock=command_lock(stmt, cmd, state, table))
 
 
 @sql_rule(
@@ -88,12 +93,12 @@ def constraint_missing_not_valid(stmt, state):
     for table, con, cmd, via in _added_constraints(stmt, state):
         if via == "table" and con.get("contype") == "CONSTR_CHECK" and not con.get("skip_validation"):
             yield Hit(f"CHECK constraint{_label(con)} on {table} scans every row while holding ACCESS EXCLUSIVE",
-                      table=table, lock=lock_of(single_command(stmt, cmd), state, table))
+                      table=table, lock=command_lock(stmt, cmd, state, table))
         elif via == "column" and con.get("contype") == "CONSTR_CHECK":  # measured: scans, default or not
             column = cmd["def"]["ColumnDef"].get("colname")
             yield Hit(f"CHECK constraint{_label(con)} written on the new column {table}.{column} scans every row "
                       "while holding ACCESS EXCLUSIVE (a column constraint cannot be NOT VALID)",
-                      table=table, lock=lock_of(single_command(stmt, cmd), state, table),
+                      table=table, lock=command_lock(stmt, cmd, state, table),
                       hint="Add the column without the CHECK, then add the constraint with "
                            "`op.create_check_constraint(..., postgresql_not_valid=True)` and VALIDATE it later.")
     for table, subtype, cmd in alter_table_commands(stmt):
@@ -120,10 +125,9 @@ def _added_in_this_transaction(state, key, revision) -> bool:
     return not per_migration or state.not_valid_in_transaction[key][1] == revision
 
 
-def _index_constraint(contype: str, stmt, state):
-    for table, con, cmd, _ in _added_constraints(stmt, state):
-        if con.get("contype") == contype and not con.get("indexname"):
-            yield table, con, lock_of(single_command(stmt, cmd), state, table)
+def _index_constraint(contype: str, stmt, state) -> list:
+    return [(table, con, command_lock(stmt, cmd, state, table)) for table, con, cmd, _ in _added_constraints(stmt, state)
+            if con.get("contype") == contype and not con.get("indexname")]
 
 
 @sql_rule(
@@ -188,7 +192,7 @@ def ban_drop_constraint(stmt, state):
         if subtype == "AT_DropConstraint" and state.is_existing(table) and (table, name) not in state.added_constraints \
                 and not (cmd.get("missing_ok") and (table, name) in state.added_in_run):  # dropped to be re-added
             yield Hit(f"dropping constraint {name} on {table} removes a guarantee code may rely on",
-                      table=table, lock=lock_of(single_command(stmt, cmd), state, table))
+                      table=table, lock=command_lock(stmt, cmd, state, table))
 
 
 DOMAIN_WHY = ("A constraint on a domain cannot be added NOT VALID-then-validated per table, and PostgreSQL "

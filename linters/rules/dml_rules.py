@@ -16,6 +16,8 @@ def _targets(items) -> list[tuple[str, bool]]:
 def _repeated(targets: list[tuple[str, bool]]) -> dict[str, int]:
     """Columns assigned more than once as a whole, or as a whole and in part: PostgreSQL allows only
     several parts of one column (`SET a.x = 1, a.y = 2`, `SET a[1] = 1, a[2] = 2`)."""
+    if len({name for name, _ in targets}) == len(targets):
+        return {}  # each column named once (nearly every statement): nothing to count
     whole = Counter(name for name, part in targets if not part)
     parts = Counter(name for name, part in targets if part)
     return {name: n + parts[name] for name, n in whole.items() if name and (n > 1 or parts[name])}
@@ -42,6 +44,8 @@ def _inferred_name(target: dict) -> str | None:
 
 def _defined(names) -> dict[str, int]:
     """Column names a new relation defines more than once: PostgreSQL rejects them ('specified more than once')."""
+    if len(set(names)) == len(names):
+        return {}  # each name once (nearly every statement): nothing to count
     return {name: n for name, n in Counter(names).items() if name and n > 1}
 
 

@@ -183,9 +183,20 @@ def _truncated(name: str) -> str:
 _MAYBE_LONG = re.compile(r'[A-Za-z0-9_$]{64}|"(?:[^"]|""){64}')
 
 
+def _may_hold_long_identifier(sql: str) -> bool:
+    """False when the text cannot hold an identifier over 63 bytes (nearly every statement)."""
+    if not sql.isascii():
+        return True
+    if len(sql) <= MAX_IDENTIFIER_BYTES:
+        return False  # most DDL statements are shorter than one identifier too long
+    if '"' not in sql and max(map(len, sql.split()), default=0) <= MAX_IDENTIFIER_BYTES:
+        return False  # a run of identifier characters has no space in it: no word is long enough (no regex)
+    return _MAYBE_LONG.search(sql) is not None
+
+
 def _long_identifiers(sql: str) -> list[str]:
     """Identifiers in the SQL text longer than 63 bytes (the parse tree only holds them truncated)."""
-    if sql.isascii() and not _MAYBE_LONG.search(sql):
+    if not _may_hold_long_identifier(sql):
         return []
     out = []
     for token in pg_parser.scan(sql):

@@ -6,8 +6,6 @@ they are imported here so that a rule module finds its whole vocabulary in one p
 
 from __future__ import annotations
 
-from typing import Iterator
-
 from linters.locks import lock_effect
 from linters.nodes import derived, relation_name
 from linters.nodes import dotted, is_bookkeeping, object_name, option_on, strings  # noqa: F401  (re-exported for the rules)
@@ -25,7 +23,8 @@ def alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
     """(table, subtype, command body) for each subcommand of an ALTER TABLE (a dozen rules ask)."""
     if stmt.kind != "AlterTableStmt":
         return ()
-    return derived(stmt, _alter_table_commands)
+    found = stmt.derived.get(_alter_table_commands)  # derived() without its call: asked per rule and statement
+    return found if found is not None else derived(stmt, _alter_table_commands)
 
 
 def _alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
@@ -33,7 +32,7 @@ def _alter_table_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
         return ()
     table = relation_name(stmt.body.get("relation"))
     bodies = [cmd.get("AlterTableCmd", {}) for cmd in stmt.body.get("cmds", [])]
-    return tuple((table, body.get("subtype"), body) for body in bodies)
+    return tuple([(table, body.get("subtype"), body) for body in bodies])  # a list comprehension: no generator
 
 
 def relation_commands(stmt) -> tuple[tuple[str | None, str, dict], ...]:
@@ -60,23 +59,25 @@ DEFINING_COLUMNS = ("CreateStmt", "AlterTableStmt")  # the statements column_def
 DEFINING_SUBTYPES = ("AT_AddColumn", "AT_AlterColumnType")  # and the ALTER TABLE subcommands
 
 
-def column_definitions(stmt) -> Iterator[tuple[str | None, str | None, dict]]:
+def column_definitions(stmt) -> list[tuple[str | None, str | None, dict]]:
     """(table, column, ColumnDef) for columns a statement defines or retypes.
 
     CREATE TABLE columns, ALTER TABLE ... ADD COLUMN and ALTER COLUMN ... TYPE: the places a
-    column gets a type, which is what the type-style rules look at.
+    column gets a type, which is what the type-style rules look at. A list, not a generator: resuming
+    a generator per column costs more than the list.
     """
+    found = []
     if stmt.kind == "CreateStmt":
         table = relation_name(stmt.body.get("relation"))
-        for elt in stmt.body.get("tableElts") or ():
-            if "ColumnDef" in elt:
-                yield table, elt["ColumnDef"].get("colname"), elt["ColumnDef"]
+        found += [(table, elt["ColumnDef"].get("colname"), elt["ColumnDef"])
+                  for elt in stmt.body.get("tableElts") or () if "ColumnDef" in elt]
     for table, subtype, cmd in alter_table_commands(stmt):
         coldef = (cmd.get("def") or {}).get("ColumnDef")
         if subtype == "AT_AddColumn" and coldef:
-            yield table, coldef.get("colname"), coldef
+            found.append((table, coldef.get("colname"), coldef))
         elif subtype == "AT_AlterColumnType" and coldef:
-            yield table, cmd.get("name"), coldef
+            found.append((table, cmd.get("name"), coldef))
+    return found
 
 
 def type_name(coldef: dict) -> tuple[str, list, bool]:
@@ -94,9 +95,23 @@ def single_command(stmt, cmd: dict) -> dict:
     return {"AlterTableStmt": body}
 
 
+def command_lock(stmt, cmd: dict, state, table: str | None) -> str | None:
+    """The lock subcommand `cmd` of ALTER TABLE `stmt` takes on `table`: lock_of(single_command(...))."""
+    cmds = stmt.body.get("cmds") or ()
+    if len(cmds) == 1 and cmds[0].get("AlterTableCmd") is cmd and cmd.get("subtype") != "AT_AlterColumnType":
+        # The statement is that one subcommand: its own effect, computed once (the old type it may be
+        # given aside, which only ALTER COLUMN TYPE reads).
+        return _lock_on(stmt.lock_effect(state.pg_version), table)
+    return lock_of(single_command(stmt, cmd), state, table)
+
+
 def lock_of(node: dict, state, table: str | None = None) -> str | None:
     """The lock `node` takes on `table` (or its strongest lock), from the lock model."""
-    effect = lock_effect(node, state.pg_version)
+    return _lock_on(lock_effect(node, state.pg_version), table)
+
+
+def _lock_on(effect, table: str | None) -> str | None:
+    """The mode `effect` holds on `table`, or its strongest."""
     if table is not None:
         for held in effect.locks:
             if held.table == table:

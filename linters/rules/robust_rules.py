@@ -76,6 +76,7 @@ def _must_run_outside(cmd: dict) -> bool:
            "what cannot be guarded (renames, ADD CONSTRAINT without a preceding DROP CONSTRAINT IF EXISTS) "
            "inside the migration's transaction, after the autocommit_block or in a revision of its own.",
     kinds=("CreateStmt", "IndexStmt", "DropStmt", "RenameStmt", "AlterEnumStmt", "AlterTableStmt"),  # _unguarded
+    subtypes=("AT_AddConstraint", *ALTER_GUARDS),  # the ALTER TABLE subcommands _unguarded reads
 )
 def prefer_robust_stmts(stmt, state):
     if stmt.kind == "TransactionStmt" or getattr(stmt, "managed", False):

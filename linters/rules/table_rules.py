@@ -4,8 +4,8 @@ Tables created earlier in the same run are not reported.
 """
 
 from linters.rules import Hit, sql_rule
-from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, lock_of, option_on,
-                                  single_command)
+from linters.rules.nodes import (ALTER_TABLE, EXEMPT_NEW_TABLES, alter_table_commands, command_lock, lock_of,
+                                  option_on)
 from linters.sql import relation_name
 
 
@@ -32,7 +32,7 @@ def require_concurrent_partition_detach(stmt, state):
             hint = ("DETACH PARTITION CONCURRENTLY needs PostgreSQL 14+; before that, set a short lock_timeout "
                     "(op.execute(\"SET lock_timeout = '2s'\")) and retry the detach at a quiet time.")
         yield Hit(f"detaching {relation_name(partition.get('name'))} locks all of {table} ACCESS EXCLUSIVE",
-                  table=table, lock=lock_of(single_command(stmt, cmd), state, table), hint=hint)
+                  table=table, lock=command_lock(stmt, cmd, state, table), hint=hint)
 
 
 def _full_vacuum(body: dict) -> bool:
@@ -123,4 +123,4 @@ def ban_disable_trigger(stmt, state):
         if what is None or not state.is_existing(table) or (table, RE_ENABLE.get(subtype)) in state.disabled_in_run:
             continue
         yield Hit(f"{what.format(name=cmd.get('name'))} on {table} for every session", table=table,
-                  lock=lock_of(single_command(stmt, cmd), state, table))
+                  lock=command_lock(stmt, cmd, state, table))

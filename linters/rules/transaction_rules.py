@@ -65,8 +65,8 @@ def _verb(stmt) -> str:
 )
 def lock_held_across_statements(stmt, state):
     tx = state.tx
-    if not stmt.in_transaction or stmt.kind in ("TransactionStmt", "VariableSetStmt"):
-        return
+    if not stmt.in_transaction or stmt.kind in ("TransactionStmt", "VariableSetStmt") or not tx.held:
+        return  # (nothing held: the first statement of each transaction)
     held = tx.exclusive_held()
     if not held:
         return
@@ -121,11 +121,14 @@ def lock_held_across_statements(stmt, state):
 )
 def backfill_in_migration(stmt, state):
     tx = state.tx
+    dml = stmt.kind in ("UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt")
+    if not dml and not tx.written:
+        return  # DDL with no backfill before it in the transaction (nearly every statement): nothing to say
     effect = state.effect(stmt)
     table = effect.table
     if not state.is_existing(table):
         return
-    if stmt.kind in ("UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt") and is_bulk_dml(stmt):
+    if dml and is_bulk_dml(stmt):
         held = tx.held.get(table) if stmt.in_transaction else None
         under_lock = held is not None and held.exclusive
         if under_lock:
@@ -229,21 +232,14 @@ def require_statement_timeout(stmt, state):
     if tx.timeout("statement_timeout"):
         return
     effect = state.effect(stmt)
-    slow = _slow(stmt, effect)
+    slow = _slow(stmt, effect) if effect.rewrite or effect.scan else None  # most statements: neither, no call
     if not slow:
-        return  # most statements: nothing to bound
+        return  # nothing to bound
     table = effect.table
-    mode = next((lock.mode for lock in effect.locks if lock.table == table), None)
+    mode = effect.locks[0].mode if effect.locks else None  # the mode on its main table, the first one
     if mode in BLOCKING_MODES and state.is_existing(table, stmt) and tx.once("require-statement-timeout"):
         yield Hit(f"{_verb(stmt)} {slow} {table} while holding {mode}, "
                   "with no statement_timeout to bound it (said once per revision)", table=table, lock=mode)
-
-
-def _transaction_kind(stmt) -> str | None:
-    if stmt.kind != "TransactionStmt" or stmt.managed:
-        return None
-    kind = stmt.body.get("kind")
-    return "begin" if kind in TRANSACTION_STARTS else "end" if kind in TRANSACTION_ENDS else None
 
 
 @sql_rule(
@@ -257,7 +253,7 @@ def _transaction_kind(stmt) -> str | None:
     kinds=("TransactionStmt",),
 )
 def ban_uncommitted_transaction(stmt, state):
-    if state.tx.never_closed(stmt):
+    if stmt.body.get("kind") in TRANSACTION_STARTS and state.tx.never_closed(stmt):  # only a BEGIN can be
         yield Hit("BEGIN without a COMMIT or ROLLBACK later in this migration")
 
 
@@ -273,15 +269,17 @@ def ban_uncommitted_transaction(stmt, state):
     kinds=("TransactionStmt",),
 )
 def transaction_nesting(stmt, state):
-    kind = _transaction_kind(stmt)
+    if stmt.kind != "TransactionStmt" or stmt.managed:
+        return  # Alembic's own (autocommit_block's COMMIT and BEGIN)
+    kind = stmt.body.get("kind")
     tx = state.tx
-    if kind == "begin" and tx.in_transaction:
+    if kind in TRANSACTION_STARTS and tx.in_transaction:
         yield Hit("BEGIN inside a transaction that is already open: PostgreSQL ignores it"
                   + (" (Alembic's migration transaction)" if tx.user_begin is None else ""))
-    elif kind == "end" and tx.in_transaction and tx.user_begin is None:
+    elif kind in TRANSACTION_ENDS and tx.in_transaction and tx.user_begin is None:
         yield Hit(f"{_verb(stmt)} ends the transaction Alembic manages: the rest of the migration runs "
                   "without one, and a failure leaves it half applied")
-    elif kind == "end" and not tx.in_transaction and not getattr(stmt, "managed", False):
+    elif kind in TRANSACTION_ENDS and not tx.in_transaction:
         yield Hit(f"{_verb(stmt)} with no transaction open: PostgreSQL only warns ('there is no transaction in "
                   "progress'); the statements before it were not grouped as the author thought")
 
@@ -296,6 +294,7 @@ def transaction_nesting(stmt, state):
     recipe="Run the op.execute(...) inside `with op.get_context().autocommit_block():`; for an enum value "
            "before PostgreSQL 12, that is the only way to add it from a migration.",
     kinds=MAY_BE_NON_TRANSACTIONAL,
+    subtypes=("AT_DetachPartition",),  # the one ALTER TABLE subcommand that may refuse a transaction (CONCURRENTLY)
 )
 def non_transactional_in_transaction(stmt, state):
     if not stmt.in_transaction or stmt.kind == "TransactionStmt":

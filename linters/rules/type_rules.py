@@ -21,19 +21,19 @@ def _column_types(stmt) -> tuple:
     for table, column, coldef in column_definitions(stmt):
         if is_bookkeeping(table):
             continue
-        names = strings(coldef.get("typeName", {}).get("names"))
-        if names == ["char"]:
-            base = '"char"'  # the one-byte internal type, not character(n)
-        else:
-            base = (names[1:] if len(names) > 1 and names[0] == "pg_catalog" else names)[-1:] or [""]
-            base = base[0].lower()
-        out.append((table, column, base, coldef.get("typeName", {}).get("typmods") or []))
+        type_name = coldef.get("typeName", {})
+        names = strings(type_name.get("names"))
+        # The last name is the type (pg_catalog. or a schema before it); "char" alone is the one-byte internal
+        # type, not character(n).
+        base = '"char"' if names == ["char"] else names[-1].lower() if names else ""
+        out.append((table, column, base, type_name.get("typmods") or []))
     return tuple(out)
 
 
 def _type_rule(types: set[str], message: str, needs_length: bool = False):
     def check(stmt, state):
-        for table, column, base, typmods in _typed_columns(stmt):
+        columns = stmt.derived.get(_column_types)  # _typed_columns() without two calls: six rules ask, per statement
+        for table, column, base, typmods in columns if columns is not None else _typed_columns(stmt):
             if base in types and (typmods or not needs_length):
                 yield Hit(message.format(table=table, column=column, type=base), table=table)
     return check
