@@ -12,7 +12,7 @@ from linters.rules import Hit, sql_rule
 from linters.rules.index_rules import ban_concurrent_index_creation_in_transaction
 from linters.schema_objects import drops
 from linters.sql import TRANSACTION_ENDS, TRANSACTION_STARTS, relation_name
-from linters.transaction import BLOCKING_MODES, is_bulk_dml
+from linters.transaction import BLOCKING_MODES, ROW_KINDS, is_bulk_dml
 
 AEL = "ACCESS EXCLUSIVE"
 SET_LOCK_TIMEOUT = "op.execute(\"SET lock_timeout = '5s'\")"
@@ -121,7 +121,7 @@ def lock_held_across_statements(stmt, state):
 )
 def backfill_in_migration(stmt, state):
     tx = state.tx
-    dml = stmt.kind in ("UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt")
+    dml = stmt.kind in ROW_KINDS
     if not dml and not tx.written:
         return  # DDL with no backfill before it in the transaction (nearly every statement): nothing to say
     effect = state.effect(stmt)
