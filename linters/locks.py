@@ -190,35 +190,38 @@ def _walk_many(obj, keys: tuple[str, ...], skip: str = "") -> dict[str, list[dic
     statement is walked, and nested generators cost a frame per level for every node.
     """
     found: dict[str, list[dict]] = {key: [] for key in keys}
-
-    # pglast's JSON is made of plain dicts and lists: exact type checks, and a list's items are
-    # looked at in the loop rather than with a call each (most are literals).
-    def visit(node: dict) -> None:
-        for k, v in node.items():
-            if k == skip:
-                continue
-            kind = type(v)
-            if kind is dict:
-                if k in found:
-                    found[k].append(v)
-                if k not in _LEAVES:
-                    visit(v)
-            elif kind is list and k not in _LEAVES:
-                visit_list(v)
-
-    def visit_list(items: list) -> None:
-        for v in items:
-            kind = type(v)
-            if kind is dict:
-                visit(v)
-            elif kind is list:
-                visit_list(v)
-
     if isinstance(obj, dict):
-        visit(obj)
+        _visit(obj, found, skip)
     elif isinstance(obj, list):
-        visit_list(obj)
+        _visit_list(obj, found, skip)
     return found
+
+
+# Module functions, not closures inside _walk_many: two closures that call each other are a reference
+# cycle per walk, which only the cyclic collector frees (thousands of objects per SQL file).
+# pglast's JSON is made of plain dicts and lists: exact type checks, and a list's items are looked at
+# in the loop rather than with a call each (most are literals).
+def _visit(node: dict, found: dict[str, list[dict]], skip: str) -> None:
+    for k, v in node.items():
+        if k == skip:
+            continue
+        kind = type(v)
+        if kind is dict:
+            if k in found:
+                found[k].append(v)
+            if k not in _LEAVES:
+                _visit(v, found, skip)
+        elif kind is list and k not in _LEAVES:
+            _visit_list(v, found, skip)
+
+
+def _visit_list(items: list, found: dict[str, list[dict]], skip: str) -> None:
+    for v in items:
+        kind = type(v)
+        if kind is dict:
+            _visit(v, found, skip)
+        elif kind is list:
+            _visit_list(v, found, skip)
 
 
 def _query_tables(query) -> list[str]:
