@@ -116,6 +116,14 @@ class LockEffect:
             return self.locks[0].mode if self.locks[0].mode in _RANK else None
         return strongest(lk.mode for lk in self.locks)
 
+    def mode_on(self, table: str | None) -> str | None:
+        """The lock the statement takes on `table`, or its strongest when it takes none there."""
+        if table is not None:
+            for held in self.locks:
+                if held.table == table:
+                    return held.mode
+        return self.mode
+
 
 _NO_EFFECT = LockEffect(locks=(), rewrite=False, scan=False, transactional=True)
 

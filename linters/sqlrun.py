@@ -32,13 +32,7 @@ def _finding_from_hit(rule: SqlRule, hit: Hit, stmt: Statement, state: RunState 
     if state is not None and (table is None or lock is None):
         effect = state.effect(stmt)
         table = table or stmt.op_table or (None if _targets_an_index(stmt) else effect.table)
-        if not lock:
-            for held in effect.locks:  # the mode on the finding's table (a loop: no generator per finding)
-                if held.table == table:
-                    lock = held.mode
-                    break
-            else:
-                lock = effect.mode
+        lock = lock or effect.mode_on(table)
     finding = rule.finding(hit.message, path=stmt.path, line=stmt.line, hint=hit.hint, revision=stmt.revision,
                            statement=stmt.sql, table=table, lock=lock or rule.lock, suggestion=hit.suggestion,
                            direction=stmt.direction)

@@ -101,19 +101,12 @@ def command_lock(stmt, cmd: dict, state, table: str | None) -> str | None:
     if len(cmds) == 1 and cmds[0].get("AlterTableCmd") is cmd and cmd.get("subtype") != "AT_AlterColumnType":
         # The statement is that one subcommand: its own effect, computed once (the old type it may be
         # given aside, which only ALTER COLUMN TYPE reads).
-        return _lock_on(stmt.lock_effect(state.pg_version), table)
+        return stmt.lock_effect(state.pg_version).mode_on(table)
     return lock_of(single_command(stmt, cmd), state, table)
 
 
 def lock_of(node: dict, state, table: str | None = None) -> str | None:
     """The lock `node` takes on `table` (or its strongest lock), from the lock model."""
-    return _lock_on(lock_effect(node, state.pg_version), table)
+    return lock_effect(node, state.pg_version).mode_on(table)
 
 
-def _lock_on(effect, table: str | None) -> str | None:
-    """The mode `effect` holds on `table`, or its strongest."""
-    if table is not None:
-        for held in effect.locks:
-            if held.table == table:
-                return held.mode
-    return effect.mode
