@@ -246,7 +246,7 @@ def _run(args, work: Path) -> int:
     if counted:
         ours, theirs = counted
         block += (f"\n\nThe in-process SQL analysis in instructions (valgrind's callgrind, the same count at any load): "
-                  f"{ours / 1e6:.0f} M against {theirs / 1e6:.0f} M for squawk's whole run, {ours / theirs:.2f}x.")
+                  f"{ours / 1e6:.1f} M against {theirs / 1e6:.1f} M for squawk's whole run, {ours / theirs:.2f}x.")
     print(block)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("# Benchmark results\n\n`python -m bench.run`\n\n" + block + "\n", encoding="utf-8")
