@@ -158,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("squawk") is None:
         print("squawk is not installed: pip install squawk-cli", file=sys.stderr)
         return 2
+    if args.keep and args.keep.exists() and any(args.keep.iterdir()):
+        print(f"--keep {args.keep}: the folder is not empty; name a new one", file=sys.stderr)
+        return 2
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="alembic-review-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     try:
         return _run(args, work)
     finally:

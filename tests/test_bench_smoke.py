@@ -77,6 +77,15 @@ def test_in_process_row_alternates_with_squawk_and_stands_alone(tmp_path):
     assert len(rows) == 1 and "in-process" in rows[0] and "squawk --reporter json FILE" in rows[0]
 
 
+def test_keep_builds_in_a_new_folder_and_refuses_a_full_one(tmp_path, capsys):
+    kept = tmp_path / "kept" / "bench"  # its parent does not exist either
+    args = ["--reps", "1", "--sql-statements", "40", "--only", "in-process", "--out", str(tmp_path / "r.md")]
+    assert bench_main([*args, "--keep", str(kept)]) in (0, 1)
+    assert (kept / "statements40.sql").is_file()
+    assert bench_main([*args, "--keep", str(kept)]) == 2  # a second run would mix with the first's files
+    assert "not empty" in capsys.readouterr().err
+
+
 def test_what_the_app_user_waits_for_is_measured_end_to_end(capsys):
     """The App row of bench.waits: a real service, the fake GitHub, a generated repository."""
     from bench.waits import main as waits_main
