@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import orjson
 from pglast import parser as pg_parser
 
 from linters.locks import lock_effect
+from linters.sqlpieces import statement_items
 from linters.nodes import relation_name  # noqa: F401  (re-exported: the rule modules read names from here)
 
 
@@ -22,7 +22,8 @@ class Chunk:
 @dataclass(slots=True)  # thousands per SQL file: slots make them smaller and quicker to build and read
 class Statement:
     sql: str                      # the statement's own text
-    node: dict                    # pglast JSON node: {"IndexStmt": {...}}
+    node: dict                    # pglast JSON node: {"IndexStmt": {...}}; its *location fields count from
+                                  # where pglast's parse began (in a big file, a piece: linters/sqlpieces.py)
     line: int | None              # line of the op.* call in the revision file (a raw SQL file: where it starts)
     direction: str                # upgrade | downgrade
     in_transaction: bool          # runs inside the migration's transaction block
@@ -86,15 +87,14 @@ def split_statements(sql: str, line: int | None = None, direction: str = "upgrad
     `in_transaction`: whether one is open before `sql`. A statement's line is `line` (the op.* call), or
     with `sql_lines` the line of `sql` its own text starts on, counted from `line` (a raw SQL file).
     """
-    parsed = orjson.loads(pg_parser.parse_sql_json(sql))
     ascii_text = sql.isascii()  # pglast locations are byte offsets: in ASCII text, str offsets too
     raw = sql if ascii_text else sql.encode("utf-8")
     newline = "\n" if ascii_text else b"\n"
     out: list[Statement] = []
     previous_end = counted = 0
     sql_line = (line or 1) - 1
-    for item in parsed.get("stmts", ()):
-        start = item.get("stmt_location", 0)
+    for offset, item in statement_items(sql):
+        start = offset + item.get("stmt_location", 0)
         length = item.get("stmt_len")
         end = start + length if length else len(raw)
         text, leading = raw[start:end], raw[previous_end:start]
