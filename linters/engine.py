@@ -135,12 +135,16 @@ def mark_managed(item: Reviewed, source: RevisionSource) -> None:
             stmt.managed = True
 
 
-def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], fixes: bool, also=None) -> None:
-    """What the steps after rendering need and can have before it: run while the children render."""
+def _prepare(targets: list[RevisionFile], sources: dict[str, RevisionSource], fixes: bool, also=None,
+             precompile=None) -> None:
+    """What the steps after rendering need and can have before it: run while the children render.
+    `precompile(f, source)`: hands the children each revision's code, compiled from the tree parsed here."""
     from linters.live import review as _live  # noqa: F401  (the models check, run after the rules)
     for f in targets:
         source = sources[f.path]
         source.tree, source.autocommit_lines  # noqa: B018  (parsed once, cached)
+        if precompile is not None:
+            precompile(f, source)
     if fixes and any(may_suggest(f.source) for f in targets):
         load_libcst()  # ~130 ms: only when a fix may be written
     if also is not None:
@@ -176,7 +180,9 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
             item.operations = summarize([item], config.pg_version, one_run=False)[f.path]
 
     renderer.render(list(by_path), on_done=on_progress, on_result=parse,
-                    while_waiting=lambda: _prepare(ordered, sources, scope.base is not None, while_rendering))
+                    while_waiting=lambda: _prepare(ordered, sources, scope.base is not None, while_rendering,
+                                                   lambda f, source: renderer.precompile(
+                                                       str(project.root / f.path), f.blob, f.source, source.tree)))
     if again := [item for item in parsed.values() if needs_history_schema(item)]:
         retried = {item.file.path for item in again}
         judged[:] = [f for f in judged if f.path not in retried]

@@ -312,3 +312,40 @@ def test_a_render_error_says_the_same_on_every_run(repo, review):
     code, report, _ = review()
     [error] = errors(report)
     assert "it has no name" in error["message"] and "0x" not in error["message"], error["message"]
+
+
+def _render_one(tmp_path, body: str, *, compiled_from: str | None = None, edit_to: str | None = None):
+    """Render one revision file; `compiled_from`: the source the reviewer compiled for it (its tree) while
+    it held the file's bytes; `edit_to`: what the file says by the time the child renders it."""
+    import ast
+
+    from linters.render import Renderer
+    from linters.revision_files import blob_id
+
+    path = tmp_path / "0001_rev.py"
+    path.write_text(body)
+    renderer = Renderer([tmp_path], directions=("upgrade",), workers=1)
+    if compiled_from is not None:
+        renderer.precompile(str(path), blob_id(body.encode()), body, ast.parse(compiled_from))
+    if edit_to is not None:
+        path.write_text(edit_to)
+    result = renderer.render([path])[str(path)]
+    return [(c.line, c.sql) for c in result.chunks], [(e["stage"], e["line"]) for e in result.errors]
+
+
+REVISION = 'from alembic import op\nrevision = "0001"\ndown_revision = None\n\ndef upgrade():\n    op.drop_column("users", "{column}")\n'
+
+
+def test_a_revision_compiled_by_the_reviewer_renders_in_the_child_at_its_lines(tmp_path):
+    body = REVISION.format(column="email")
+    # the reviewer's own compile of the bytes it read is what runs (here a tree that differs, to see it)
+    chunks, errors = _render_one(tmp_path, body, compiled_from=REVISION.format(column="name"))
+    assert chunks == [(6, "ALTER TABLE users DROP COLUMN name;")] and errors == []
+    raising = body.replace('    op.drop_column', '    raise ValueError("no")\n    op.drop_column')
+    assert _render_one(tmp_path, raising, compiled_from=raising) == ([], [("upgrade", 6)])
+
+
+def test_a_revision_edited_after_the_reviewer_read_it_renders_as_it_is_on_disk(tmp_path):
+    chunks, _ = _render_one(tmp_path, REVISION.format(column="email"), compiled_from=REVISION.format(column="email"),
+                            edit_to=REVISION.format(column="legacy_name"))
+    assert chunks == [(6, "ALTER TABLE users DROP COLUMN legacy_name;")]
