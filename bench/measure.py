@@ -13,6 +13,7 @@ import resource
 import shutil
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -149,12 +150,20 @@ def peak_memory(cmd: Command, interval: float = 0.005) -> Memory:
     return Memory(peak / 1024, usage.ru_maxrss / 1024, elapsed)
 
 
-def instructions(cmd: Command) -> int | None:
+def instructions(cmd: Command) -> tuple[int, int] | None:
     """Instructions the command executes (valgrind's callgrind, children not followed): the same count
-    however busy the machine is, unlike seconds. None without valgrind."""
+    however busy the machine is, unlike seconds. (its first thread, its other threads); None without
+    valgrind."""
     if shutil.which("valgrind") is None:
         return None
-    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd.argv],
-                          cwd=cmd.cwd, env=cmd.env, capture_output=True, text=True)
-    found = re.search(r"Collected : (\d+)", proc.stderr)
-    return int(found.group(1)) if found else None
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run(["valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}/cg",
+                        *cmd.argv], cwd=cmd.cwd, env=cmd.env, capture_output=True, text=True)
+        counts = {}  # callgrind writes one file per thread: cg-01 (the first), cg-02, ...
+        for path in Path(out).glob("cg-*"):
+            found = re.search(r"^totals: (\d+)", path.read_text(errors="replace"), re.M)
+            if found:
+                counts[path.name] = int(found.group(1))
+    if "cg-01" not in counts:
+        return None
+    return counts.pop("cg-01"), sum(counts.values())
