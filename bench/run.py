@@ -234,8 +234,8 @@ def _run(args, work: Path) -> int:
         before = Command("in-process, first call only", [py, "-c", IN_PROCESS, str(sql_file), "first"], env=ours_env)
         counts = [instructions(analysis), instructions(before), instructions(squawk_sql)]
         if None not in counts:  # (analysing thread, parser thread of a big file: linters/sqlpieces.py), squawk's
-            (ours, parser), (ours_before, parser_before), theirs = counts
-            counted = (ours - ours_before, parser - parser_before, sum(theirs))
+            (analysing, parser), (analysing_before, parser_before), theirs = counts
+            counted = (analysing - analysing_before, parser - parser_before, sum(theirs))
     memory = []
     if "memory" in only:
         memory = [(f"PR check on {args.pr_revisions} revisions", peak_memory(ours("mem", str(pr_repo), "--base", "main"))),
@@ -249,12 +249,12 @@ def _run(args, work: Path) -> int:
     env_note += f" Load average when the run started: {load[0]:.2f}."
     block = f"Measured on {machine()}.\n\n" + table(rows, memory, args.reps, env_note)
     if counted:
-        ours, parser, theirs = counted
+        analysing, parser, theirs = counted
         block += (f"\n\nThe in-process SQL analysis in instructions (valgrind's callgrind, the same count at any load), "
-                  f"in the thread that analyses: {ours / 1e6:.1f} M against {theirs / 1e6:.1f} M for squawk's whole run, "
-                  f"{ours / theirs:.2f}x")
+                  f"in the thread that analyses: {analysing / 1e6:.1f} M against {theirs / 1e6:.1f} M for squawk's "
+                  f"whole run, {analysing / theirs:.2f}x")
         block += (f"; PostgreSQL's parser ran another {parser / 1e6:.1f} M on a second thread alongside "
-                  f"({(ours + parser) / theirs:.2f}x in all)." if parser else ".")
+                  f"({(analysing + parser) / theirs:.2f}x in all)." if parser else ".")
     print(block)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("# Benchmark results\n\n`python -m bench.run`\n\n" + block + "\n", encoding="utf-8")

@@ -29,6 +29,7 @@ TRIES = 4                    # candidate ends per piece before the rest is parse
 
 # The last statement of pglast's JSON and where it ends: `"stmt_location":N,"stmt_len":M}]}`
 # (stmt_location is left out when 0; stmt_len when the statement runs to the end of the text).
+_LINE_END = re.compile(r";\r?\n")  # a `;` that ends a line, in a file written on Unix or Windows
 _LAST_STATEMENT = re.compile(r'(?:"stmt_location":(\d+),)?"stmt_len":(\d+)\}\]\}$')
 
 
@@ -73,9 +74,10 @@ def _next_piece(sql: str, start: int, target: int) -> tuple[int, str]:
     """(end, JSON) of the piece from `start`: to the first agreed statement end at or after `target`."""
     end = target
     for _ in range(TRIES):
-        end = sql.find(";\n", end) + 1
-        if end <= 0:
+        found = _LINE_END.search(sql, end)
+        if found is None:
             break
+        end = found.start() + 1
         piece = sql[start:end]
         try:
             parsed = pg_parser.parse_sql_json(piece)

@@ -70,6 +70,14 @@ def test_a_big_file_is_split_into_the_same_statements_lines_and_comments(monkeyp
     assert piped[-1].line == sql.count("\n")  # the last statement, ALTER TABLE, on the file's last line
 
 
+def test_a_file_written_on_windows_is_cut_at_its_line_ending_semicolons_too():
+    sql = "".join(TRICKY * 3).replace("\n", "\r\n")
+    single = items(sql, one_call_below=len(sql) + 1)
+    assert items(sql, **SMALL_PIECES) == single
+    pieces = list(statement_items(sql, **SMALL_PIECES))
+    assert len({offset for offset, _ in pieces}) > len(TRICKY)  # many pieces, not the rest in one call
+
+
 def test_a_syntax_error_far_into_a_big_file_is_the_error_a_single_parse_raises():
     sql = "".join(TRICKY * 400) + "ALTER TABLE users ADD COLUMN;\n" + "".join(TRICKY * 10)
     with pytest.raises(pg_parser.ParseError) as single:
