@@ -21,10 +21,11 @@ Runs inside the render child: only the standard library, alembic and SQLAlchemy 
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import types
 
 import sqlalchemy as sa
-import sqlalchemy.orm  # noqa: F401  (revisions use sa.orm.Session as if the app had imported it)
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.dialects import registry
@@ -36,6 +37,24 @@ try:  # in the render child, loaded by path beside render_child.py (nothing of o
     from _alembic_review_render_reflection import SCHEMA, SchemaReflection
 except ImportError:
     from linters.render_reflection import SCHEMA, SchemaReflection
+
+
+
+def _orm_when_first_used() -> None:
+    """`sa.orm`, as if the app had imported it (revisions write `sa.orm.Session(...)` without importing
+    sqlalchemy.orm), but imported only when a revision first reads it: its import is a sixth of the
+    render child's start-up, which a pull request's review waits for, and few revisions use it."""
+    if "sqlalchemy.orm" in sys.modules:
+        return
+    spec = importlib.util.find_spec("sqlalchemy.orm")
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sqlalchemy.orm"] = module
+    spec.loader.exec_module(module)  # LazyLoader: runs the module's code at its first attribute access
+    sa.orm = module
+
+
+_orm_when_first_used()
 
 URL = "postgresql+alembic_review://"
 QUERY_WORDS = ("SELECT", "SHOW", "EXPLAIN", "VALUES", "TABLE")
