@@ -179,10 +179,12 @@ def render_and_parse(scope: Scope, ordered: list[RevisionFile], sources: dict[st
             judged.extend(judge.alone(item))
             item.operations = summarize([item], config.pg_version, one_run=False)[f.path]
 
+    def precompile(f: RevisionFile, source: RevisionSource) -> None:
+        renderer.precompile(str(project.root / f.path), f.blob, f.source, source.tree)
+
     renderer.render(list(by_path), on_done=on_progress, on_result=parse,
                     while_waiting=lambda: _prepare(ordered, sources, scope.base is not None, while_rendering,
-                                                   lambda f, source: renderer.precompile(
-                                                       str(project.root / f.path), f.blob, f.source, source.tree)))
+                                                   precompile))
     if again := [item for item in parsed.values() if needs_history_schema(item)]:
         retried = {item.file.path for item in again}
         judged[:] = [f for f in judged if f.path not in retried]

@@ -39,7 +39,6 @@ except ImportError:
     from linters.render_reflection import SCHEMA, SchemaReflection
 
 
-
 def _orm_when_first_used() -> None:
     """`sa.orm`, as if the app had imported it (revisions write `sa.orm.Session(...)` without importing
     sqlalchemy.orm), but imported only when a revision first reads it: its import is a sixth of the
