@@ -28,7 +28,7 @@ def _lint_sql(text: str, path: str, config) -> list:
     from linters.model import RenderResult, Reviewed
     from linters.sql import Chunk, parse_chunks
     from linters.sqlrun import RunSetup, sql_findings
-    from linters.suppress import apply_ignores, disables_assume_in_transaction, sql_ignores
+    from linters.suppress import apply_ignores, disables_assume_in_transaction, may_name_sql_ignores, sql_ignores
 
     # The file is one upgrade chunk, and the one revision of one run; it starts outside a transaction
     # unless the settings say a migration tool wraps it in one (squawk's assume_in_transaction, which a
@@ -48,7 +48,7 @@ def _lint_sql(text: str, path: str, config) -> list:
                      statement_timeout=config.assume_lock_timeout, stamped_after_revision=False,
                      new_tables_shared_after_commit=True)
     findings += sql_findings([item], config, one_run=True, setup=setup)
-    if "alembic-review" not in text and "squawk-ignore" not in text:  # no inline ignore anywhere in the file
+    if not may_name_sql_ignores(text):  # no inline ignore anywhere in the file
         return findings
     return apply_ignores(findings, sql_ignores(path, parsed.statements))
 

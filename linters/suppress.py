@@ -97,12 +97,18 @@ def python_ignores(path: str, source: RevisionSource) -> list[Ignore]:
     return found
 
 
+def may_name_sql_ignores(text: str) -> bool:
+    """The cheap test before the SQL ignore patterns, in any case as they match (`-- ALEMBIC-REVIEW: IGNORE`)."""
+    lowered = text.lower()
+    return "alembic-review" in lowered or "squawk-ignore" in lowered
+
+
 def sql_ignores(path: str, statements) -> list[Ignore]:
     """Ignores written in the raw SQL a revision emits (op.execute), from the parsed statements."""
     found = []
     for stmt in statements:
         text = f"{stmt.comments}\n{stmt.sql}"
-        if "alembic-review" not in text and "squawk-ignore" not in text:
+        if not may_name_sql_ignores(text):
             continue
         line = stmt.line or 1
         for m in SQL_OURS.finditer(text):

@@ -1,5 +1,7 @@
 """Inline ignores, as a developer writes them in a revision, and the unused ones reported back."""
 
+import pytest
+
 from tests.conftest import rules_of
 
 INDEX = 'op.create_index("ix_users_email", "users", ["email"])'
@@ -70,13 +72,15 @@ def test_bare_ignore_silences_every_rule_on_the_call(repo, review):
     assert [f for f in report["findings"] if f["direction"] == "upgrade"] == []
 
 
-def test_raw_sql_ignores_ours_and_squawks(repo, review):
-    repo.add_revision("0002", "0001", '''
+@pytest.mark.parametrize("ours, squawks", [("alembic-review: ignore", "squawk-ignore"),
+                                           ("ALEMBIC-REVIEW: IGNORE", "Squawk-Ignore")])  # any case, as in Python
+def test_raw_sql_ignores_ours_and_squawks(repo, review, ours, squawks):
+    repo.add_revision("0002", "0001", f'''
         op.execute("SET lock_timeout = '3s'")
         op.execute("""
-            -- alembic-review: ignore[ban-drop-column]
+            -- {ours}[ban-drop-column]
             ALTER TABLE users DROP COLUMN legacy_name;
-            -- squawk-ignore renaming-column
+            -- {squawks} renaming-column
             ALTER TABLE users RENAME COLUMN email TO mail;
             ALTER TABLE exams RENAME COLUMN title TO name;
         """)
@@ -86,6 +90,17 @@ def test_raw_sql_ignores_ours_and_squawks(repo, review):
     [renamed] = of(report, "renaming-column")
     assert "title" in renamed["statement"]
     assert of(report, "unused-ignore") == []
+
+
+def test_the_sql_command_reads_ignores_in_any_case(tmp_path):
+    import json
+
+    from tests.test_cli import run_cli
+
+    path = tmp_path / "upgrade.sql"
+    path.write_text("-- Alembic-Review: Ignore[ban-drop-table]\nDROP TABLE users;\nDROP TABLE exams;\n")
+    report = json.loads(run_cli("sql", str(path), "--format", "json").stdout)
+    assert [f["statement"] for f in of(report, "ban-drop-table")] == ["DROP TABLE exams"]
 
 
 def test_squawk_ignore_file(repo, review):
