@@ -117,11 +117,9 @@ def _dispatch_table(config: Config) -> tuple[list, dict]:
     return _DISPATCH[key]
 
 
-def _dispatch_key(stmt: Statement):
-    """The statement's kind; for an ALTER TABLE, also the set of its subcommands (a third of a migration's
-    statements, which two dozen rules look at for one or two subcommands each)."""
-    if stmt.kind != "AlterTableStmt":
-        return stmt.kind
+def _alter_subtypes(stmt: Statement) -> frozenset:
+    """An ALTER TABLE's subcommands: its dispatch key (a third of a migration's statements, which two dozen
+    rules look at for one or two subcommands each); any other statement's key is its kind."""
     return frozenset([cmd.get("AlterTableCmd", {}).get("subtype") for cmd in stmt.body.get("cmds") or ()])
 
 
@@ -166,7 +164,7 @@ def sql_findings(reviewed: list[Reviewed], config: Config, one_run: bool,
                 if kind in VERSION_TABLE_KINDS and alembic_bookkeeping(stmt):
                     state.apply(stmt)
                     continue
-                dispatch = _dispatch_key(stmt) if kind == "AlterTableStmt" else kind
+                dispatch = _alter_subtypes(stmt) if kind == "AlterTableStmt" else kind
                 found = by_kind.get(dispatch)
                 if found is None:
                     looking = _looking(rules, stmt, dispatch)

@@ -20,7 +20,7 @@ from linters.config import Config
 from linters.model import RenderResult, Reviewed
 from linters.findings import Finding
 from linters.nodes import alembic_bookkeeping
-from linters.sqlrun import RunSetup, _dispatch_key, name_the_others, sql_findings
+from linters.sqlrun import RunSetup, _alter_subtypes, name_the_others, sql_findings
 from linters.history import RevisionFile
 from linters.sql import Chunk
 from linters.rules import SqlRule, rules_of
@@ -133,7 +133,7 @@ def test_rules_are_silent_on_kinds_they_do_not_declare(name, texts, in_transacti
                 hits = list(rule.check(stmt, state))
                 assert not hits, f"{rule.id} reports on a {stmt.kind} ({stmt.sql!r}), a kind it skips"
         for rule in SUBTYPED:
-            if stmt.kind == "AlterTableStmt" and not rule.alter_subtypes & _dispatch_key(stmt):
+            if stmt.kind == "AlterTableStmt" and not rule.alter_subtypes & _alter_subtypes(stmt):
                 hits = list(rule.check(stmt, state))
                 assert not hits, f"{rule.id} reports on {stmt.sql!r} but declares only {sorted(rule.alter_subtypes)}"
         state.apply(stmt)

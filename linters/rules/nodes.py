@@ -108,5 +108,3 @@ def command_lock(stmt, cmd: dict, state, table: str | None) -> str | None:
 def lock_of(node: dict, state, table: str | None = None) -> str | None:
     """The lock `node` takes on `table` (or its strongest lock), from the lock model."""
     return lock_effect(node, state.pg_version).mode_on(table)
-
-
